@@ -1,0 +1,86 @@
+"""Argument checks shared by every module.
+
+Each check raises a ``ValueError`` (or ``TypeError``) whose message names the
+argument and says what was expected, so that a student who passes the wrong thing
+learns what to pass instead.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_array(X, name="X", ndim=2, dtype=None, n_features=None, finite=True):
+    """Return ``X`` as a NumPy array after checking dimensions, width and finiteness.
+
+    ``dtype`` (if given) is the dtype to convert to; otherwise floating input is kept
+    and integer input becomes float64.
+    """
+    if X is None:
+        raise ValueError(f"{name} must be an array, got None")
+    try:
+        arr = np.asarray(X)
+    except Exception as exc:  # e.g. ragged lists
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if n_features is not None and arr.shape[-1] != n_features:
+        raise ValueError(
+            f"{name} must have {n_features} columns (features), got shape {arr.shape}")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if finite and not np.all(np.isfinite(arr)):
+        n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s)")
+    return arr
+
+
+def check_unit_interval(X, name="X"):
+    """Raise unless every entry of ``X`` is in [0, 1] (targets of a Bernoulli loss)."""
+    lo, hi = float(np.min(X)), float(np.max(X))
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(
+            f"{name} must lie in [0, 1] for a Bernoulli (cross-entropy) loss, got values "
+            f"in [{lo:g}, {hi:g}]; rescale it (e.g. divide pixels by 255) or use "
+            f"output='gaussian'")
+    return X
+
+
+def check_positive_int(value, name, minimum=1, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        rng = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an integer {rng}, got {value}")
+    return int(value)
+
+
+def check_scalar(value, name, low=None, high=None, low_open=False, high_open=False):
+    """Check a real number against an interval; e.g. ``check_scalar(rho, 'rho', 0, 1, True, True)``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    ok = True
+    if low is not None:
+        ok &= value > low if low_open else value >= low
+    if high is not None:
+        ok &= value < high if high_open else value <= high
+    if not ok:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value!r}")
+    return float(value)
+
+
+def check_choice(value, name, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
