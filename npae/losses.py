@@ -1,0 +1,101 @@
+"""Reconstruction losses on the output layer's pre-activation A (logits).
+
+Each loss owns its output nonlinearity, so the pair (output, loss) is derived once and
+never silently assumed: x̂ = mean(A). Per DESIGN.md every loss is summed over
+features and averaged over the batch of B examples.
+
+Gaussian output (identity, squared error):
+
+    (F1)  x̂ = A
+    (F2)  L = (1/B) Σ_n ½ ‖A_n − X_n‖²
+    (B1)  ∂L/∂A = (A − X) / B
+    (B2)  ∂L/∂X = −(A − X) / B        (the target's own gradient, for input checks)
+
+Bernoulli output (sigmoid, cross-entropy on logits):
+
+    (F3)  x̂ = σ(A)
+    (F4)  L = −(1/B) Σ_nd [X log σ(A) + (1 − X) log(1 − σ(A))]
+            = (1/B) Σ_nd [softplus(A) − X A]
+          using log σ(a) = −softplus(−a) and softplus(a) − softplus(−a) = a.
+          The second form is finite for every A; the first overflows for |A| ≳ 700.
+    (B3)  ∂L/∂A = (σ(A) − X) / B      since softplus'(a) = σ(a)
+    (B4)  ∂L/∂X = −A / B
+
+The 1/B of the batch mean enters here, at the top of the backward chain, once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_unit_interval
+from .layers import sigmoid, softplus
+
+
+class GaussianLoss:
+    """½ squared error with identity output (a Gaussian likelihood with unit variance, up to a constant)."""
+
+    name = "gaussian"
+
+    @staticmethod
+    def mean(A):
+        return A                                           # (F1)
+
+    @staticmethod
+    def per_example(A, X):
+        return 0.5 * np.sum((A - X) ** 2, axis=1)         # (F2) before the mean, (B,)
+
+    @staticmethod
+    def value(A, X):
+        return float(np.sum((A - X) ** 2) * (0.5 / A.shape[0]))   # (F2)
+
+    @staticmethod
+    def grad(A, X):
+        return (A - X) / A.shape[0]                        # (B1) (B, D)
+
+    @staticmethod
+    def target_grad(A, X):
+        return (X - A) / A.shape[0]                        # (B2)
+
+    @staticmethod
+    def check_targets(X, name="X"):
+        return X
+
+
+class BernoulliLoss:
+    """Binary cross-entropy on logits, with x̂ = σ(A); targets must lie in [0, 1]."""
+
+    name = "bernoulli"
+
+    @staticmethod
+    def mean(A):
+        return sigmoid(A)                                  # (F3)
+
+    @staticmethod
+    def per_example(A, X):
+        return np.sum(softplus(A) - X * A, axis=1)         # (F4) before the mean, (B,)
+
+    @staticmethod
+    def value(A, X):
+        return float(np.sum(softplus(A) - X * A) / A.shape[0])   # (F4)
+
+    @staticmethod
+    def grad(A, X):
+        return (sigmoid(A) - X) / A.shape[0]               # (B3) (B, D)
+
+    @staticmethod
+    def target_grad(A, X):
+        return -A / A.shape[0]                             # (B4)
+
+    @staticmethod
+    def check_targets(X, name="X"):
+        return check_unit_interval(X, name)
+
+
+LOSSES = {cls.name: cls for cls in (GaussianLoss, BernoulliLoss)}
+
+
+def get_loss(name, argument="output"):
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"{argument} must be one of {sorted(LOSSES)}, got {name!r}") from None

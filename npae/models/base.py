@@ -1,0 +1,202 @@
+"""What every npae model shares: estimator conventions, fitting, persistence.
+
+A model subclass provides
+
+* ``_validate_hyperparameters()`` – raise a clear error for bad settings;
+* ``_init_params(D, rng) -> dict`` – fresh parameters for D input features;
+* ``_forward_backward(params, X, noise, terms, need_grads, need_input_grad)``
+  – returns ``(loss, values, grads, dX)``: the whole step, a pure function;
+* ``sample_noise(X, rng)`` – the step's randomness (``None`` when there is none).
+
+and gets ``fit``, ``loss_and_grads``, ``loss``, ``input_gradient``, ``score``,
+``get_params``/``set_params``, ``save``/``load`` from here (DESIGN.md §2, §5, §6).
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .._validation import check_array, check_choice, check_positive_int, check_scalar
+from ..optim import OPTIMIZERS, make_optimizer
+from ..persistence import load_model, save_model
+from ..training import evaluate, train
+
+MODEL_CLASSES = {}
+
+
+class NotFittedError(RuntimeError):
+    """A method that needs learned parameters was called before ``fit``."""
+
+
+class BaseModel:
+    """Estimator conventions without scikit-learn: hyperparameters verbatim, state ends in ``_``."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        MODEL_CLASSES[cls.__name__] = cls
+
+    # -- hyperparameters ------------------------------------------------------------
+    @classmethod
+    def _param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep=True):
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"{key!r} is not a hyperparameter of {type(self).__name__}; "
+                                 f"valid ones are {sorted(valid)}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        sig = inspect.signature(type(self).__init__)
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
+                   if sig.parameters[k].default is inspect.Parameter.empty
+                   or not _same(sig.parameters[k].default, v)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    @classmethod
+    def _hyperparameters_from_json(cls, hp):
+        """Undo the JSON round trip (lists back to tuples where the default is a tuple)."""
+        sig = inspect.signature(cls.__init__)
+        out = {}
+        for k, v in hp.items():
+            if k not in sig.parameters:
+                raise ValueError(f"checkpoint has unknown hyperparameter {k!r} for {cls.__name__}")
+            out[k] = tuple(v) if isinstance(v, list) else v
+        return out
+
+    def _validate_training_settings(self):
+        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
+        check_scalar(self.learning_rate, "learning_rate", 0, None, low_open=True)
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.epochs, "epochs", minimum=0)
+        if self.random_state is not None:
+            check_positive_int(self.random_state, "random_state", minimum=0)
+        try:
+            dt = np.dtype(self.dtype)
+        except TypeError:
+            raise ValueError(f"dtype must be a floating dtype, got {self.dtype!r}") from None
+        if dt not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+
+    @property
+    def _dtype(self):
+        return np.dtype(self.dtype)
+
+    # -- data -------------------------------------------------------------------------
+    def _check_fitted(self):
+        if getattr(self, "params_", None) is None:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+
+    def _check_X(self, X, name="X", fitted=True):
+        D = self.n_features_in_ if fitted else None
+        X = check_array(X, name, ndim=2, dtype=self._dtype, n_features=D)
+        self._check_targets(X, name)
+        return X
+
+    def _check_targets(self, X, name):
+        """Hook: e.g. a Bernoulli decoder requires X in [0, 1]."""
+        return X
+
+    # -- fitting -------------------------------------------------------------------
+    def fit(self, X, X_val=None):
+        """Initialise the parameters from ``random_state`` and train; returns self."""
+        self._validate_hyperparameters()
+        self._validate_training_settings()
+        X = check_array(X, "X", ndim=2, dtype=self._dtype)
+        self._check_targets(X, "X")
+        if X_val is not None:
+            X_val = check_array(X_val, "X_val", ndim=2, dtype=self._dtype, n_features=X.shape[1])
+            self._check_targets(X_val, "X_val")
+        rng = np.random.default_rng(self.random_state)
+        self.n_features_in_ = X.shape[1]
+        self._prepare(X)
+        self.params_ = self._init_params(X.shape[1], rng)
+        self.optimizer_ = make_optimizer(self.optimizer, self.learning_rate)
+        self.history_ = {}
+        self._rng_ = rng
+        train(self, X, X_val, epochs=self.epochs, batch_size=self.batch_size,
+              optimizer=self.optimizer_, rng=rng, verbose=self.verbose, history=self.history_)
+        return self
+
+    def _prepare(self, X):
+        """Hook: learn data-dependent constants before training (none by default)."""
+
+    # -- the pure step ----------------------------------------------------------------
+    def loss_and_grads(self, X, noise=None, terms=None, params=None):
+        """One step as a pure function: ``(loss, values, grads)`` at ``params`` (default ``params_``).
+
+        ``values`` holds each named loss term; ``terms`` (default: all) selects which
+        enter ``loss`` and ``grads``; ``noise`` is the step's randomness from
+        ``sample_noise`` (``None``: no corruption / ε = 0 as the model documents).
+        """
+        params = self._params_or_fitted(params)
+        loss, values, grads, _ = self._forward_backward(params, X, noise, terms, True, False)
+        return loss, values, grads
+
+    def loss(self, X, noise=None, terms=None, params=None):
+        """``(loss, values)`` without the backward pass."""
+        params = self._params_or_fitted(params)
+        loss, values, _, _ = self._forward_backward(params, X, noise, terms, False, False)
+        return loss, values
+
+    def input_gradient(self, X, noise=None, terms=None, params=None):
+        """``(loss, dL/dX)``: the gradient with respect to the (clean) input batch."""
+        params = self._params_or_fitted(params)
+        loss, _, _, dX = self._forward_backward(params, X, noise, terms, False, True)
+        return loss, dX
+
+    def _params_or_fitted(self, params):
+        if params is None:
+            self._check_fitted()
+            return self.params_
+        return params
+
+    def sample_noise(self, X, rng):
+        return None
+
+    def _select_terms(self, terms, available):
+        if terms is None:
+            return set(available)
+        unknown = set(terms) - set(available)
+        if unknown:
+            raise ValueError(f"terms must be a subset of {list(available)} for this model, "
+                             f"got unknown {sorted(unknown)}")
+        return set(terms)
+
+    def score(self, X):
+        """Higher is better: minus the mean loss over X (noise from a fixed seed)."""
+        self._check_fitted()
+        X = self._check_X(X)
+        return -evaluate(self, X, self.batch_size, np.random.default_rng(0))["loss"]
+
+    # -- persistence --------------------------------------------------------------
+    def save(self, path):
+        """Write the fitted model to one ``.npz`` atomically (see :mod:`npae.persistence`)."""
+        self._check_fitted()
+        return save_model(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a checkpoint that must hold this class (or a subclass)."""
+        return load_model(path, expected_class=cls)
+
+    def _extra_state(self):
+        return {"n_features": int(self.n_features_in_)}
+
+    def _restore_extra_state(self, extra):
+        self.n_features_in_ = int(extra["n_features"])
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except Exception:
+        return a is b

@@ -1,0 +1,91 @@
+"""Optimizers that update a parameter dict in place.
+
+With g = ∂L/∂θ at step t = 1, 2, …:
+
+SGD:       (O1)  θ ← θ − η g
+Momentum:  (O2)  v ← μ v − η g ;  θ ← θ + v                       (heavy ball)
+Adam:      (O3)  m ← β₁ m + (1 − β₁) g ;  s ← β₂ s + (1 − β₂) g²
+           (O4)  m̂ = m / (1 − β₁ᵗ) ;  ŝ = s / (1 − β₂ᵗ)
+           (O5)  θ ← θ − η m̂ / (√ŝ + ε)
+(Kingma & Ba 2015, Algorithm 1.) State is created lazily, one array per parameter,
+in the parameter's dtype; updates are written in place to avoid fresh temporaries.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._validation import check_scalar
+
+
+class SGD:
+    name = "sgd"
+
+    def __init__(self, learning_rate=0.01):
+        self.learning_rate = check_scalar(learning_rate, "learning_rate", 0, None, low_open=True)
+
+    def step(self, params, grads):
+        for k, p in params.items():
+            p -= self.learning_rate * grads[k]                     # (O1)
+
+
+class Momentum:
+    name = "momentum"
+
+    def __init__(self, learning_rate=0.01, momentum=0.9):
+        self.learning_rate = check_scalar(learning_rate, "learning_rate", 0, None, low_open=True)
+        self.momentum = check_scalar(momentum, "momentum", 0, 1, high_open=True)
+        self.velocity = {}
+
+    def step(self, params, grads):
+        for k, p in params.items():
+            v = self.velocity.setdefault(k, np.zeros_like(p))
+            v *= self.momentum
+            v -= self.learning_rate * grads[k]                      # (O2)
+            p += v
+
+
+class Adam:
+    name = "adam"
+
+    def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.learning_rate = check_scalar(learning_rate, "learning_rate", 0, None, low_open=True)
+        self.beta1 = check_scalar(beta1, "beta1", 0, 1, high_open=True)
+        self.beta2 = check_scalar(beta2, "beta2", 0, 1, high_open=True)
+        self.eps = check_scalar(eps, "eps", 0, None, low_open=True)
+        self.t = 0
+        self.m, self.s, self._buf = {}, {}, {}
+
+    def step(self, params, grads):
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        # (O4)-(O5) folded into scalars: θ -= η/(1-β₁ᵗ) · m / (√s / √(1-β₂ᵗ) + ε)
+        step_size = self.learning_rate / (1 - b1 ** self.t)
+        inv_sqrt_c2 = 1.0 / math.sqrt(1 - b2 ** self.t)
+        for k, p in params.items():
+            g = grads[k]
+            if k not in self.m:
+                self.m[k], self.s[k], self._buf[k] = (np.zeros_like(p) for _ in range(3))
+            m, s, buf = self.m[k], self.s[k], self._buf[k]
+            m *= b1
+            m += (1 - b1) * g                                       # (O3)
+            np.multiply(g, g, out=buf)
+            buf *= 1 - b2
+            s *= b2
+            s += buf                                                # (O3)
+            np.sqrt(s, out=buf)
+            buf *= inv_sqrt_c2
+            buf += self.eps                                         # √ŝ + ε   (O4)
+            np.divide(m, buf, out=buf)
+            buf *= step_size
+            p -= buf                                                # (O5)
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}
+
+
+def make_optimizer(name, learning_rate):
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    return OPTIMIZERS[name](learning_rate)
