@@ -37,40 +37,14 @@ Hinton & Salakhutdinov, "Reducing the dimensionality of data with neural network
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .._validation import check_array, check_positive_int, check_scalar
-from ..layers import dense_backward, dense_forward, get_activation
+from ..layers import get_activation
 from ..losses import get_loss
 from ..penalties import weight_decay, weight_decay_grad
+from ..network import Layer, backprop_layers, run_layers
 from .base import BaseModel
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One dense layer of the network: where its W and b live and its activation."""
-
-    name: str            # "enc.0", "dec.1", ...
-    W: str               # key of the weight matrix in params
-    b: str               # key of the bias
-    activation: object   # an activation class from npae.layers (None for the output logits)
-    transposed: bool     # True for a tied decoder layer, which uses Wᵀ
-
-
-@dataclass
-class LayerCache:
-    """What a layer's backward needs from its forward."""
-
-    inp: np.ndarray      # H_{l−1}, the layer's input  (B, n_in)
-    pre: np.ndarray      # A_l, the pre-activation     (B, n_out)
-    out: np.ndarray      # H_l = f(A_l)                (B, n_out)
-
-
-def _accumulate(grads, key, value):
-    """A parameter used twice gets both contributions added (tied weights, B7)."""
-    grads[key] = grads[key] + value if key in grads else value
 
 
 class Autoencoder(BaseModel):
@@ -205,32 +179,6 @@ class Autoencoder(BaseModel):
         return self._loss.check_targets(X, name)
 
     # -- forward and backward ------------------------------------------------------
-    @staticmethod
-    def _run(params, layers, H):
-        """(F1)-(F4) through ``layers``; returns the caches. The last layer of the
-        decoder has no activation (its ``out`` is its pre-activation, the logits)."""
-        caches = []
-        for layer in layers:
-            W = params[layer.W].T if layer.transposed else params[layer.W]
-            A = dense_forward(H, W, params[layer.b])                        # (F1)/(F3)
-            H_next = layer.activation.forward(A) if layer.activation else A  # (F2)/(F4)
-            caches.append(LayerCache(inp=H, pre=A, out=H_next))
-            H = H_next
-        return caches
-
-    @staticmethod
-    def _back(params, layers, caches, dH, grads, need_dX=True):
-        """(B2)-(B4) down ``layers``: ``dH`` is the gradient at the last layer's output."""
-        for i in range(len(layers) - 1, -1, -1):
-            layer, cache = layers[i], caches[i]
-            act = layer.activation
-            dA = act.backward(dH, cache.pre, cache.out) if act else dH     # (B3)
-            W = params[layer.W].T if layer.transposed else params[layer.W]
-            dH, dW, db = dense_backward(dA, cache.inp, W, need_dX or i > 0)  # (B2)
-            _accumulate(grads, layer.W, dW.T if layer.transposed else dW)   # (B7) when tied
-            grads[layer.b] = db
-        return dH
-
     def _forward_backward(self, params, X, noise, terms, need_grads, need_input_grad):
         X = check_array(X, "X", ndim=2, dtype=params["enc.0.W"].dtype,
                         n_features=params["enc.0.W"].shape[0])
@@ -239,9 +187,9 @@ class Autoencoder(BaseModel):
         available = ["recon"] + (["weight_decay"] if self.weight_decay > 0 else [])
         use = self._select_terms(terms, available)
 
-        enc_caches = self._run(params, enc, X)                              # (F1)-(F2)
+        enc_caches = run_layers(params, enc, X)                             # (F1)-(F2)
         z = enc_caches[-1].out                                              # code (B, H)
-        dec_caches = self._run(params, dec, z)                              # (F3)-(F4)
+        dec_caches = run_layers(params, dec, z)                             # (F3)-(F4)
         logits = dec_caches[-1].out                                         # A'_M (B, D)
         weights = [params[k] for k in params if k.endswith(".W")]
         values = {"recon": self._loss.value(logits, X)}                     # (F6)
@@ -256,8 +204,8 @@ class Autoencoder(BaseModel):
             d_logits = self._loss.grad(logits, X)                           # (B1) (B, D)
         else:
             d_logits = np.zeros_like(logits)
-        dz = self._back(params, dec, dec_caches, d_logits, grads)           # (B2)-(B3)
-        dX = self._back(params, enc, enc_caches, dz, grads, need_input_grad)  # (B4)
+        dz = backprop_layers(params, dec, dec_caches, d_logits, grads)      # (B2)-(B3)
+        dX = backprop_layers(params, enc, enc_caches, dz, grads, need_input_grad)  # (B4)
         if "weight_decay" in use:
             for k in params:
                 if k.endswith(".W"):
@@ -273,7 +221,7 @@ class Autoencoder(BaseModel):
         self._check_fitted()
         X = self._check_X(X)
         enc, _ = self._layers()
-        return self._run(self.params_, enc, X)[-1].out
+        return run_layers(self.params_, enc, X)[-1].out
 
     def inverse_transform(self, Z):
         """Decode codes Z (N, H) to the mean reconstruction x̂ (N, D)."""
@@ -281,7 +229,7 @@ class Autoencoder(BaseModel):
         self._validate_hyperparameters()
         Z = check_array(Z, "Z", ndim=2, dtype=self._dtype, n_features=self._sizes[-1])
         _, dec = self._layers()
-        return self._loss.mean(self._run(self.params_, dec, Z)[-1].out)
+        return self._loss.mean(run_layers(self.params_, dec, Z)[-1].out)
 
     def reconstruct(self, X):
         """x̂ = decode(encode(X)), (N, D)."""
@@ -292,8 +240,8 @@ class Autoencoder(BaseModel):
         self._check_fitted()
         X = self._check_X(X)
         enc, dec = self._layers()
-        z = self._run(self.params_, enc, X)[-1].out
-        return self._loss.per_example(self._run(self.params_, dec, z)[-1].out, X)
+        z = run_layers(self.params_, enc, X)[-1].out
+        return self._loss.per_example(run_layers(self.params_, dec, z)[-1].out, X)
 
 
 def _init_weight(rng, n_in, n_out, activation, dtype):
