@@ -271,7 +271,8 @@ def image_rows(rows, n=10, path=None, title=None, cmap="gray", vmin=None, vmax=N
 
 
 def reconstructions(originals, reconstructions, n=10, titles=("original", "reconstruction"),
-                    path=None, extra_rows=None, image_shape=None, vmin=None, vmax=None):
+                    path=None, extra_rows=None, image_shape=None, vmin=None, vmax=None,
+                    title=None):
     """Originals above their reconstructions (then ``extra_rows``), via :func:`image_rows`.
 
     ``extra_rows`` is a list of ``(label, images)`` appended below the two rows; for any
@@ -286,7 +287,8 @@ def reconstructions(originals, reconstructions, n=10, titles=("original", "recon
         raise ValueError(f"reconstructions has shape {reconstructions.shape} but originals "
                          f"has {originals.shape}; pass one reconstruction per original")
     rows = [(titles[0], originals), (titles[1], reconstructions)] + list(extra_rows or [])
-    return image_rows(rows, n=n, path=path, vmin=vmin, vmax=vmax, image_shape=image_shape)
+    return image_rows(rows, n=n, path=path, title=title, vmin=vmin, vmax=vmax,
+                      image_shape=image_shape)
 
 
 def filters(W, n=100, image_shape=None, path=None, title=None):
