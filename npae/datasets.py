@@ -379,7 +379,10 @@ def _load_idx_dataset(name, split, data_dir, download_, mirrors, flatten, dtype,
     folder = find_dataset(name, data_dir, split)
     if folder is None:
         if not download_:
-            searched = "\n  ".join(str(d) for d in _candidate_dirs(name, data_dir))
+            searched = [str(d) for d in _candidate_dirs(name, data_dir)]
+            if data_dir is None and not os.environ.get("NPAE_DATA"):
+                searched.insert(0, f"$NPAE_DATA/{name} (NPAE_DATA is not set)")
+            searched = "\n  ".join(searched)
             raise FileNotFoundError(
                 f"{name} ({split} split) not found; searched, in order:\n  {searched}\n"
                 f"{_how_to_get(name)}; or pass download=True")
@@ -602,6 +605,7 @@ def load_glyph_digits(n=10000, seed=0, dtype=np.float32, fonts=None):
         (G5) q = c_t + M_i⁻¹ (p - 14 - δ) / k_i                      output px p -> tpx q
         (G6) v = clip(½ + (G_t(q) - θ_i) / Δ_i, 0, 1),  θ_i = Φ(-d_i/σ),
              Δ_i = ramp · φ(d_i/σ) / (σ k_i)
+        (G7) x_i = v / max(v)                                        every image peaks at 1
 
     G_t(q) is bilinear in the template field (one batched gather for all samples). (G4)
     makes the longest side L and (G5) puts the centre of mass at MNIST's (14, 14) + δ;
@@ -652,8 +656,8 @@ def load_glyph_digits(n=10000, seed=0, dtype=np.float32, fonts=None):
     P = _CANVAS
     flat = field.reshape(-1)
     X = np.empty((n, _SIDE * _SIDE), dtype=dtype)
-    for lo in range(0, n, 4096):                                     # chunks bound memory
-        s = slice(lo, min(lo + 4096, n))
+    for lo in range(0, n, 2048):                                     # chunks bound memory
+        s = slice(lo, min(lo + 2048, n))
         a, o = A[s, :, :, None, None], origin[s, :, None, None]
         qx = o[:, 0] + a[:, 0, 0] * px + a[:, 0, 1] * py              # (G5) (b, 28, 28)
         qy = o[:, 1] + a[:, 1, 0] * px + a[:, 1, 1] * py
@@ -664,6 +668,48 @@ def load_glyph_digits(n=10000, seed=0, dtype=np.float32, fonts=None):
         i00 = (t[s, None, None] * P + y0.astype(np.int64)) * P + x0.astype(np.int64)
         G = ((1 - fy) * ((1 - fx) * flat[i00] + fx * flat[i00 + 1])
              + fy * ((1 - fx) * flat[i00 + P] + fx * flat[i00 + P + 1]))
-        v = 0.5 + (G - theta[s, None, None]) / delta[s, None, None]  # (G6)
-        X[s] = np.clip(v, 0.0, 1.0).reshape(-1, _SIDE * _SIDE)
+        v = np.clip(0.5 + (G - theta[s, None, None]) / delta[s, None, None], 0, 1)  # (G6)
+        v /= np.maximum(v.max(axis=(1, 2), keepdims=True), 1e-6)    # (G7) peak 1, as MNIST
+        X[s] = v.reshape(-1, _SIDE * _SIDE)
     return X, y
+
+
+# --------------------------------------------------------------------------- 2-D manifolds
+
+_MANIFOLDS = ("circle", "spiral", "moons", "swiss_roll_2d")
+
+
+def make_manifold(name, n=1000, seed=0, noise=0.0):
+    """Points on a 1-D curve in the plane: ``(X, t)``, X (n, 2) float64, t (n,) in [0, 1].
+
+    ``t ~ U(0, 1)`` is the position along the curve (use it as colour: a good code keeps
+    it ordered); ``noise`` is the standard deviation of isotropic Gaussian noise added to X.
+
+    - ``circle``:        x = (cos 2πt, sin 2πt)
+    - ``spiral``:        r = 0.1 + 0.9 t, φ = 4πt, x = r (cos φ, sin φ)   (two turns)
+    - ``moons``:         t < ½ on the upper moon (cos πu, sin πu), t ≥ ½ on the lower one
+                         (1 - cos πu, ½ - sin πu), u = 2t mod 1, then centred and scaled
+    - ``swiss_roll_2d``: φ = 1.5π (1 + 2t), x = φ (cos φ, sin φ) / 15 (the Swiss roll's
+                         cross-section)
+    """
+    check_choice(name, "name", _MANIFOLDS)
+    n = check_positive_int(n, "n")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    noise = check_scalar(noise, "noise", low=0.0)
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0.0, 1.0, n)
+    if name == "circle":
+        X = np.stack([np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)], 1)
+    elif name == "spiral":
+        r, phi = 0.1 + 0.9 * t, 4 * np.pi * t
+        X = r[:, None] * np.stack([np.cos(phi), np.sin(phi)], 1)
+    elif name == "moons":
+        u = (2 * t) % 1.0
+        upper = np.stack([np.cos(np.pi * u), np.sin(np.pi * u)], 1)
+        lower = np.stack([1 - np.cos(np.pi * u), 0.5 - np.sin(np.pi * u)], 1)
+        X = (np.where((t < 0.5)[:, None], upper, lower) - [0.5, 0.25]) / 1.5
+    else:
+        phi = 1.5 * np.pi * (1 + 2 * t)
+        X = phi[:, None] * np.stack([np.cos(phi), np.sin(phi)], 1) / 15
+    X = X + noise * rng.standard_normal((n, 2))
+    return X, t

@@ -1,0 +1,25 @@
+"""Shared fixtures. Tests needing MNIST take ``mnist_dir`` (or ``mnist_train``) and are
+marked ``@pytest.mark.mnist``; both skip the test when the files are not found."""
+from pathlib import Path
+
+import pytest
+
+from npae.datasets import find_dataset, load_mnist
+
+# shared/ sits beside the repository on developer machines and in CI.
+_SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """Folder holding MNIST's four IDX files: the usual search order, then ../shared/data."""
+    folder = find_dataset("mnist") or find_dataset("mnist", data_dir=_SHARED_DATA)
+    if folder is None:
+        pytest.skip("MNIST not found: set NPAE_DATA or run `python -m npae download mnist`")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_train(mnist_dir):
+    """``(X, y)`` of MNIST train, float32 in [0, 1]; shared by all tests: do not modify."""
+    return load_mnist("train", data_dir=mnist_dir)
