@@ -76,6 +76,9 @@ def load_model(path, expected_class=None):
     """Rebuild a model saved by :func:`save_model`; refuses pickles and mismatches."""
     from .models.base import MODEL_CLASSES
     path = Path(path)
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":          # an .npz is a zip archive
+            raise CheckpointError(f"{path} is not a readable .npz checkpoint (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             if META_KEY not in data.files:
