@@ -314,7 +314,9 @@ def _verified(path: Path, sha256) -> bool:
 def download(name, data_dir=None, mirrors=None, progress=True, checksums=None) -> Path:
     """Fetch the four ``.gz`` files of ``name`` into ``data_dir`` and return that folder.
 
-    ``data_dir`` (default ``~/.cache/npae/<name>/``) receives the files directly. Mirrors
+    The files go to ``data_dir/<name>/`` (``data_dir`` itself when its last component is
+    already ``<name>``; default ``~/.cache/npae/<name>/``), so that the loaders' search of
+    ``data_dir`` finds them and two data sets never share a folder. Mirrors
     (default: ``$NPAE_MIRRORS`` or :data:`DEFAULT_MIRRORS`) are tried in order for each
     file. Each file is streamed into a temporary file in ``data_dir``, decompressed and
     checked (IDX header and SHA-256 of the content against ``checksums``, default
@@ -325,7 +327,11 @@ def download(name, data_dir=None, mirrors=None, progress=True, checksums=None) -
     name = _canonical(name, _FILE_DATASETS)
     checksums = CHECKSUMS[name] if checksums is None else checksums
     bases = _mirror_list(name, mirrors)
-    target = _cache_dir(name) if data_dir is None else Path(data_dir).expanduser()
+    if data_dir is None:
+        target = _cache_dir(name)
+    else:
+        target = Path(data_dir).expanduser()
+        target = target if target.name == name else target / name
     target.mkdir(parents=True, exist_ok=True)
     for stem in _ALL_FILES:
         expected = checksums.get(stem)
@@ -473,12 +479,12 @@ def load(name, split="train", *, data_dir=None, download=False, mirrors=None, fl
 # --------------------------------------------------------------------------- glyph digits
 
 #: Fonts shipped with matplotlib (file stems in ``matplotlib.get_data_path()/fonts/ttf``).
+#: DejaVu Sans Mono is left out: its zero carries a dot, which no MNIST zero has.
 DEFAULT_GLYPH_FONTS = (
     "DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSans-BoldOblique",
     "DejaVuSerif", "DejaVuSerif-Bold", "DejaVuSerif-Italic", "DejaVuSerif-BoldItalic",
-    "DejaVuSansMono", "DejaVuSansMono-Bold", "DejaVuSansMono-Oblique",
-    "DejaVuSansMono-BoldOblique", "STIXGeneral", "STIXGeneralBol", "STIXGeneralItalic",
-    "STIXGeneralBolIta", "cmr10", "cmss10", "cmtt10", "cmb10", "cmti10",
+    "STIXGeneral", "STIXGeneralBol", "STIXGeneralItalic", "STIXGeneralBolIta",
+    "cmr10", "cmss10", "cmtt10", "cmb10", "cmti10",
 )
 _CANVAS = 64        # P: side of one template, in template pixels (tpx)
 _GLYPH_BOX = 40     # longest side of a glyph on its template, tpx (2 tpx per output px)

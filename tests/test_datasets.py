@@ -246,27 +246,28 @@ def test_corrupt_download_is_rejected_and_not_left_in_the_cache(isolated, http_r
                  checksums=sums, progress=False)
     message = str(info.value)
     assert "corrupt" in message and "train-images-idx3-ubyte" in message and url in message
-    assert list((isolated / "cache").iterdir()) == []
+    assert list((isolated / "cache" / "mnist").iterdir()) == []
 
 
 def test_mirror_fallback_after_404_and_file_urls(isolated, http_root):
     """The first mirror answers 404, the second works; file:// mirrors work too."""
     root, url = http_root
     sums, _ = make_fake(root / "good")
-    download("mnist", data_dir=isolated / "a", mirrors=[url + "/missing/", url + "/good/"],
-             checksums=sums, progress=False)
-    assert all((isolated / "a" / f"{s}.gz").is_file() for s in STEMS)
-    download("mnist", data_dir=isolated / "b", mirrors=[(root / "good").as_uri()],
-             checksums=sums, progress=False)
-    assert all((isolated / "b" / f"{s}.gz").is_file() for s in STEMS)
+    a = download("mnist", data_dir=isolated / "a", mirrors=[url + "/missing/", url + "/good/"],
+                 checksums=sums, progress=False)
+    assert a == isolated / "a" / "mnist"
+    assert all((a / f"{s}.gz").is_file() for s in STEMS)
+    b = download("mnist", data_dir=isolated / "mnist", mirrors=[(root / "good").as_uri()],
+                 checksums=sums, progress=False)
+    assert b == isolated / "mnist"                           # already the data set's folder
+    assert all((b / f"{s}.gz").is_file() for s in STEMS)
     # Present and verified: nothing is fetched, so a dead mirror does not matter.
-    download("mnist", data_dir=isolated / "b", mirrors=[url + "/missing/"], checksums=sums)
+    download("mnist", data_dir=b, mirrors=[url + "/missing/"], checksums=sums)
     # A damaged copy in the cache is fetched again and the damaged file removed.
-    (isolated / "b" / "t10k-labels-idx1-ubyte.gz").unlink()
-    (isolated / "b" / "t10k-labels-idx1-ubyte").write_bytes(b"garbage")
-    download("mnist", data_dir=isolated / "b", mirrors=[url + "/good/"], checksums=sums,
-             progress=False)
-    assert sorted(p.name for p in (isolated / "b").iterdir()) == sorted(f"{s}.gz" for s in STEMS)
+    (b / "t10k-labels-idx1-ubyte.gz").unlink()
+    (b / "t10k-labels-idx1-ubyte").write_bytes(b"garbage")
+    download("mnist", data_dir=b, mirrors=[url + "/good/"], checksums=sums, progress=False)
+    assert sorted(p.name for p in b.iterdir()) == sorted(f"{s}.gz" for s in STEMS)
 
 
 def test_load_with_download_uses_npae_mirrors_and_the_cache(isolated, monkeypatch, http_root):
@@ -277,6 +278,8 @@ def test_load_with_download_uses_npae_mirrors_and_the_cache(isolated, monkeypatc
     X, y = load_mnist("test", download=True)
     assert find_dataset("mnist") == isolated / "home" / ".cache" / "npae" / "mnist"
     np.testing.assert_array_equal(y, arrays["t10k-labels-idx1-ubyte"])
+    X, y = load_mnist("test", data_dir=isolated / "data", download=True, mirrors=[url + "/mnist"])
+    assert find_dataset("mnist", data_dir=isolated / "data") == isolated / "data" / "mnist"
 
 
 def test_all_mirrors_failing_names_each_mirror(isolated, http_root):
@@ -285,7 +288,7 @@ def test_all_mirrors_failing_names_each_mirror(isolated, http_root):
         download("mnist", data_dir=isolated / "c", mirrors=[url + "/x/", url + "/y/"],
                  progress=False)
     assert url + "/x/" in str(info.value) and url + "/y/" in str(info.value)
-    assert list((isolated / "c").iterdir()) == []
+    assert list((isolated / "c" / "mnist").iterdir()) == []
 
 
 # ------------------------------------------------------------------ glyph digits
