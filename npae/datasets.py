@@ -48,7 +48,6 @@ import math
 import os
 import sys
 import tempfile
-import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
