@@ -1,16 +1,95 @@
 """Penalty terms added to the reconstruction loss, each with its own gradient.
 
+Notation (DESIGN.md): B the batch size, H the code size, h (B, H) the code, W the
+weights. Every penalty on the code is averaged over the batch; its 1/B enters in its
+own backward, once, at the top of its chain.
+
 Weight decay on the weight matrices (never the biases), λ ≥ 0:
 
     (F1)  R = (λ/2) Σ_l ‖W_l‖_F²
     (B1)  ∂R/∂W_l = λ W_l
 
 With tied weights a shared W is one parameter and is counted once.
+
+L1 activity penalty on the code (any activation), λ ≥ 0:
+
+    (F2)  R = λ (1/B) Σ_n Σ_j |h_nj|
+    (B2)  ∂R/∂h_nj = (λ/B) sign(h_nj)         with sign(0) = 0
+
+|h| has no derivative at 0; every value in [−1, 1] is a subgradient there and npae
+takes 0 (np.sign(0) = 0), so a code that is exactly 0 (a ReLU unit that is off) is
+left where it is. Gradient checks of (B2) are only meaningful where no h_nj is within
+the finite-difference step of 0 (sigmoid codes are never 0).
+
+KL sparsity on sigmoid codes h ∈ (0, 1), target ρ ∈ (0, 1), weight β ≥ 0
+(Ng, "Sparse autoencoder", CS294A notes, 2011):
+
+    (F3)  ρ̂_j = (1/B) Σ_n h_nj                             mean activation of unit j (H,)
+    (F4)  R = β Σ_j KL(ρ ‖ ρ̂_j),
+          KL(ρ ‖ ρ̂) = ρ log(ρ/ρ̂) + (1−ρ) log((1−ρ)/(1−ρ̂))
+    (B3)  ∂R/∂ρ̂_j = β [−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)]
+    (B4)  ∂R/∂h_nj = Σ_m ∂R/∂ρ̂_m ∂ρ̂_m/∂h_nj = (1/B) ∂R/∂ρ̂_j      since ∂ρ̂_m/∂h_nj = δ_mj / B
+
+(B4) is the term every example of a batch shares: example n's gradient on unit j
+depends on the whole batch through ρ̂_j, and is the same for every n. R ≥ 0, with
+equality iff every ρ̂_j = ρ; (B3) is negative below ρ (it pushes ρ̂_j up) and positive
+above it. In exact arithmetic a sigmoid code lies in (0, 1), so ρ̂_j does too; in
+floating point σ(a) rounds to exactly 1 for a ≳ 17 (float32) or 37 (float64) and to
+0 far below, and a unit saturated on the whole batch would make (F4) and (B3) divide
+by zero. npae therefore evaluates (F4) and (B3) at the clamped value
+
+    (F5)  ρ̂_j ← min(max(ρ̂_j, δ), 1 − δ),     δ = the dtype's machine epsilon
+          (2.2e-16 in float64, 1.2e-7 in float32),
+
+and passes (B3) at that value on to every h_nj by (B4) unchanged (a straight-through
+clamp: the clamp's own derivative, 0 outside [δ, 1 − δ], is NOT applied). Whenever
+every ρ̂_j lies in [δ, 1 − δ] — every non-saturated unit — (F5) is the identity and
+value and gradient are exactly (F4) and (B3); for a saturated unit they stay finite
+and (B3) keeps its sign, pushing the unit back towards ρ instead of leaving it stuck.
+
+Contractive penalty (Rifai et al. 2011) for a one-layer sigmoid encoder
+h = σ(a), a = x W + b, W (D, H). The Jacobian of the encoder at one example x is
+
+    (F6)  J_ij = ∂h_j/∂x_i = σ'(a_j) W_ij = s_j W_ij,    s_j = h_j (1 − h_j)    (D, H)
+
+so its squared Frobenius norm factorises into a per-unit product:
+
+    (F7)  ‖J_f(x)‖_F² = Σ_i Σ_j s_j² W_ij² = Σ_j s_j² q_j,     q_j = Σ_i W_ij²
+    (F8)  R = λ (1/B) Σ_n Σ_j s_nj² q_j = λ (1/B) Σ_n ‖J_f(x_n)‖_F²
+
+R reaches W twice: through q (directly) and through s (via a = xW + b). With
+∂s/∂h = 1 − 2h, the two partial derivatives are
+
+    (B5)  ∂R/∂h_nj = (λ/B) 2 s_nj q_j (1 − 2 h_nj)           through s, q held fixed
+    (B6)  ∂R/∂W_ij |_q = (λ/B) Σ_n s_nj² · 2 W_ij             through q, h held fixed
+
+(B5) is then carried down the encoder like any code gradient,
+dA = ∂R/∂h ⊙ s, dW += xᵀ dA, db += Σ_n dA, dx = dA Wᵀ, and (B6) is added to dW: the
+two uses of W summed where the reader can see them. Altogether
+
+    ∂R/∂a_nj = (2λ/B) q_j s_nj² (1 − 2 h_nj),
+    ∂R/∂W_ij = Σ_n x_ni ∂R/∂a_nj + (2λ/B) W_ij Σ_n s_nj²,     ∂R/∂b_j = Σ_n ∂R/∂a_nj.
+
+Cost: O(B H + D H) on top of the forward pass, against O(B D H) for building the
+B×D×H Jacobian explicitly (:func:`contractive_explicit` does that, for teaching and
+checking: it must agree with (F8) to rounding).
+
+References: A. Ng, "Sparse autoencoder", CS294A lecture notes, 2011; A. Makhzani,
+B. Frey, "k-Sparse autoencoders", ICLR 2014; S. Rifai, P. Vincent, X. Muller,
+X. Glorot, Y. Bengio, "Contractive auto-encoders: explicit invariance during feature
+extraction", ICML 2011.
 """
 from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["weight_decay", "weight_decay_grad", "l1_activity", "l1_activity_grad",
+           "kl_sparsity", "kl_sparsity_grad", "kl_divergence_bernoulli", "clamp_rho_hat",
+           "contractive", "contractive_grad", "sigmoid_encoder_jacobian",
+           "contractive_explicit", "contractive_explicit_grad", "top_k_mask"]
+
+
+# -- weight decay --------------------------------------------------------------------
 
 def weight_decay(weights, lam):
     """(F1) for an iterable of weight matrices."""
@@ -20,3 +99,110 @@ def weight_decay(weights, lam):
 def weight_decay_grad(W, lam):
     """(B1) for one weight matrix."""
     return lam * W
+
+
+# -- L1 activity -----------------------------------------------------------------------
+
+def l1_activity(h, lam):
+    """(F2) λ (1/B) Σ_nj |h_nj| for a code h (B, H)."""
+    return lam * float(np.sum(np.abs(h))) / h.shape[0]
+
+
+def l1_activity_grad(h, lam):
+    """(B2) ∂R/∂h = (λ/B) sign(h), (B, H); the subgradient 0 at h = 0."""
+    B = h.shape[0]
+    return (lam / B) * np.sign(h)                    # (B2) 1/B of the batch mean, once
+
+
+# -- KL sparsity -----------------------------------------------------------------------
+
+def kl_divergence_bernoulli(rho, rho_hat):
+    """KL(ρ ‖ ρ̂) between Bernoulli(ρ) and Bernoulli(ρ̂), elementwise over ``rho_hat``."""
+    return rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+
+
+def clamp_rho_hat(rho_hat):
+    """(F5) ρ̂ kept in [δ, 1 − δ], δ the machine epsilon of its dtype (identity inside)."""
+    delta = np.finfo(rho_hat.dtype).eps
+    return np.clip(rho_hat, delta, 1 - delta)
+
+
+def kl_sparsity(h, rho, beta):
+    """(F3)-(F5): β Σ_j KL(ρ ‖ ρ̂_j) for a sigmoid code h (B, H)."""
+    rho_hat = clamp_rho_hat(h.mean(axis=0))          # (F3), (F5)  (H,)
+    return beta * float(np.sum(kl_divergence_bernoulli(rho, rho_hat)))   # (F4)
+
+
+def kl_sparsity_grad(h, rho, beta):
+    """(B3)-(B4): ∂R/∂h (B, H), the same row for every example of the batch."""
+    B = h.shape[0]
+    rho_hat = clamp_rho_hat(h.mean(axis=0))          # (F3), (F5)  (H,)
+    d_rho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))   # (B3) (H,)
+    return np.broadcast_to(d_rho_hat / B, h.shape).copy()             # (B4) 1/B once
+
+
+# -- k-sparse ----------------------------------------------------------------------------
+
+def top_k_mask(h, k):
+    """1 at the k largest entries of each row of h (B, H), 0 elsewhere; same dtype as h.
+
+    Vectorized with ``np.argpartition`` (O(H) per row, no full sort). Among tied values
+    at the k-th place NumPy keeps some k of them: still exactly k ones per row.
+    """
+    top = np.argpartition(-h, k - 1, axis=1)[:, :k]  # (B, k) indices of the k largest
+    mask = np.zeros_like(h)
+    np.put_along_axis(mask, top, 1.0, axis=1)
+    return mask
+
+
+# -- contractive -------------------------------------------------------------------------
+
+def contractive(h, W, lam):
+    """(F8) λ (1/B) Σ_n Σ_j (h_nj(1 − h_nj))² Σ_i W_ij²; h (B, H) = σ(xW + b), W (D, H)."""
+    s = h * (1 - h)                                  # (F6) σ'(a) through h  (B, H)
+    q = np.sum(W * W, axis=0)                        # (F7) q_j = Σ_i W_ij²  (H,)
+    return lam * float(np.sum((s * s) @ q)) / h.shape[0]      # (F8)
+
+
+def contractive_grad(h, W, lam):
+    """(B5)-(B6): ``(dh, dW_q)``, ∂R/∂h (B, H) with q fixed and ∂R/∂W (D, H) through q.
+
+    The caller carries ``dh`` down through the sigmoid into W and b, and adds ``dW_q``.
+    """
+    B = h.shape[0]
+    s = h * (1 - h)                                  # (F6) (B, H)
+    q = np.sum(W * W, axis=0)                        # (F7) (H,)
+    c = 2.0 * lam / B                                # 1/B of the batch mean, once
+    dh = c * s * q * (1 - 2 * h)                     # (B5) ∂(s²)/∂h = 2 s (1 − 2h)  (B, H)
+    dW_q = c * W * np.sum(s * s, axis=0)             # (B6) ∂q_j/∂W_ij = 2 W_ij     (D, H)
+    return dh, dW_q
+
+
+def sigmoid_encoder_jacobian(h, W):
+    """(F6) the explicit Jacobian J[n, i, j] = ∂h_nj/∂x_ni = s_nj W_ij, (B, D, H).
+
+    Slow (B·D·H numbers) and only for teaching and checking the closed form.
+    """
+    s = h * (1 - h)                                  # (B, H)
+    return np.einsum("ij,nj->nij", W, s)             # (B, D, H)
+
+
+def contractive_explicit(h, W, lam):
+    """(F8) computed the slow way: λ (1/B) Σ_n ‖J_n‖_F² from the explicit (B, D, H) Jacobian."""
+    J = sigmoid_encoder_jacobian(h, W)               # (B, D, H)
+    return lam * float(np.sum(J * J)) / h.shape[0]
+
+
+def contractive_explicit_grad(h, W, lam):
+    """(B5)-(B6) by the chain rule through the explicit Jacobian J_nij = s_nj W_ij.
+
+    With G = ∂R/∂J = (2λ/B) J:  ∂R/∂W_ij|_s = Σ_n G_nij s_nj,  ∂R/∂s_nj = Σ_i G_nij W_ij,
+    ∂R/∂h = ∂R/∂s ⊙ (1 − 2h). Returns ``(dh, dW_q)`` like :func:`contractive_grad`.
+    """
+    B = h.shape[0]
+    s = h * (1 - h)                                  # (B, H)
+    J = np.einsum("ij,nj->nij", W, s)                # (F6) (B, D, H)
+    G = (2.0 * lam / B) * J                          # ∂R/∂J, 1/B once  (B, D, H)
+    dW_q = np.einsum("nij,nj->ij", G, s)             # (D, H)
+    ds = np.einsum("nij,ij->nj", G, W)               # (B, H)
+    return ds * (1 - 2 * h), dW_q

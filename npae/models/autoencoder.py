@@ -28,12 +28,51 @@ reaches the loss twice, and its gradient is the sum of the two uses:
 
     (B7)  dW_l = H_{l−1}ᵀ dA_l  +  (H'_{m−1}ᵀ dA'_m)ᵀ       with m = L + 1 − l
 
+Regularized autoencoders: one mechanism, many models
+-----------------------------------------------------
+Corruption of the input, penalties on the code and a k-sparse code compose on this one
+class (all are off by default; the presets in npae.models.regularized only change
+defaults, so e.g. a sparse denoising autoencoder is ``Autoencoder(sparsity="kl",
+noise="masking")``). With ν the step's noise drawn by ``sample_noise`` (npae.noise):
+
+    (F0)  X̃ = c(X; ν)                        corrupted input (X̃ = X when ν is None);
+                                             the encoder reads H_0 = X̃ in (F1)
+    (F7)  z = H_L ⊙ M,  M_nj = 1[h_nj among the k largest of row n]    k-sparse (else z = H_L)
+    (F8)  R_sp = λ_s (1/B) Σ_nj |z_nj|        or   β Σ_j KL(ρ ‖ ρ̂_j),  ρ̂_j = (1/B) Σ_n z_nj
+    (F9)  R_c = λ_c (1/B) Σ_n ‖J_f(x̃_n)‖_F²   = λ_c (1/B) Σ_nj (h_nj(1 − h_nj))² Σ_i W_ij²
+                                             one-layer sigmoid encoder h = σ(x̃ W + b)
+    (F10) L = recon(A'_M, X) + R_sp + R_c + (λ/2) Σ ‖W‖_F²      the target is the CLEAN X
+
+and the backward pass gains, in this order (npae.penalties derives each term):
+
+    (B8)  dz += ∂R_sp/∂z = (λ_s/B) sign(z)   or   (1/B) β [−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)]
+    (B9)  dH_L = dz ⊙ M                      only the k kept units pass a gradient
+    (B10) dH_L += ∂R_c/∂h = (2λ_c/B) s q (1 − 2h),  s = h(1 − h), q_j = Σ_i W_ij²;
+          then (B4) carries dH_L down the encoder (through σ' = s into W, b and X̃)
+    (B11) dW_1 += ∂R_c/∂W|_q = (2λ_c/B) W ⊙ Σ_n s_n²      W reaches R_c twice: via h and via q
+    (B12) dX = (∂X̃/∂X)ᵀ dH_0 + ∂recon/∂X     X enters corrupted and as the target
+          (∂X̃/∂X: 1 for Gaussian noise, the mask m for masking, 1 − r for salt-and-pepper)
+
+Design decisions. ``sparsity`` and ``k`` are two ways to a sparse code and are not
+combined. The sparsity penalties act on the code z. KL sparsity needs sigmoid code
+units, so that ρ̂_j is a probability. The contractive penalty is the closed form of
+Rifai et al. (2011) for ONE sigmoid layer and is refused for deeper or non-sigmoid
+encoders (train deep contractive encoders layer by layer, as Rifai et al. do); it is
+evaluated at the encoder's input x̃ and on h before any k-sparse mask. Salt-and-pepper
+values are the minimum and maximum of the training data, learned by ``fit`` and saved
+with the model (``data_range_``), so (F0) is differentiable in X away from the replaced
+entries. At transform time a k-sparse model keeps round(k_alpha · k) units
+(Makhzani & Frey 2014 use α ≥ 1 at test time); training always keeps k.
+
 With identity activations everywhere and a Gaussian output this is a linear autoencoder,
 whose optimum spans the top-H principal subspace (Baldi & Hornik 1989; see npae.pca).
 Parameters are named ``enc.l.W``, ``enc.l.b``, ``dec.m.W``, ``dec.m.b`` with l, m from 0.
 
 References: Goodfellow, Bengio & Courville, *Deep Learning*, ch. 6 and 14;
-Hinton & Salakhutdinov, "Reducing the dimensionality of data with neural networks", 2006.
+Hinton & Salakhutdinov, "Reducing the dimensionality of data with neural networks", 2006;
+regularizers: Ng, "Sparse autoencoder" (CS294A notes, 2011); Makhzani & Frey, "k-Sparse
+autoencoders" (ICLR 2014); Vincent et al., "Stacked denoising autoencoders" (JMLR 2010);
+Rifai et al., "Contractive auto-encoders" (ICML 2011).
 """
 from __future__ import annotations
 
@@ -42,9 +81,14 @@ import numpy as np
 from .._validation import check_array, check_positive_int, check_scalar
 from ..layers import get_activation
 from ..losses import get_loss
-from ..penalties import weight_decay, weight_decay_grad
 from ..network import Layer, backprop_layers, run_layers
-from .base import BaseModel
+from ..noise import NOISES, get_noise
+from ..penalties import (contractive, contractive_grad, kl_sparsity, kl_sparsity_grad,
+                         l1_activity, l1_activity_grad, top_k_mask, weight_decay,
+                         weight_decay_grad)
+from .base import BaseModel, NotFittedError
+
+SPARSITIES = ("l1", "kl")
 
 
 class Autoencoder(BaseModel):
@@ -66,13 +110,31 @@ class Autoencoder(BaseModel):
         (a decoder hidden layer of width n_l uses f_l). Not allowed with tied weights.
     weight_decay : float
         λ of (λ/2) Σ ‖W‖_F² over all weight matrices.
+    sparsity : {None, "l1", "kl"}
+        Penalty on the code (F8): L1 activity or KL sparsity (sigmoid code units only).
+    sparsity_weight : float
+        λ_s of the L1 penalty or β of the KL penalty; 0 switches the term off.
+    sparsity_target : float
+        ρ ∈ (0, 1), the target mean activation of the KL penalty.
+    k : int or None
+        k-sparse code (F7): keep the k largest code values per example, 1 ≤ k ≤ H.
+    k_alpha : float
+        At transform time keep round(k_alpha · k) units (between 1 and H).
+    noise : {None, "gaussian", "masking", "salt_and_pepper"}
+        Corruption of the input (F0), drawn by ``sample_noise`` (npae.noise).
+    noise_level : float
+        s ≥ 0 (Gaussian standard deviation) or p ∈ [0, 1] (fraction corrupted).
+    contractive_weight : float
+        λ_c of the contractive penalty (F9); one-layer sigmoid encoders only.
     optimizer, learning_rate, batch_size, epochs, random_state, dtype, verbose
         Training settings (npae.optim, npae.training).
     """
 
     def __init__(self, hidden_layer_sizes=(64,), activation="sigmoid", output="bernoulli",
                  tied_weights=False, decoder_layer_sizes=None, decoder_activation=None,
-                 weight_decay=0.0, optimizer="adam", learning_rate=1e-3, batch_size=128,
+                 weight_decay=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
+                 k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.0,
+                 optimizer="adam", learning_rate=1e-3, batch_size=128,
                  epochs=10, random_state=None, dtype="float32", verbose=True):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -81,6 +143,14 @@ class Autoencoder(BaseModel):
         self.decoder_layer_sizes = decoder_layer_sizes
         self.decoder_activation = decoder_activation
         self.weight_decay = weight_decay
+        self.sparsity = sparsity
+        self.sparsity_weight = sparsity_weight
+        self.sparsity_target = sparsity_target
+        self.k = k
+        self.k_alpha = k_alpha
+        self.noise = noise
+        self.noise_level = noise_level
+        self.contractive_weight = contractive_weight
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -121,6 +191,65 @@ class Autoencoder(BaseModel):
         check_scalar(self.weight_decay, "weight_decay", 0, None)
         if not isinstance(self.tied_weights, (bool, np.bool_)):
             raise ValueError(f"tied_weights must be True or False, got {self.tied_weights!r}")
+        self._validate_regularizers()
+
+    def _validate_regularizers(self):
+        """Sparsity, k-sparse, noise and contractive settings; each error names its argument."""
+        H, code_act = self._sizes[-1], self._enc_acts[-1].name
+        if self.sparsity is not None and self.sparsity not in SPARSITIES:
+            raise ValueError(f"sparsity must be None, 'l1' or 'kl', got {self.sparsity!r}")
+        check_scalar(self.sparsity_weight, "sparsity_weight", 0, None)
+        if self.sparsity is None and self.sparsity_weight > 0:
+            raise ValueError(f"sparsity_weight={self.sparsity_weight} has no effect without a "
+                             f"penalty: set sparsity='l1' or 'kl'")
+        if self.sparsity == "kl":
+            check_scalar(self.sparsity_target, "sparsity_target", 0, 1, True, True)
+            if code_act != "sigmoid":
+                raise ValueError(
+                    f"sparsity='kl' needs sigmoid code units (ρ̂_j must be a mean "
+                    f"probability in (0, 1)), but the code layer's activation is "
+                    f"{code_act!r}: use activation='sigmoid' for the code layer, or "
+                    f"sparsity='l1'")
+        if self.k is not None:
+            check_positive_int(self.k, "k", minimum=1, maximum=H)
+            if self.sparsity is not None:
+                raise ValueError("k (a k-sparse code) and sparsity are two ways to a sparse "
+                                 "code; set one of them, not both")
+            check_scalar(self.k_alpha, "k_alpha", 0, None, low_open=True)
+            k_t = int(round(self.k_alpha * self.k))
+            if not 1 <= k_t <= H:
+                raise ValueError(f"k_alpha must make round(k_alpha * k) a number of units in "
+                                 f"[1, {H}] (the code size), got round({self.k_alpha} * "
+                                 f"{self.k}) = {k_t}")
+        if self.noise is None:
+            check_scalar(self.noise_level, "noise_level", 0, None)
+            if self.noise_level > 0:
+                raise ValueError(f"noise_level={self.noise_level} has no effect with "
+                                 f"noise=None: set noise to one of {sorted(NOISES)}")
+        else:
+            get_noise(self.noise)
+            if self.noise == "gaussian":
+                check_scalar(self.noise_level, "noise_level", 0, None)
+            else:
+                check_scalar(self.noise_level, "noise_level", 0, 1)
+        check_scalar(self.contractive_weight, "contractive_weight", 0, None)
+        if self.contractive_weight > 0 and (len(self._sizes) != 1 or code_act != "sigmoid"):
+            raise ValueError(
+                f"contractive_weight > 0 is supported for a one-layer sigmoid encoder only "
+                f"(the closed form of ‖J_f(x)‖_F², Rifai et al. 2011), got "
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} and activation="
+                f"{self.activation!r}; train deeper contractive encoders layer by layer")
+
+    def _terms(self):
+        """The named loss terms this configuration reports (a term with weight 0 is off)."""
+        terms = ["recon"]
+        if self.sparsity is not None and self.sparsity_weight > 0:
+            terms.append("sparsity")
+        if self.contractive_weight > 0:
+            terms.append("contractive")
+        if self.weight_decay > 0:
+            terms.append("weight_decay")
+        return terms
 
     @staticmethod
     def _per_layer(spec, n, argument):
@@ -164,38 +293,88 @@ class Autoencoder(BaseModel):
             params[layer.b] = np.zeros(n_out, dtype=self._dtype)
         return params
 
-    def initialize(self, n_features, random_state=None):
-        """Set fresh ``params_`` for ``n_features`` inputs without training (for checks and teaching)."""
+    def initialize(self, n_features, random_state=None, data_range=(0.0, 1.0)):
+        """Set fresh ``params_`` for ``n_features`` inputs without training (for checks and teaching).
+
+        ``data_range`` = (lo, hi) stands in for the range ``fit`` would learn from the
+        data (the salt-and-pepper values).
+        """
         self._validate_hyperparameters()
         check_positive_int(n_features, "n_features")
+        lo = check_scalar(data_range[0], "data_range[0]")
+        hi = check_scalar(data_range[1], "data_range[1]", lo, None)
         seed = self.random_state if random_state is None else random_state
         self.n_features_in_ = int(n_features)
+        self.data_range_ = (lo, hi)
         self.params_ = self._init_params(self.n_features_in_, np.random.default_rng(seed))
         self.history_ = {}
         return self
+
+    def _prepare(self, X):
+        """Learn the data range (lo, hi) of the training data: the salt-and-pepper values."""
+        self.data_range_ = (float(np.min(X)), float(np.max(X)))
+
+    def _extra_state(self):
+        extra = super()._extra_state()
+        extra["data_range"] = list(getattr(self, "data_range_", (0.0, 1.0)))
+        return extra
+
+    def _restore_extra_state(self, extra):
+        super()._restore_extra_state(extra)
+        self.data_range_ = tuple(float(v) for v in extra.get("data_range", (0.0, 1.0)))
+
+    def sample_noise(self, X, rng):
+        """The step's corruption ν for batch X (npae.noise), or None when ``noise`` is None."""
+        self._validate_hyperparameters()
+        if self.noise is None:
+            return None
+        cls = get_noise(self.noise)
+        if self.noise == "salt_and_pepper":
+            if getattr(self, "data_range_", None) is None:
+                raise NotFittedError("salt-and-pepper noise replaces entries by the training "
+                                     "data's minimum and maximum, learned by fit(X); call fit "
+                                     "or initialize(n_features, data_range=(lo, hi)) first")
+            lo, hi = self.data_range_
+            return cls.sample(X, self.noise_level, rng, low=lo, high=hi)
+        return cls.sample(X, self.noise_level, rng)
 
     def _check_targets(self, X, name):
         self._validate_hyperparameters()
         return self._loss.check_targets(X, name)
 
     # -- forward and backward ------------------------------------------------------
+    def _encode(self, params, X_in, k=None):
+        """(F1)-(F2) and (F7): encoder caches, the code before the mask h, the mask M, z."""
+        enc, _ = self._layers()
+        enc_caches = run_layers(params, enc, X_in)                          # (F1)-(F2)
+        h = enc_caches[-1].out                                              # H_L (B, H)
+        mask = top_k_mask(h, k) if k is not None else None                  # (F7) (B, H)
+        z = h * mask if k is not None else h                                # (F7) code (B, H)
+        return enc_caches, h, mask, z
+
     def _forward_backward(self, params, X, noise, terms, need_grads, need_input_grad):
         X = check_array(X, "X", ndim=2, dtype=params["enc.0.W"].dtype,
                         n_features=params["enc.0.W"].shape[0])
         self._check_targets(X, "X")
         enc, dec = self._layers()
-        available = ["recon"] + (["weight_decay"] if self.weight_decay > 0 else [])
+        available = self._terms()
         use = self._select_terms(terms, available)
+        lam_s, lam_c, rho = self.sparsity_weight, self.contractive_weight, self.sparsity_target
 
-        enc_caches = run_layers(params, enc, X)                             # (F1)-(F2)
-        z = enc_caches[-1].out                                              # code (B, H)
+        X_in = X if noise is None else _corrupt(noise, X)                   # (F0) X̃ (B, D)
+        enc_caches, h, mask, z = self._encode(params, X_in, self.k)         # (F1)-(F2), (F7)
         dec_caches = run_layers(params, dec, z)                             # (F3)-(F4)
         logits = dec_caches[-1].out                                         # A'_M (B, D)
         weights = [params[k] for k in params if k.endswith(".W")]
-        values = {"recon": self._loss.value(logits, X)}                     # (F6)
+        values = {"recon": self._loss.value(logits, X)}                     # (F6) clean target
+        if "sparsity" in available:                                         # (F8)
+            values["sparsity"] = (l1_activity(z, lam_s) if self.sparsity == "l1"
+                                  else kl_sparsity(z, rho, lam_s))
+        if "contractive" in available:                                      # (F9)
+            values["contractive"] = contractive(h, params["enc.0.W"], lam_c)
         if "weight_decay" in available:
             values["weight_decay"] = weight_decay(weights, self.weight_decay)
-        loss = float(sum(values[t] for t in use))
+        loss = float(sum(values[t] for t in use))                           # (F10)
         if not (need_grads or need_input_grad):
             return loss, values, None, None
 
@@ -204,24 +383,38 @@ class Autoencoder(BaseModel):
             d_logits = self._loss.grad(logits, X)                           # (B1) (B, D)
         else:
             d_logits = np.zeros_like(logits)
-        dz = backprop_layers(params, dec, dec_caches, d_logits, grads)      # (B2)-(B3)
-        dX = backprop_layers(params, enc, enc_caches, dz, grads, need_input_grad)  # (B4)
+        dz = backprop_layers(params, dec, dec_caches, d_logits, grads)      # (B2)-(B3) (B, H)
+        if "sparsity" in use:
+            dz = dz + (l1_activity_grad(z, lam_s) if self.sparsity == "l1"
+                       else kl_sparsity_grad(z, rho, lam_s))                # (B8)
+        dh = dz * mask if mask is not None else dz                          # (B9) (B, H)
+        if "contractive" in use:
+            dh_c, dW_q = contractive_grad(h, params["enc.0.W"], lam_c)
+            dh = dh + dh_c                                                  # (B10)
+        dX_in = backprop_layers(params, enc, enc_caches, dh, grads, need_input_grad)  # (B4)
+        if "contractive" in use:
+            grads["enc.0.W"] = grads["enc.0.W"] + dW_q                      # (B11) W's 2nd use
         if "weight_decay" in use:
             for k in params:
                 if k.endswith(".W"):
                     grads[k] = grads[k] + weight_decay_grad(params[k], self.weight_decay)  # (B5)
-        if need_input_grad and "recon" in use:
-            dX = dX + self._loss.target_grad(logits, X)                     # (B6)
+        dX = None
+        if need_input_grad:
+            dX = dX_in if noise is None else noise.backward(dX_in)          # (B12) through X̃
+            if "recon" in use:
+                dX = dX + self._loss.target_grad(logits, X)                 # (B6) X as target
         grads = {k: grads[k] for k in params}                               # params' order
         return loss, values, grads, dX
 
     # -- the estimator API ---------------------------------------------------------
+    def _transform_k(self):
+        return None if self.k is None else int(round(self.k_alpha * self.k))
+
     def transform(self, X):
-        """Encode: the code z = H_L for each row of X, (N, H)."""
+        """Encode: the code z for each row of X, (N, H) (a k-sparse model keeps round(k_alpha·k))."""
         self._check_fitted()
         X = self._check_X(X)
-        enc, _ = self._layers()
-        return run_layers(self.params_, enc, X)[-1].out
+        return self._encode(self.params_, X, self._transform_k())[3]
 
     def inverse_transform(self, Z):
         """Decode codes Z (N, H) to the mean reconstruction x̂ (N, D)."""
@@ -232,16 +425,53 @@ class Autoencoder(BaseModel):
         return self._loss.mean(run_layers(self.params_, dec, Z)[-1].out)
 
     def reconstruct(self, X):
-        """x̂ = decode(encode(X)), (N, D)."""
+        """x̂ = decode(encode(X)), (N, D); X is encoded as given (no corruption)."""
         return self.inverse_transform(self.transform(X))
 
     def reconstruction_error(self, X):
         """Per-example reconstruction loss (summed over features), (N,): an anomaly score."""
         self._check_fitted()
         X = self._check_X(X)
-        enc, dec = self._layers()
-        z = run_layers(self.params_, enc, X)[-1].out
+        _, dec = self._layers()
+        z = self._encode(self.params_, X, self.k)[3]
         return self._loss.per_example(run_layers(self.params_, dec, z)[-1].out, X)
+
+    def encoder_jacobian(self, X):
+        """The encoder's Jacobian J[n, i, j] = ∂z_nj/∂x_ni, (N, D, H), for any depth.
+
+        Forward-mode chain rule through (F1)-(F2), with f' written as in npae.layers:
+
+            J_1 = W_1 ⊙ f_1'(A_1)          broadcast to (N, D, n_1)
+            J_l = (J_{l−1} W_l) ⊙ f_l'(A_l)   (N, D, n_l)
+
+        then the k-sparse mask of ``transform`` (a kept unit passes its row, a zeroed one
+        has zero derivative away from ties). Costs N·D·H numbers: batch large sets (see
+        npae.metrics.mean_jacobian_norm). For a one-layer sigmoid encoder it equals
+        npae.penalties.sigmoid_encoder_jacobian.
+        """
+        self._check_fitted()
+        X = self._check_X(X)
+        enc, _ = self._layers()
+        caches = run_layers(self.params_, enc, X)
+        J = None
+        for layer, cache in zip(enc, caches):
+            W = self.params_[layer.W]                                       # (n_in, n_out)
+            fprime = layer.activation.backward(np.ones_like(cache.pre), cache.pre, cache.out)
+            J = W[None] if J is None else np.einsum("ndi,ij->ndj", J, W)    # (N, D, n_out)
+            J = J * fprime[:, None, :]                                      # ⊙ f'(A_l)
+        k_t = self._transform_k()
+        if k_t is not None:
+            J = J * top_k_mask(caches[-1].out, k_t)[:, None, :]             # (F7)
+        return J
+
+
+def _corrupt(noise, X):
+    """(F0) X̃ = c(X; ν) for a record drawn by npae.noise (an unknown object is refused)."""
+    if not isinstance(noise, tuple(NOISES.values())):
+        raise ValueError(f"noise must be None or a record drawn by sample_noise (one of "
+                         f"{[c.__name__ for c in NOISES.values()]}), got "
+                         f"{type(noise).__name__}")
+    return noise.apply(X)
 
 
 def _init_weight(rng, n_in, n_out, activation, dtype):
