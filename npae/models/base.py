@@ -126,6 +126,16 @@ class BaseModel:
               optimizer=self.optimizer_, rng=rng, verbose=self.verbose, history=self.history_)
         return self
 
+    def initialize(self, n_features, random_state=None):
+        """Set fresh ``params_`` for ``n_features`` inputs without training (checks, teaching)."""
+        self._validate_hyperparameters()
+        check_positive_int(n_features, "n_features")
+        seed = self.random_state if random_state is None else random_state
+        self.n_features_in_ = int(n_features)
+        self.params_ = self._init_params(self.n_features_in_, np.random.default_rng(seed))
+        self.history_ = {}
+        return self
+
     def _prepare(self, X):
         """Hook: learn data-dependent constants before training (none by default)."""
 

@@ -1,0 +1,300 @@
+"""Command line: ``python -m npae {demo,train,gradcheck,download} --help``.
+
+Bad arguments exit with status 2 and a one-line message on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# CLI model name -> (module, class, default hyperparameters for `train`)
+MODELS = {
+    "autoencoder": ("npae.models.autoencoder", "Autoencoder", {}),
+    "sparse": ("npae.models.regularized", "SparseAutoencoder", {}),
+    "ksparse": ("npae.models.regularized", "KSparseAutoencoder", {}),
+    "denoising": ("npae.models.regularized", "DenoisingAutoencoder", {}),
+    "contractive": ("npae.models.regularized", "ContractiveAutoencoder", {}),
+    "vae": ("npae.models.vae", "VAE", {}),
+}
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _model_class(name):
+    if name not in MODELS:
+        raise UsageError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    module, cls, _ = MODELS[name]
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError):
+        raise UsageError(f"model {name!r} is not available in this version of npae") from None
+
+
+def _sizes(text):
+    try:
+        sizes = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not value > 0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser():
+    p = _Parser(prog="npae", description="Autoencoders in pure NumPy, derived by hand.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    d = sub.add_parser("demo", help="train a small autoencoder and write figures (about a minute)")
+    d.add_argument("--dataset", default="auto",
+                   help="auto (MNIST if found on disk, else synthetic glyph digits), mnist, "
+                        "fashion-mnist or glyphs")
+    d.add_argument("--out", default="npae-demo", help="output folder (default: npae-demo/)")
+    d.add_argument("--epochs", type=_positive_int, default=None,
+                   help="training epochs (default: 8 on MNIST-sized data, 30 on glyphs)")
+    d.add_argument("--seed", type=int, default=0)
+
+    t = sub.add_parser("train", help="train a model and save checkpoint, history and figures")
+    t.add_argument("model", help=f"one of: {', '.join(MODELS)}")
+    t.add_argument("--dataset", default="auto", help="auto, mnist, fashion-mnist or glyphs")
+    t.add_argument("--epochs", type=_positive_int, default=10)
+    t.add_argument("--hidden", type=_sizes, default=None,
+                   help="encoder widths, comma-separated, e.g. 256,32 (VAE: widths before "
+                        "the heads)")
+    t.add_argument("--latent-dim", type=_positive_int, default=None, help="VAE latent size")
+    t.add_argument("--activation", default=None, help="e.g. relu, sigmoid, tanh")
+    t.add_argument("--output", default=None, choices=["bernoulli", "gaussian"])
+    t.add_argument("--tied", action="store_true", help="tied weights (autoencoders)")
+    t.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate")
+    t.add_argument("--batch-size", type=_positive_int, default=128)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="any other hyperparameter, e.g. --set sparsity_weight=3 (JSON value)")
+    t.add_argument("--out", default=None, help="output folder (default: npae-<model>/)")
+
+    g = sub.add_parser("gradcheck", help="print a gradient-check table for a small model")
+    g.add_argument("model", help=f"one of: {', '.join(MODELS)}")
+    g.add_argument("--tied", action="store_true")
+    g.add_argument("--activation", default="tanh")
+    g.add_argument("--output", default="bernoulli", choices=["bernoulli", "gaussian"])
+    g.add_argument("--hidden", type=_sizes, default=(5, 3))
+    g.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    g.add_argument("--seed", type=int, default=0)
+
+    dl = sub.add_parser("download", help="download and verify a data set")
+    dl.add_argument("name", help="mnist or fashion-mnist")
+    dl.add_argument("--data-dir", default=None, help="target folder (default ~/.cache/npae/NAME)")
+    dl.add_argument("--mirror", action="append", default=None,
+                    help="mirror base URL (repeatable; http://, https:// or file://)")
+    return p
+
+
+def _extra_hyperparameters(pairs):
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UsageError(f"--set expects NAME=VALUE, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _load_data(name):
+    """(X_train, y_train, X_test, y_test, name, note) for ``auto`` or a named data set."""
+    from . import datasets
+    note = ""
+    if name == "auto":
+        if datasets.find_dataset("mnist") is not None:
+            name = "mnist"
+        else:
+            name = "glyph-digits"
+            note = ("MNIST was not found on disk, so this uses npae's synthetic glyph digits. "
+                    "For MNIST run `python -m npae download mnist` (or set NPAE_DATA to a folder "
+                    "holding mnist/) and run again.")
+    if name not in datasets.available_datasets() and name not in ("glyphs", "fashion"):
+        raise UsageError(f"unknown dataset {name!r}; choose from auto, "
+                         f"{', '.join(datasets.available_datasets())}")
+    X, y = datasets.load(name, "train")
+    X_test, y_test = datasets.load(name, "test")
+    return X, y, X_test, y_test, name, note
+
+
+def _figures(model, X_test, y_test, out):
+    from . import plotting
+    figs = {}
+    Xs = X_test[:10]
+    figs["reconstructions"] = plotting.reconstructions(
+        Xs, model.reconstruct(Xs), path=out / "reconstructions.png",
+        title="test images (top) and their reconstructions (bottom)")
+    figs["loss_curves"] = plotting.loss_curves(model.history_, path=out / "loss_curves.png")
+    W = model.params_.get("enc.0.W")
+    if W is not None and int(np.sqrt(W.shape[0])) ** 2 == W.shape[0]:
+        figs["filters"] = plotting.filters(W, n=64, path=out / "filters.png",
+                                           title="first-layer filters (columns of enc.0.W)")
+    Z = model.transform(X_test[:3000])
+    if Z.shape[1] > 2:
+        from .models.autoencoder import pca
+        comps, mean, _ = pca(Z, 2)
+        Z, title = (Z - mean) @ comps.T, "test codes, first two principal components"
+    else:
+        title = "test codes"
+    figs["codes"] = plotting.codes_2d(Z, y_test[:3000], path=out / "codes.png", title=title)
+    return {k: f"{k}.png" for k in figs}
+
+
+def _write_json(path, obj):
+    from .persistence import atomic_write
+    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
+
+
+def cmd_demo(args):
+    from .models.autoencoder import Autoencoder
+    out = Path(args.out)
+    X, y, X_test, y_test, name, note = _load_data(args.dataset)
+    if note:
+        print(note)
+    epochs = args.epochs or (8 if len(X) > 20000 else 30)
+    print(f"npae demo: a 784-256-32-256-784 ReLU autoencoder with a Bernoulli output on "
+          f"{name} ({len(X)} training images), {epochs} epochs of Adam")
+    model = Autoencoder((256, 32), activation="relu", output="bernoulli", epochs=epochs,
+                        batch_size=128, learning_rate=1e-3, random_state=args.seed, verbose=True)
+    t0 = time.perf_counter()
+    model.fit(X, X_test)
+    seconds = time.perf_counter() - t0
+    figures = _figures(model, X_test, y_test, out)
+    model.save(out / "model.npz")
+    summary = {
+        "dataset": name, "n_train": int(len(X)), "n_test": int(len(X_test)),
+        "model": repr(model), "epochs": epochs, "train_seconds": round(seconds, 2),
+        "train_bce_per_image": model.history_["recon"][-1],
+        "test_bce_per_image": model.history_["val_recon"][-1],
+        "figures": figures, "checkpoint": "model.npz",
+    }
+    _write_json(out / "summary.json", summary)
+    print()
+    print(f"{'':<22}{'value':>12}")
+    print(f"{'dataset':<22}{name:>12}")
+    print(f"{'epochs':<22}{epochs:>12}")
+    print(f"{'train BCE / image':<22}{summary['train_bce_per_image']:>12.2f}  nats")
+    print(f"{'test BCE / image':<22}{summary['test_bce_per_image']:>12.2f}  nats")
+    print(f"{'training time':<22}{seconds:>12.1f}  s")
+    print(f"figures, model.npz and summary.json are in {out}/")
+    return 0
+
+
+def cmd_train(args):
+    cls = _model_class(args.model)
+    X, y, X_test, y_test, name, note = _load_data(args.dataset)
+    if note:
+        print(note)
+    hp = dict(MODELS[args.model][2])
+    if args.hidden is not None:
+        hp["hidden_layer_sizes"] = args.hidden
+    for key, value in (("activation", args.activation), ("output", args.output),
+                       ("latent_dim", args.latent_dim)):
+        if value is not None:
+            hp[key] = value
+    if args.tied:
+        hp["tied_weights"] = True
+    hp.update(epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
+              random_state=args.seed, verbose=True)
+    hp.update(_extra_hyperparameters(args.set))
+    try:
+        model = cls(**hp)
+    except TypeError as exc:
+        raise UsageError(f"{args.model}: {exc}") from None
+    out = Path(args.out or f"npae-{args.model}")
+    model.fit(X, X_test)
+    model.save(out / "model.npz")
+    _write_json(out / "history.json", model.history_)
+    figures = _figures(model, X_test, y_test, out)
+    print(f"{args.model} on {name}: final loss {model.history_['loss'][-1]:.3f}, "
+          f"validation loss {model.history_['val_loss'][-1]:.3f}")
+    print(f"wrote model.npz, history.json and {', '.join(figures.values())} to {out}/")
+    return 0
+
+
+def cmd_gradcheck(args):
+    from .gradcheck import check_model
+    cls = _model_class(args.model)
+    hp = {"dtype": "float64", "random_state": args.seed, "verbose": False}
+    if args.model == "vae":
+        hp.update(hidden_layer_sizes=args.hidden[:-1] or (4,), latent_dim=args.hidden[-1],
+                  activation=args.activation, output=args.output)
+    else:
+        hp.update(hidden_layer_sizes=args.hidden, activation=args.activation,
+                  output=args.output, tied_weights=args.tied)
+    hp.update(_extra_hyperparameters(args.set))
+    try:
+        model = cls(**hp)
+    except TypeError as exc:
+        raise UsageError(f"{args.model}: {exc}") from None
+    rng = np.random.default_rng(args.seed)
+    X = rng.uniform(0.05, 0.95, size=(4, 8))
+    model.initialize(X.shape[1])
+    noise = model.sample_noise(X, rng)
+    report = check_model(model, X, noise=noise, raise_on_fail=False)
+    print(f"gradient check of {model!r} on a random 4x8 batch (float64, "
+          "4th-order central differences)")
+    print(report.table())
+    print(f"largest relative error {report.max_rel_error:.2e} "
+          f"({'PASS' if report.passed else 'FAIL'}: tolerance 1e-07)")
+    return 0 if report.passed else 1
+
+
+def cmd_download(args):
+    from . import datasets
+    path = datasets.download(args.name, data_dir=args.data_dir, mirrors=args.mirror)
+    print(f"{args.name} is ready in {path}")
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return {"demo": cmd_demo, "train": cmd_train, "gradcheck": cmd_gradcheck,
+                "download": cmd_download}[args.command](args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
