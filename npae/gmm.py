@@ -111,14 +111,11 @@ import numbers
 import numpy as np
 
 from ._validation import check_array, check_choice, check_positive_int, check_scalar
+from .models.base import NotFittedError
 
-__all__ = ["GaussianMixture", "NotFittedError"]
+__all__ = ["GaussianMixture"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method that needs fitted parameters is called before ``fit``."""
 
 
 def logsumexp(A, axis):

@@ -5,7 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from npae.gmm import GaussianMixture, NotFittedError
+from npae import NotFittedError
+from npae.gmm import GaussianMixture
 
 TRUE_WEIGHTS = np.array([0.5, 0.3, 0.2])
 TRUE_MEANS = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
