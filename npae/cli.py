@@ -147,7 +147,8 @@ def _load_data(name):
             note = ("MNIST was not found on disk, so this uses npae's synthetic glyph digits. "
                     "For MNIST run `python -m npae download mnist` (or set NPAE_DATA to a folder "
                     "holding mnist/) and run again.")
-    if name not in datasets.available_datasets() and name not in ("glyphs", "fashion"):
+    name = {"glyphs": "glyph-digits", "fashion": "fashion-mnist"}.get(name, name)
+    if name not in datasets.available_datasets():
         raise UsageError(f"unknown dataset {name!r}; choose from auto, "
                          f"{', '.join(datasets.available_datasets())}")
     X, y = datasets.load(name, "train")
@@ -294,7 +295,14 @@ def main(argv=None):
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (ValueError, FileNotFoundError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"error: {message}", file=sys.stderr)
+    except ValueError as exc:           # a bad value that got past argparse, e.g. a hyperparameter
+        print(f"error: {_first_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:              # missing data, failed download, unwritable folder
+        print(f"error: {_first_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
