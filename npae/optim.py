@@ -68,12 +68,14 @@ class Adam:
             if k not in self.m:
                 self.m[k], self.s[k], self._buf[k] = (np.zeros_like(p) for _ in range(3))
             m, s, buf = self.m[k], self.s[k], self._buf[k]
-            m *= b1
-            m += (1 - b1) * g                                       # (O3)
+            # in place, through one scratch buffer: no temporaries per step
+            np.subtract(g, m, out=buf)
+            buf *= 1 - b1
+            m += buf                                                # (O3) m += (1-β₁)(g - m)
             np.multiply(g, g, out=buf)
+            buf -= s
             buf *= 1 - b2
-            s *= b2
-            s += buf                                                # (O3)
+            s += buf                                                # (O3) s += (1-β₂)(g² - s)
             np.sqrt(s, out=buf)
             buf *= inv_sqrt_c2
             buf += self.eps                                         # √ŝ + ε   (O4)
