@@ -1,0 +1,149 @@
+"""How good is a VAE as a density model? The ELBO and the importance-sampled log p(x).
+
+Notation as in npae.models.vae: an example x_n (D,), its posterior approximation
+q(z|x_n) = N(μ_n, diag σ²_n) with σ_n = exp(½ log σ²_n), K samples per example
+
+    (I1)  z_nk = μ_n + σ_n ⊙ ε_nk,        ε_nk ~ N(0, I),   ε of shape (N, K, H)
+
+and the log importance weight of each sample, p(x, z) over the proposal q(z|x):
+
+    (I2)  log w_nk = log p(x_n | z_nk) + log p(z_nk) − log q(z_nk | x_n)
+    (I3)  log p(z)   = −½ Σ_j (log 2π + z_j²)
+    (I4)  log q(z|x) = −½ Σ_j (log 2π + log σ²_j + ε_j²)        since (z_j − μ_j)/σ_j = ε_j
+
+and log p(x|z) = −recon (F8 of the model: Bernoulli or Gaussian, normalised, so the
+numbers below are log-densities in nats).
+
+The ELBO (E1 and E3 of the model), estimated with the K samples, two ways:
+
+    (I5)  analytic KL:  ELBO_n ≈ (1/K) Σ_k log p(x_n | z_nk) − KL_n     lower variance
+    (I6)  sampled:      ELBO_n ≈ (1/K) Σ_k log w_nk                     E_q of (I2)
+
+Both are unbiased for the same ELBO; the model trains on (I5) with K = 1.
+
+Importance sampling (Burda, Grosse & Salakhutdinov 2016): p(x) = E_q[w], so
+
+    (I7)  log p̂_K(x_n) = log (1/K) Σ_k w_nk = LSE_k(log w_nk) − log K
+
+E[log p̂_K] ≤ log p(x) (Jensen), it never decreases with K, equals the sampled ELBO
+(I6) at K = 1, and tends to log p(x) as K → ∞. The log-weights are around −100 nats
+on MNIST, so exp(log w) underflows to 0; the log-sum-exp is taken with its maximum
+subtracted, so every exponent is ≤ 0 and at least one term is exactly 1:
+
+    (I8)  LSE_k(a_k) = m + log Σ_k exp(a_k − m),     m = max_k a_k
+
+Everything is batched over examples and samples: the decoder sees N·K codes as one
+(N·K, H) matrix. Only when N·K·width would exceed ``max_elements`` are the examples
+taken in chunks (the samples of one example always stay together); ε is drawn chunk by
+chunk from one generator, in example order, so a seed gives the same numbers whatever
+the chunk size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_array, check_choice, check_positive_int
+from .models.vae import LOG_2PI, VAE, kl_divergence
+
+DEFAULT_MAX_ELEMENTS = 2 ** 22      # entries of the largest (n, K, width) array of a chunk
+
+
+def logsumexp(a, axis=-1):
+    """(I8) log Σ exp(a) along ``axis`` with the maximum subtracted: no overflow, no log 0.
+
+    Rows that are all −inf give −inf (the sum of zeros), not NaN.
+    """
+    a = np.asarray(a)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)                 # an all −inf row: exp(−inf − 0) = 0
+    with np.errstate(divide="ignore"):                   # log 0 = −inf for such a row
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return np.squeeze(out, axis=axis)
+
+
+def _check_inputs(model, X, n_samples, eps, max_elements, default):
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a fitted npae VAE, got {type(model).__name__}")
+    model._check_fitted()
+    X = model._check_X(X)                                # (N, D), in the model's dtype
+    N, H = X.shape[0], model.latent_dim
+    if eps is not None:
+        eps = check_array(eps, "eps", ndim=3, dtype=model._dtype, n_features=H)
+        if eps.shape[0] != N:
+            raise ValueError(f"eps must have shape (N, K, H) = ({N}, K, {H}), got {eps.shape}")
+        if n_samples is not None and n_samples != eps.shape[1]:
+            raise ValueError(f"n_samples={n_samples} disagrees with eps, which holds "
+                             f"{eps.shape[1]} samples per example")
+        n_samples = eps.shape[1]
+    n_samples = check_positive_int(default if n_samples is None else n_samples, "n_samples")
+    max_elements = check_positive_int(max_elements, "max_elements")
+    width = max((model.n_features_in_,) + tuple(model._sizes))
+    chunk = max(1, max_elements // (n_samples * width))
+    return X, eps, n_samples, chunk
+
+
+def _chunks(model, X, n_samples, eps, random_state, chunk):
+    """Yield (slice, μ, log σ², ε, log p(x|z)) per chunk of examples; ε (n, K, H)."""
+    rng = np.random.default_rng(random_state) if eps is None else None
+    H = model.latent_dim
+    for start in range(0, X.shape[0], chunk):
+        rows = slice(start, start + chunk)
+        Xc = X[rows]                                                        # (n, D)
+        n = Xc.shape[0]
+        e = eps[rows] if eps is not None else \
+            rng.standard_normal((n, n_samples, H), dtype=model._dtype)      # (n, K, H)
+        mu, logvar = model.encode(Xc)                                       # (n, H) each
+        std = np.exp(0.5 * logvar)                                          # σ (n, H)
+        z = mu[:, None, :] + std[:, None, :] * e                            # (I1) (n, K, H)
+        logits = model.decode_logits(z.reshape(n * n_samples, H))           # (n·K, D)
+        logits = logits.reshape(n, n_samples, -1)                           # (n, K, D)
+        log_px = -model.reconstruction_nll(logits, Xc[:, None, :])          # (n, K)
+        yield rows, mu, logvar, e, z, log_px
+
+
+def log_importance_weights(model, X, n_samples=None, random_state=None, eps=None,
+                           max_elements=DEFAULT_MAX_ELEMENTS):
+    """(I2) log w_nk for K = ``n_samples`` draws per example, (N, K), in float64.
+
+    ``eps`` (N, K, H) fixes the draws (K is then its second size); otherwise they come
+    from ``random_state`` (an int, a Generator or None), K = ``n_samples`` (default 1).
+    """
+    X, eps, K, chunk = _check_inputs(model, X, n_samples, eps, max_elements, 1)
+    out = np.empty((X.shape[0], K))
+    for rows, mu, logvar, e, z, log_px in _chunks(model, X, K, eps, random_state, chunk):
+        log_pz = -0.5 * np.sum(LOG_2PI + z * z, axis=-1)                    # (I3) (n, K)
+        log_qz = -0.5 * np.sum(LOG_2PI + logvar[:, None, :] + e * e, axis=-1)  # (I4) (n, K)
+        out[rows] = log_px + log_pz - log_qz                                # (I2)
+    return out
+
+
+def elbo(model, X, n_samples=None, random_state=None, eps=None, kl="analytic",
+         max_elements=DEFAULT_MAX_ELEMENTS):
+    """Per-example ELBO estimate in nats, (N,), from K = ``n_samples`` draws per example.
+
+    ``kl="analytic"`` is (I5), the model's training objective with β = 1;
+    ``kl="sampled"`` is (I6), the mean log-weight. K = ``n_samples`` (default 1), or
+    ``eps`` (N, K, H) fixes the draws.
+    """
+    check_choice(kl, "kl", ("analytic", "sampled"))
+    if kl == "sampled":
+        return np.mean(log_importance_weights(model, X, n_samples, random_state, eps,
+                                              max_elements), axis=1)        # (I6)
+    X, eps, K, chunk = _check_inputs(model, X, n_samples, eps, max_elements, 1)
+    out = np.empty(X.shape[0])
+    for rows, mu, logvar, e, z, log_px in _chunks(model, X, K, eps, random_state, chunk):
+        out[rows] = np.mean(log_px, axis=1, dtype=np.float64) - kl_divergence(mu, logvar)  # (I5)
+    return out
+
+
+def importance_sampled_log_likelihood(model, X, n_samples=None, random_state=None, eps=None,
+                                      max_elements=DEFAULT_MAX_ELEMENTS):
+    """(I7) log p̂_K(x_n) = LSE_k(log w_nk) − log K per example, (N,), in nats.
+
+    A lower bound on log p(x_n) in expectation that tightens as K grows; K =
+    ``n_samples`` (≥ 1, default 1000), or ``eps`` (N, K, H) fixes the draws.
+    """
+    if n_samples is None and eps is None:
+        n_samples = 1000
+    log_w = log_importance_weights(model, X, n_samples, random_state, eps, max_elements)
+    return logsumexp(log_w, axis=1) - np.log(log_w.shape[1])               # (I7)

@@ -1,0 +1,544 @@
+"""The variational autoencoder: a Gaussian encoder, reparameterized gradients by hand.
+
+Model (Kingma & Welling 2014; Rezende, Mohamed & Wierstra 2014). A latent z ∈ R^H
+has the prior p(z) = N(0, I); a decoder network with output logits A'(z) gives the
+likelihood p(x|z) = Π_d Bernoulli(x_d; σ(A'_d)) or Π_d N(x_d; A'_d, σ²_x,d). The
+encoder approximates the posterior p(z|x) by q(z|x) = N(μ(x), diag(σ²(x))), whose
+log-variance log σ² is the output of its own head.
+
+The evidence lower bound (ELBO), two ways. Jensen's inequality (log is concave):
+
+    (E1)  log p(x) = log ∫ p(x|z) p(z) dz = log E_q[ p(x|z) p(z) / q(z|x) ]
+                   ≥ E_q[ log p(x|z) + log p(z) − log q(z|x) ]  =:  ELBO(x)
+
+The KL decomposition: Bayes' rule gives log p(x) = log p(x|z) + log p(z) − log p(z|x)
+for every z, so taking E_q of both sides and adding and subtracting log q(z|x),
+
+    (E2)  log p(x) = ELBO(x) + KL(q(z|x) ‖ p(z|x))  ≥  ELBO(x)
+
+the gap of (E1) is exactly the KL divergence to the true posterior, zero iff q = p(z|x).
+Regrouping the ELBO gives the two terms a VAE trains on:
+
+    (E3)  ELBO(x) = E_q[ log p(x|z) ] − KL(q(z|x) ‖ p(z))  =  −E_q[recon] − KL
+
+The KL between diagonal Gaussians is analytic. With log q(z) = −½ Σ_j [log 2π + log σ²_j
++ (z_j − μ_j)²/σ²_j], log p(z) = −½ Σ_j [log 2π + z_j²], E_q[(z_j − μ_j)²] = σ²_j and
+E_q[z_j²] = μ_j² + σ²_j,
+
+    (E4)  KL_n = E_q[log q − log p] = −½ Σ_j (1 + log σ²_nj − μ²_nj − σ²_nj)
+    (E5)  ∂KL_n/∂μ_nj     = μ_nj
+    (E6)  ∂KL_n/∂log σ²_nj = −½ (1 − σ²_nj)          using ∂σ²/∂log σ² = σ²
+
+The reparameterization z = μ + σ ⊙ ε, ε ~ N(0, I), writes E_q[f(z)] = E_ε[f(μ + σ ⊙ ε)],
+an expectation over a distribution without parameters, so the gradient moves inside:
+
+    (E7)  ∂/∂μ  E_ε[f(z)]      = E_ε[ ∂f/∂z ]                       (∂z/∂μ = 1)
+    (E8)  ∂/∂log σ² E_ε[f(z)]  = E_ε[ ∂f/∂z ⊙ ½ σ ⊙ ε ]             (∂z/∂log σ² = ½ e^{½ log σ²} ε)
+
+One ε per example gives an unbiased estimate of both; that is what one training step uses.
+
+Forward pass for a batch X (B, D), with ε (B, H) passed in through ``noise``:
+
+    (F1)  h = encoder(X)                 dense layers of npae.network, (B, n_L); h = X without
+    (F2)  μ = h W_μ + b_μ                                                        (B, H)
+    (F3)  a_v = h W_v + b_v                                                      (B, H)
+    (F4)  log σ² = s tanh(a_v / s)       soft bound, s = LOGVAR_BOUND = 30       (B, H)
+    (F5)  std = exp(½ log σ²)            a standard deviation, σ                  (B, H)
+    (F6)  z = μ + std ⊙ ε                                                        (B, H)
+    (F7)  A' = decoder(z)                output logits                           (B, D)
+    (F8)  recon_n = −log p(x_n | z_n):
+            Bernoulli  Σ_d [softplus(A'_nd) − x_nd A'_nd]                         (npae.losses)
+            Gaussian   Σ_d ½ [log 2π + log σ²_x,d + (x_nd − A'_nd)² / σ²_x,d]
+          with log σ²_x = log v for a fixed variance v, or s tanh(θ_x / s) learned
+          (θ_x = params["dec.logvar"], one per feature, (D,)).
+    (F9)  KL_n = −½ Σ_j (1 + log σ²_nj − μ²_nj − exp(log σ²_nj))               (E4)
+    (F10) L = (1/B) Σ_n [recon_n + β KL_n] + (λ/2) Σ ‖W‖_F²
+
+``values`` reports recon = (1/B) Σ_n recon_n and kl = (1/B) Σ_n KL_n (not multiplied by
+β; with β = 1, recon + kl is the negative single-sample ELBO) and weight_decay when λ > 0.
+
+Backward pass; the batch mean's 1/B enters at the two tops of the chain, in B1 and in
+the KL parts of B4-B5, and nowhere else:
+
+    (B1)  dA' = ∂L/∂A' = (σ(A') − X)/B   Bernoulli;   (A' − X)/(σ²_x B)   Gaussian
+    (B2)  dθ_x = (1/B) Σ_n ½ [1 − (x_nd − A'_nd)²/σ²_x,d] ⊙ (1 − (log σ²_x,d / s)²)   learned σ²_x
+    (B3)  dz = dA' backpropagated through the decoder (npae.network)
+    (B4)  dμ = dz + (β/B) μ                                          (E7) + (E5)
+    (B5)  dlog σ² = dz ⊙ ½ std ⊙ ε + (β/B) · ½ (σ² − 1)              (E8) + (E6)
+    (B6)  da_v = dlog σ² ⊙ (1 − (log σ² / s)²)                       tanh' through its output
+    (B7)  dW_μ = hᵀ dμ, db_μ = Σ_n dμ ;  dW_v = hᵀ da_v, db_v = Σ_n da_v
+    (B8)  dh = dμ W_μᵀ + da_v W_vᵀ                                   h feeds both heads
+    (B9)  dh backpropagated down the encoder (npae.network)
+    (B10) dW += λ W for every weight matrix
+    (B11) dX = dX_encoder + ∂recon/∂X:  −A'/B (Bernoulli), −(A' − X)/(σ²_x B) (Gaussian)
+
+Why the soft bound (F4). σ² = exp(log σ²) overflows float32 at log σ² ≈ 88.7 and float64
+at ≈ 709.8, and a head output can get there after one bad step. Rather than clip (which
+would silently kill the gradient), the head's output a_v passes through s tanh(a_v/s),
+smooth and within 1% of the identity for |a_v| ≤ 5.2, which bounds log σ² to (−30, 30):
+σ² ∈ (9.4e-14, 1.1e13), std ∈ (3.1e-7, 3.3e6), all finite and normal in float32, and so
+are the KL terms and their gradients, for a head output of any size. The model is still
+exactly the Gaussian with log-variance log σ² of (F4); only its range is bounded. The
+learned decoder log-variance uses the same bound.
+
+Randomness. ``noise`` is ε, (B, H), drawn by ``sample_noise``; ``noise=None`` means ε = 0
+(the step then decodes the mean μ; the KL is unchanged). With ``binarize=True``,
+``sample_noise`` returns ``{"eps": ε, "u": U}`` with uniforms U (B, D), and the step uses
+the dynamically binarized batch X_b = 1[U < X] as encoder input and target (a fresh
+Bernoulli draw of every pixel at every step; Salakhutdinov & Murray 2008). Given
+``noise`` the step is a pure function of (params, X, noise). X_b is piecewise constant
+in X, so the input gradient of a binarized step is zero.
+
+KL warm-up. With ``kl_warmup_epochs`` = W > 0, epoch e (from 0) trains with the KL
+weight β · min(1, e / W) (set by the trainer's ``on_epoch_start`` hook; Bowman et al.
+2016, Sønderby et al. 2016); after ``fit`` the weight is β again.
+
+References: Kingma & Welling, "Auto-encoding variational Bayes", ICLR 2014; Rezende,
+Mohamed & Wierstra, ICML 2014; Burda, Grosse & Salakhutdinov, "Importance weighted
+autoencoders", ICLR 2016 (see npae.likelihood); Doersch, "Tutorial on VAEs", 2016.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import check_array, check_choice, check_positive_int, check_scalar
+from ..layers import get_activation, sigmoid, softplus
+from ..losses import BernoulliLoss, get_loss
+from ..network import Layer, LayerCache, backprop_layers, run_layers
+from ..penalties import weight_decay, weight_decay_grad
+from .autoencoder import _init_weight
+from .base import BaseModel
+
+LOGVAR_BOUND = 30.0          # s of (F4): every log-variance lies in (−s, s)
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def soft_bound(a, s=LOGVAR_BOUND):
+    """(F4) log σ² = s tanh(a / s): the identity near 0, smoothly bounded to (−s, s)."""
+    return s * np.tanh(a / s)
+
+
+def soft_bound_backward(d_logvar, logvar, s=LOGVAR_BOUND):
+    """(B6) the derivative 1 − tanh²(a/s), written through the output log σ²."""
+    return d_logvar * (1.0 - (logvar / s) ** 2)
+
+
+def kl_divergence(mu, logvar):
+    """(F9) KL(N(μ, diag σ²) ‖ N(0, I)) per row: −½ Σ_j (1 + log σ² − μ² − σ²), (B,)."""
+    return -0.5 * np.sum(1.0 + logvar - mu * mu - np.exp(logvar), axis=-1)
+
+
+def interpolate_codes(z_start, z_end, n_steps=8, method="linear"):
+    """Codes from ``z_start`` to ``z_end`` (both included), (n_steps, H).
+
+    linear:     z(t) = (1 − t) z₀ + t z₁
+    spherical:  z(t) = [sin((1 − t)Ω) z₀ + sin(tΩ) z₁] / sin Ω,  cos Ω = ẑ₀·ẑ₁
+                (slerp; White 2016, "Sampling generative networks"). Under a N(0, I)
+                prior most mass lies near the sphere of radius √H, and slerp keeps
+                intermediate codes near it where the linear path cuts through the
+                low-norm middle. For (anti)parallel codes (sin Ω < 1e-7) slerp is
+                undefined or degenerate and the linear path is returned.
+    """
+    check_choice(method, "method", ("linear", "spherical"))
+    n_steps = check_positive_int(n_steps, "n_steps", minimum=2)
+    z0 = check_array(z_start, "z_start", ndim=1, dtype=np.float64)
+    z1 = check_array(z_end, "z_end", ndim=1, dtype=np.float64, n_features=z0.shape[0])
+    t = np.linspace(0.0, 1.0, n_steps)[:, None]                          # (n_steps, 1)
+    if method == "spherical":
+        n0, n1 = np.linalg.norm(z0), np.linalg.norm(z1)
+        if n0 > 0 and n1 > 0:
+            cos = min(max(float(z0 @ z1) / (n0 * n1), -1.0), 1.0)        # rounding guard
+            omega = np.arccos(cos)
+            if np.sin(omega) >= 1e-7:
+                return (np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)
+    return (1 - t) * z0 + t * z1
+
+
+@dataclass
+class VAEForward:
+    """Every intermediate array of one forward pass (F1)-(F9), named as in the docstring."""
+
+    x: np.ndarray            # the batch the step used (binarized if noise carries U)  (B, D)
+    enc: list                # LayerCache per encoder layer
+    h: np.ndarray            # (F1) encoder output                                   (B, n_L)
+    mu_cache: LayerCache     # (F2) the μ head
+    logvar_cache: LayerCache  # (F3) the log σ² head; .pre is a_v
+    mu: np.ndarray           # (F2)                                                  (B, H)
+    logvar: np.ndarray       # (F4) log σ²                                           (B, H)
+    std: np.ndarray          # (F5) σ = exp(½ log σ²)                                (B, H)
+    eps: np.ndarray          # ε                                                     (B, H)
+    z: np.ndarray            # (F6)                                                  (B, H)
+    dec: list                # LayerCache per decoder layer
+    logits: np.ndarray       # (F7) A'                                               (B, D)
+    recon: np.ndarray        # (F8) recon_n                                          (B,)
+    kl: np.ndarray           # (F9) KL_n                                             (B,)
+
+
+class VAE(BaseModel):
+    """Variational autoencoder with a diagonal Gaussian encoder and an N(0, I) prior.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int
+        Encoder widths before the two heads (may be empty: the heads then read X).
+        The decoder mirrors them: H -> reversed(hidden_layer_sizes) -> D.
+    latent_dim : int
+        H, the size of z.
+    activation : str
+        Hidden-layer activation (identity, sigmoid, tanh, relu, softplus), encoder and decoder.
+    output : {"bernoulli", "gaussian"}
+        Decoder likelihood p(x|z): Bernoulli on logits (X in [0, 1]) or Gaussian with mean A'.
+    decoder_variance : float or "learned"
+        Gaussian output only. A positive float is a fixed σ²_x shared by every feature
+        (default 1.0); "learned" adds one log-variance per feature, ``dec.logvar`` (D,),
+        trained with the rest (and soft-bounded like the encoder's, F4). Must stay 1.0
+        for a Bernoulli decoder.
+    beta : float
+        β ≥ 0, the KL weight of (F10); β = 1 is the ELBO, β > 1 a β-VAE (Higgins et al. 2017).
+    kl_warmup_epochs : int
+        W ≥ 0: epoch e uses the KL weight β · min(1, e / W); 0 means no warm-up.
+    binarize : bool
+        Dynamic binarization: every step trains on X_b = 1[U < X], U ~ U(0, 1) drawn in
+        ``sample_noise`` (Bernoulli decoder only; X are probabilities in [0, 1]).
+    weight_decay, optimizer, learning_rate, batch_size, epochs, random_state, dtype, verbose
+        As for every npae model (npae.optim, npae.training).
+
+    Parameters are ``enc.l.W``/``enc.l.b``, the heads ``mu.W``, ``mu.b``, ``logvar.W``,
+    ``logvar.b``, the decoder ``dec.m.W``/``dec.m.b`` and, with a learned decoder
+    variance, ``dec.logvar``.
+    """
+
+    def __init__(self, hidden_layer_sizes=(400,), latent_dim=20, activation="relu",
+                 output="bernoulli", decoder_variance=1.0, beta=1.0, kl_warmup_epochs=0,
+                 binarize=False, weight_decay=0.0, optimizer="adam", learning_rate=1e-3,
+                 batch_size=128, epochs=10, random_state=None, dtype="float32", verbose=True):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.latent_dim = latent_dim
+        self.activation = activation
+        self.output = output
+        self.decoder_variance = decoder_variance
+        self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.binarize = binarize
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.random_state = random_state
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # -- architecture -----------------------------------------------------------------
+    def _validate_hyperparameters(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        if not isinstance(sizes, (tuple, list)):
+            raise ValueError(f"hidden_layer_sizes must be a tuple of positive integers "
+                             f"(possibly empty), got {self.hidden_layer_sizes!r}")
+        for i, n in enumerate(sizes):
+            check_positive_int(n, f"hidden_layer_sizes[{i}]")
+        self._sizes = tuple(int(n) for n in sizes)
+        self._H = check_positive_int(self.latent_dim, "latent_dim")
+        self._act = get_activation(self.activation, "activation")
+        self._loss = get_loss(self.output)
+        dv = self.decoder_variance
+        if isinstance(dv, str):
+            if dv != "learned":
+                raise ValueError(f"decoder_variance must be a positive float (a fixed σ²) or "
+                                 f"'learned', got {dv!r}")
+            if self.output != "gaussian":
+                raise ValueError("decoder_variance='learned' needs output='gaussian' "
+                                 "(a Bernoulli decoder has no variance parameter)")
+        else:
+            check_scalar(dv, "decoder_variance", 0, None, low_open=True)
+            if self.output != "gaussian" and float(dv) != 1.0:
+                raise ValueError(f"decoder_variance only applies to output='gaussian'; leave "
+                                 f"it at 1.0 for output={self.output!r}, got {dv!r}")
+        check_scalar(self.beta, "beta", 0, None)
+        check_positive_int(self.kl_warmup_epochs, "kl_warmup_epochs", minimum=0)
+        if not isinstance(self.binarize, (bool, np.bool_)):
+            raise ValueError(f"binarize must be True or False, got {self.binarize!r}")
+        if self.binarize and self.output != "bernoulli":
+            raise ValueError("binarize=True needs output='bernoulli' (pixels are "
+                             "resampled as Bernoulli draws)")
+        check_scalar(self.weight_decay, "weight_decay", 0, None)
+
+    @property
+    def _learned_variance(self):
+        return isinstance(self.decoder_variance, str)
+
+    def _layers(self):
+        """Encoder, the two heads and the decoder as :class:`Layer` records."""
+        L = len(self._sizes)
+        enc = [Layer(f"enc.{l}", f"enc.{l}.W", f"enc.{l}.b", self._act) for l in range(L)]
+        mu = Layer("mu", "mu.W", "mu.b", None)                              # (F2)
+        logvar = Layer("logvar", "logvar.W", "logvar.b", None)              # (F3), F4 below
+        dec = [Layer(f"dec.{m}", f"dec.{m}.W", f"dec.{m}.b", self._act if m < L else None)
+               for m in range(L + 1)]                                       # last: logits
+        return enc, mu, logvar, dec
+
+    def _init_params(self, D, rng):
+        """Glorot-uniform weights (He-uniform before a ReLU), zero biases, in ``dtype``.
+
+        The heads start at Glorot scale, so log σ² starts near 0 (σ² ≈ 1, the prior's),
+        and a learned decoder log-variance starts at θ_x = 0 (σ²_x = 1).
+        """
+        self._validate_hyperparameters()
+        enc, mu, logvar, dec = self._layers()
+        top = self._sizes[-1] if self._sizes else D
+        enc_widths = (D,) + self._sizes
+        dec_widths = (self._H,) + self._sizes[::-1] + (D,)
+        params = {}
+        for layer, n_in, n_out in zip(enc, enc_widths[:-1], enc_widths[1:]):
+            params[layer.W] = _init_weight(rng, n_in, n_out, layer.activation, self._dtype)
+            params[layer.b] = np.zeros(n_out, dtype=self._dtype)
+        for layer in (mu, logvar):
+            params[layer.W] = _init_weight(rng, top, self._H, None, self._dtype)
+            params[layer.b] = np.zeros(self._H, dtype=self._dtype)
+        for layer, n_in, n_out in zip(dec, dec_widths[:-1], dec_widths[1:]):
+            params[layer.W] = _init_weight(rng, n_in, n_out, layer.activation, self._dtype)
+            params[layer.b] = np.zeros(n_out, dtype=self._dtype)
+        if self._learned_variance:
+            params["dec.logvar"] = np.zeros(D, dtype=self._dtype)
+        return params
+
+    def initialize(self, n_features, random_state=None):
+        """Set fresh ``params_`` for ``n_features`` inputs without training (for checks and teaching)."""
+        self._validate_hyperparameters()
+        check_positive_int(n_features, "n_features")
+        seed = self.random_state if random_state is None else random_state
+        self.n_features_in_ = int(n_features)
+        self.params_ = self._init_params(self.n_features_in_, np.random.default_rng(seed))
+        self.history_ = {}
+        return self
+
+    def _check_targets(self, X, name):
+        return get_loss(self.output).check_targets(X, name)
+
+    # -- randomness and warm-up --------------------------------------------------------
+    def sample_noise(self, X, rng):
+        """ε ~ N(0, I), (B, H) in ``dtype``; with ``binarize`` also U ~ U(0, 1), (B, D)."""
+        self._validate_hyperparameters()
+        eps = rng.standard_normal((X.shape[0], self._H), dtype=self._dtype)
+        if not self.binarize:
+            return eps
+        return {"eps": eps, "u": rng.random(X.shape, dtype=self._dtype)}
+
+    def on_epoch_start(self, epoch):
+        """Called by the trainer: the KL warm-up weight min(1, e / W) for epoch e (from 0)."""
+        W = self.kl_warmup_epochs
+        self._kl_warmup = 1.0 if W == 0 else min(1.0, epoch / W)
+
+    def fit(self, X, X_val=None):
+        """Train from ``random_state`` (see BaseModel.fit); the KL weight ends at β."""
+        try:
+            return super().fit(X, X_val)
+        finally:
+            self._kl_warmup = 1.0
+
+    def _unpack_noise(self, noise, X, dtype):
+        """ε (B, H) and the batch to use (binarized when ``noise`` carries U)."""
+        B, H = X.shape[0], self._H
+        u = None
+        if isinstance(noise, dict):
+            unknown = set(noise) - {"eps", "u"}
+            if unknown or "eps" not in noise:
+                raise ValueError(f"noise must be ε (B, H) or a dict with keys 'eps' and "
+                                 f"optionally 'u', got keys {sorted(noise)}")
+            eps, u = noise["eps"], noise.get("u")
+        else:
+            eps = noise
+        if eps is None:
+            eps = np.zeros((B, H), dtype=dtype)                             # ε = 0: z = μ
+        eps = check_array(eps, "noise ε", ndim=2, dtype=dtype, n_features=H)
+        if eps.shape[0] != B:
+            raise ValueError(f"noise ε must have shape ({B}, {H}) for this batch, got {eps.shape}")
+        if u is not None:
+            u = check_array(u, "noise u", ndim=2, dtype=dtype)
+            if u.shape != X.shape:
+                raise ValueError(f"noise u must have the batch's shape {X.shape}, got {u.shape}")
+            X = (u < X).astype(dtype)                                       # X_b = 1[U < X]
+        return eps, X, u is not None
+
+    # -- forward and backward ------------------------------------------------------
+    def _decoder_logvar(self, params):
+        """log σ²_x of (F8): (D,) when learned, a float when fixed."""
+        if self._learned_variance:
+            return soft_bound(params["dec.logvar"])
+        return float(np.log(self.decoder_variance))
+
+    def _recon_per_example(self, params, logits, X):
+        """(F8) recon_n = −log p(x_n | z_n), summed over the last axis (any leading shape)."""
+        if self.output == "bernoulli":
+            return np.sum(softplus(logits) - X * logits, axis=-1)
+        logvar_x = self._decoder_logvar(params)
+        return 0.5 * np.sum(LOG_2PI + logvar_x + (X - logits) ** 2 * np.exp(-logvar_x), axis=-1)
+
+    def forward(self, X, noise=None, params=None):
+        """All intermediate arrays (F1)-(F9) as a :class:`VAEForward`; for checks and teaching."""
+        params = self._params_or_fitted(params)
+        self._validate_hyperparameters()
+        D = params[f"dec.{len(self._sizes)}.b"].shape[0]
+        X = check_array(X, "X", ndim=2, dtype=params["mu.W"].dtype, n_features=D)
+        self._check_targets(X, "X")
+        eps, X, _ = self._unpack_noise(noise, X, X.dtype)
+        return self._forward(params, X, eps)
+
+    def _forward(self, params, X, eps):
+        enc, mu_layer, logvar_layer, dec = self._layers()
+        enc_caches = run_layers(params, enc, X)                             # (F1)
+        h = enc_caches[-1].out if enc_caches else X                         # (B, n_L)
+        mu_cache = run_layers(params, [mu_layer], h)[0]                     # (F2)
+        logvar_cache = run_layers(params, [logvar_layer], h)[0]             # (F3) a_v
+        mu = mu_cache.out                                                   # (B, H)
+        logvar = soft_bound(logvar_cache.out)                               # (F4) (B, H)
+        std = np.exp(0.5 * logvar)                                          # (F5) (B, H)
+        z = mu + std * eps                                                  # (F6) (B, H)
+        dec_caches = run_layers(params, dec, z)                             # (F7)
+        logits = dec_caches[-1].out                                         # A' (B, D)
+        recon = self._recon_per_example(params, logits, X)                  # (F8) (B,)
+        kl = kl_divergence(mu, logvar)                                      # (F9) (B,)
+        return VAEForward(X, enc_caches, h, mu_cache, logvar_cache, mu, logvar, std, eps, z,
+                          dec_caches, logits, recon, kl)
+
+    def _forward_backward(self, params, X, noise, terms, need_grads, need_input_grad):
+        self._validate_hyperparameters()
+        D = params[f"dec.{len(self._sizes)}.b"].shape[0]                   # output width
+        X = check_array(X, "X", ndim=2, dtype=params["mu.W"].dtype, n_features=D)
+        self._check_targets(X, "X")
+        eps, Xb, binarized = self._unpack_noise(noise, X, X.dtype)
+        available = ["recon", "kl"] + (["weight_decay"] if self.weight_decay > 0 else [])
+        use = self._select_terms(terms, available)
+        beta = self.beta * getattr(self, "_kl_warmup", 1.0)                # β (warmed up)
+
+        f = self._forward(params, Xb, eps)                                  # (F1)-(F9)
+        B = Xb.shape[0]
+        values = {"recon": float(np.mean(f.recon)), "kl": float(np.mean(f.kl))}
+        if "weight_decay" in available:
+            values["weight_decay"] = weight_decay(
+                [params[k] for k in params if k.endswith(".W")], self.weight_decay)
+        weights = {"recon": 1.0, "kl": beta, "weight_decay": 1.0}
+        loss = float(sum(weights[t] * values[t] for t in use))              # (F10)
+        if not (need_grads or need_input_grad):
+            return loss, values, None, None
+
+        enc, mu_layer, logvar_layer, dec = self._layers()
+        grads = {}
+        d_logits = np.zeros_like(f.logits)
+        if "recon" in use:
+            if self.output == "bernoulli":
+                d_logits = BernoulliLoss.grad(f.logits, Xb)                 # (B1) (σ(A')−X)/B
+            else:
+                inv_var_x = np.exp(-self._decoder_logvar(params))           # 1/σ²_x
+                d_logits = (f.logits - Xb) * inv_var_x / B                  # (B1) (B, D)
+        if self._learned_variance:
+            logvar_x = self._decoder_logvar(params)                         # (D,)
+            d_logvar_x = np.zeros_like(logvar_x)
+            if "recon" in use:
+                resid2 = (Xb - f.logits) ** 2                               # (B, D)
+                d_logvar_x = 0.5 * np.sum(1.0 - resid2 * np.exp(-logvar_x), axis=0) / B
+            grads["dec.logvar"] = soft_bound_backward(d_logvar_x, logvar_x)  # (B2) (D,)
+        dz = backprop_layers(params, dec, f.dec, d_logits, grads)           # (B3) (B, H)
+
+        d_mu = dz                                                           # (B4) (E7)
+        d_logvar = dz * 0.5 * f.std * f.eps                                 # (B5) (E8)
+        if "kl" in use:
+            d_mu = d_mu + (beta / B) * f.mu                                 # (B4) + (E5)
+            d_logvar = d_logvar + (beta / B) * 0.5 * (np.exp(f.logvar) - 1.0)  # (B5) + (E6)
+        d_av = soft_bound_backward(d_logvar, f.logvar)                      # (B6) (B, H)
+        need_dh = bool(enc) or need_input_grad
+        dh_mu = backprop_layers(params, [mu_layer], [f.mu_cache], d_mu, grads, need_dh)  # (B7)
+        dh_v = backprop_layers(params, [logvar_layer], [f.logvar_cache], d_av, grads, need_dh)
+        dh = dh_mu + dh_v if need_dh else None                              # (B8) two heads
+        dX = backprop_layers(params, enc, f.enc, dh, grads, need_input_grad) if enc else dh  # (B9)
+        if "weight_decay" in use:
+            for k in params:
+                if k.endswith(".W"):
+                    grads[k] = grads[k] + weight_decay_grad(params[k], self.weight_decay)  # (B10)
+        if need_input_grad:
+            if binarized:
+                dX = np.zeros_like(X)                 # X_b = 1[U < X] is piecewise constant
+            elif "recon" in use:
+                if self.output == "bernoulli":
+                    dX = dX + BernoulliLoss.target_grad(f.logits, Xb)      # (B11) −A'/B
+                else:
+                    dX = dX - d_logits                                      # (B11) −(A'−X)/(σ²_x B)
+        grads = {k: grads[k] for k in params}                               # params' order
+        return loss, values, grads, dX
+
+    # -- the estimator API ---------------------------------------------------------
+    def encode(self, X):
+        """(μ, log σ²) of q(z|x) for each row of X, both (N, H)."""
+        self._check_fitted()
+        X = self._check_X(X)
+        return self._forward_encoder(self.params_, X)
+
+    def _forward_encoder(self, params, X):
+        enc, mu_layer, logvar_layer, _ = self._layers()
+        enc_caches = run_layers(params, enc, X)                             # (F1)
+        h = enc_caches[-1].out if enc_caches else X
+        mu = run_layers(params, [mu_layer], h)[0].out                       # (F2)
+        logvar = soft_bound(run_layers(params, [logvar_layer], h)[0].out)   # (F3)-(F4)
+        return mu, logvar
+
+    def transform(self, X):
+        """Encode to the posterior mean μ(x), (N, H)."""
+        return self.encode(X)[0]
+
+    def decode_logits(self, Z):
+        """(F7) the decoder's output logits A'(z) for codes Z (N, H) -> (N, D)."""
+        self._check_fitted()
+        self._validate_hyperparameters()
+        Z = check_array(Z, "Z", ndim=2, dtype=self._dtype, n_features=self._H)
+        *_, dec = self._layers()
+        return run_layers(self.params_, dec, Z)[-1].out
+
+    def inverse_transform(self, Z):
+        """Decode codes Z (N, H) to the mean of p(x|z): σ(A') (Bernoulli) or A' (Gaussian)."""
+        return self._loss.mean(self.decode_logits(Z))
+
+    def reconstruct(self, X):
+        """Mean reconstruction x̂ = E[x | z = μ(x)], (N, D) (decodes μ, not a sample of z)."""
+        return self.inverse_transform(self.transform(X))
+
+    def reconstruction_nll(self, logits, X):
+        """−log p(x|z) per example from decoder logits; X broadcasts against ``logits``."""
+        self._check_fitted()
+        return self._recon_per_example(self.params_, logits, X)
+
+    def sample(self, n, random_state=None, mean=True):
+        """n draws from the model: z ~ N(0, I), then the mean of p(x|z) or (``mean=False``)
+        x ~ p(x|z) itself. Returns (n, D)."""
+        self._check_fitted()
+        n = check_positive_int(n, "n")
+        rng = np.random.default_rng(random_state)
+        z = rng.standard_normal((n, self._H)).astype(self._dtype)            # z ~ p(z)
+        logits = self.decode_logits(z)
+        if mean:
+            return self._loss.mean(logits)
+        if self.output == "bernoulli":
+            return (rng.random(logits.shape) < sigmoid(logits)).astype(self._dtype)
+        std_x = np.exp(0.5 * self._decoder_logvar(self.params_))
+        return (logits + std_x * rng.standard_normal(logits.shape)).astype(self._dtype)
+
+    def interpolate(self, x_start, x_end, n_steps=8, method="linear"):
+        """Decoded means along a path between the codes μ(x_start) and μ(x_end), (n_steps, D).
+
+        ``method``: "linear" or "spherical" (see :func:`interpolate_codes`).
+        """
+        mus = self.transform(np.stack([np.asarray(x_start), np.asarray(x_end)]))
+        codes = interpolate_codes(mus[0], mus[1], n_steps, method)
+        return self.inverse_transform(codes)
+
+    def score(self, X, n_samples=1, random_state=0):
+        """Mean ELBO over X in nats (higher is better), with β = 1 whatever ``beta`` is.
+
+        One ε per example by default (the convention of the usual MNIST benchmarks),
+        drawn from ``random_state``; see :func:`npae.likelihood.elbo`.
+        """
+        from ..likelihood import elbo
+        return float(np.mean(elbo(self, X, n_samples=n_samples, random_state=random_state)))
