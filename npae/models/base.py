@@ -118,7 +118,7 @@ class BaseModel:
         rng = np.random.default_rng(self.random_state)
         self.n_features_in_ = X.shape[1]
         self._prepare(X)
-        self.params_ = self._init_params(X.shape[1], rng)
+        self.params_ = self._initial_params(X, X_val, rng)
         self.optimizer_ = make_optimizer(self.optimizer, self.learning_rate)
         self.history_ = {}
         self._rng_ = rng
@@ -135,6 +135,10 @@ class BaseModel:
         self.params_ = self._init_params(self.n_features_in_, np.random.default_rng(seed))
         self.history_ = {}
         return self
+
+    def _initial_params(self, X, X_val, rng):
+        """Hook: the parameters training starts from (fresh ones; pretrained for a stack)."""
+        return self._init_params(X.shape[1], rng)
 
     def _prepare(self, X):
         """Hook: learn data-dependent constants before training (none by default)."""
