@@ -11,7 +11,7 @@ preset                     defaults that differ from ``Autoencoder``
 SparseAutoencoder          sparsity="kl", sparsity_weight=3.0, sparsity_target=0.05
 KSparseAutoencoder         k=10, activation="identity" (linear codes, Makhzani & Frey 2014)
 DenoisingAutoencoder       noise="masking", noise_level=0.3
-ContractiveAutoencoder     contractive_weight=0.5
+ContractiveAutoencoder     contractive_weight=1.0
 =========================  =================================================================
 
 Regularizers still compose: ``DenoisingAutoencoder(sparsity="kl", sparsity_weight=3.0)``
@@ -96,7 +96,7 @@ class ContractiveAutoencoder(Autoencoder):
     def __init__(self, hidden_layer_sizes=(64,), activation="sigmoid", output="bernoulli",
                  tied_weights=False, decoder_layer_sizes=None, decoder_activation=None,
                  weight_decay=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
-                 k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.5,
+                 k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=1.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
                  epochs=10, random_state=None, dtype="float32", verbose=True):
         super().__init__(**_hyperparameters(locals()))
