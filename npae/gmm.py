@@ -155,7 +155,7 @@ def _log_gaussian(X, means, chol, covariance_type):
 
     Full: the triangular system L_k u_n = x_n − μ_k is solved for all n at once by
     solving L_k P_k = I once (P_k = L_k⁻¹, D×D) and forming the rows
-    U = (X − μ_k) P_kᵀ with one matrix product; the loop is over components only.
+    U = X P_kᵀ − μ_k P_kᵀ with one matrix product; the loop is over components only.
     """
     N, D = X.shape
     K = means.shape[0]
@@ -166,7 +166,8 @@ def _log_gaussian(X, means, chol, covariance_type):
             half_log_det = np.sum(np.log(chol[k]))                # ½ log|Σ_k|
         else:
             P = np.linalg.solve(chol[k], np.eye(D))               # (D, D) L_k⁻¹
-            U = (X - means[k]) @ P.T                              # (N, D) rows u_n
+            U = X @ P.T                                           # (N, D) rows L_k⁻¹ x_n
+            U -= means[k] @ P.T                                   # u_n = L_k⁻¹(x_n − μ_k)
             half_log_det = np.sum(np.log(np.diagonal(chol[k])))   # ½ log|Σ_k|
         sq_norm = np.einsum("nd,nd->n", U, U)                     # (N,) ‖u_n‖²
         out[:, k] = -0.5 * D * _LOG_2PI - half_log_det - 0.5 * sq_norm   # (L2)
@@ -184,7 +185,7 @@ def _estimate_parameters(X, resp, reg_covar, covariance_type):
         covs = np.empty((K, D, D))
         for k in range(K):
             diff = X - means[k]                                   # (N, D)
-            covs[k] = (resp[:, k, None] * diff).T @ diff / Nk[k]  # (M4) (D, D)
+            covs[k] = (diff.T * resp[:, k]) @ diff / Nk[k]        # (M4) (D, D)
             covs[k].flat[:: D + 1] += reg_covar                   # (M4) + r I
     else:
         covs = np.empty((K, D))
