@@ -233,7 +233,8 @@ class GaussianMixture:
     converged_ (bool), n_iter_ (EM iterations of the kept run), lower_bound_ (mean
     log-likelihood of the training data at the fitted parameters, = ``score(X)``),
     log_likelihood_history_ (mean log-likelihood at θ_0, θ_1, …, θ_{n_iter_}:
-    length n_iter_ + 1, non-decreasing up to the effect of reg_covar).
+    length n_iter_ + 1, non-decreasing up to the effect of reg_covar), cholesky_
+    (the factors L_k (K, D, D), or the standard deviations (K, D) for diag).
 
     All arithmetic is float64, whatever the dtype of X.
     """
