@@ -1,5 +1,11 @@
 """One module per model family; every model follows the contracts in npae.models.base."""
 from .autoencoder import Autoencoder, pca
 from .base import BaseModel, NotFittedError
+from .regularized import (ContractiveAutoencoder, DenoisingAutoencoder, KSparseAutoencoder,
+                          SparseAutoencoder)
+from .stacked import StackedAutoencoder
+from .vae import VAE
 
-__all__ = ["Autoencoder", "BaseModel", "NotFittedError", "pca"]
+__all__ = ["Autoencoder", "BaseModel", "ContractiveAutoencoder", "DenoisingAutoencoder",
+           "KSparseAutoencoder", "NotFittedError", "SparseAutoencoder", "StackedAutoencoder",
+           "VAE", "pca"]
