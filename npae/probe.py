@@ -131,13 +131,13 @@ def _lbfgs(fun, theta, max_iter, tol, memory, rel_noise=1e-12, verbose=False):
             s_hist.clear(), y_hist.clear()
             d, slope = -g, -(g @ g)
         t = 1.0 if s_hist else min(1.0, 1.0 / np.sum(np.abs(g)))
-        for _ in range(40):                                       # backtracking (Armijo)
+        for _ in range(20):                                       # backtracking (Armijo)
             theta_new = theta + t * d
             f_new, g_new = fun(theta_new)
             if f_new <= f + c1 * t * slope:
                 break
             t *= 0.5
-        else:                                                     # no decrease at rounding level
+        else:                                # t = 2⁻²⁰ still fails: f is flat to rounding
             return theta, f, it, bool(np.max(np.abs(g)) <= tol)
         s, yv = theta_new - theta, g_new - g
         if s @ yv > 1e-10 * (yv @ yv):                            # keep H positive definite
@@ -149,7 +149,7 @@ def _lbfgs(fun, theta, max_iter, tol, memory, rel_noise=1e-12, verbose=False):
         if verbose:
             print(f"iteration {it:4d}  loss {f:.6f}  max|grad| {np.max(np.abs(g)):.2e}")
         if decrease <= rel_noise * max(abs(f), 1.0):
-            return theta, f, it, np.max(np.abs(g)) <= tol
+            return theta, f, it, bool(np.max(np.abs(g)) <= tol)
     return theta, f, max_iter, bool(np.max(np.abs(g)) <= tol)
 
 
