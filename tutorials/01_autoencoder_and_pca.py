@@ -1,0 +1,414 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · The autoencoder, tied weights, and PCA
+#
+# 1. the backward pass of a deep autoencoder, derived once for any depth and checked;
+# 2. tied weights: one matrix used twice, so its gradient is the sum of two contributions;
+# 3. a *linear* autoencoder finds the same subspace as PCA — measured with principal
+#    angles;
+# 4. a deep ReLU autoencoder on MNIST: loss curves, reconstructions, first-layer filters;
+# 5. a 2-unit code, next to PCA's 2-D projection.
+#
+# Tutorial 00 derived the pieces (dense layer, sigmoid, BCE on logits) and how the
+# finite-difference check works. Notation as in DESIGN.md: $X$ is $(B, D)$, one example
+# per row; a layer computes $A = HW + b$ with $W$ of shape $(n_\text{in}, n_\text{out})$.
+#
+# Run as a script (`python tutorials/01_autoencoder_and_pca.py`, `NPAE_FAST=1` for a quick
+# pass, `NPAE_DATA=<folder holding mnist/>` to use MNIST) or open with jupytext. Figures go
+# to `NPAE_TUTORIAL_OUT` (default `tutorial-output/`).
+
+# %%
+import inspect
+import os
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")                      # figures are written to files, never shown
+
+import numpy as np
+from matplotlib.figure import Figure
+
+try:
+    import npae
+except ModuleNotFoundError:                # a checkout without `pip install -e .`
+    import sys
+    from pathlib import Path
+    _here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+    sys.path.insert(0, str(_here.parent))  # the repository root, which holds npae/
+    import npae
+from npae import datasets, losses, network, plotting
+from npae.gradcheck import DEFAULT_EPS, check_model, relative_error
+
+FAST = os.environ.get("NPAE_FAST") == "1"  # tiny sizes, for tests
+OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
+os.makedirs(OUT, exist_ok=True)
+START = time.perf_counter()
+rng = np.random.default_rng(0)
+print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
+
+# %% [markdown]
+# ## Data
+#
+# MNIST when `npae.datasets.find_dataset` finds it (set `NPAE_DATA` to the folder holding
+# `mnist/`), otherwise npae's synthetic digits rendered from matplotlib's fonts, which
+# need no download. Pixels are in $[0, 1]$.
+
+# %%
+if datasets.find_dataset("mnist") is not None:
+    if FAST:                                   # the small test split loads fastest
+        X_all, y_all = datasets.load_mnist("test")
+        X_train, y_train, X_test, y_test = X_all[:1000], y_all[:1000], X_all[1000:1500], y_all[1000:1500]
+    else:
+        X_train, y_train = datasets.load_mnist("train")
+        X_test, y_test = datasets.load_mnist("test")
+    source = "MNIST"
+else:
+    X_train, y_train = datasets.load_glyph_digits(1000 if FAST else 20000, seed=0)
+    X_test, y_test = datasets.load_glyph_digits(500 if FAST else 2000, seed=1)
+    source = "synthetic glyph digits (MNIST not found; set NPAE_DATA to use it)"
+print(f"data: {source}; train {X_train.shape}, test {X_test.shape}, "
+      f"pixels in [{X_train.min():.0f}, {X_train.max():.0f}]")
+
+# %% [markdown]
+# ## 1. The backward pass of a deep autoencoder
+#
+# With $H_0 = X$, an encoder of $L$ dense layers and a decoder of $M$ dense layers compute
+#
+# $$ \begin{aligned}
+# A_l &= H_{l-1} W_l + b_l,\quad H_l = f_l(A_l) && l = 1..L, \quad z = H_L \ (B, H)
+#   && \text{(F1–F2)} \\
+# A'_m &= H'_{m-1} V_m + c_m,\quad H'_m = g_m(A'_m) && m = 1..M, \quad H'_0 = z
+#   && \text{(F3–F4)} \\
+# \hat x &= \sigma(A'_M),\quad L = \tfrac1B \textstyle\sum_{n,d}
+#   [\operatorname{softplus}(A'_M) - X \odot A'_M]_{nd} && && \text{(F5–F6)}
+# \end{aligned} $$
+#
+# (the last decoder layer has no activation of its own: its output $A'_M$ are the logits,
+# and the loss owns the sigmoid, as in tutorial 00). Backwards, every layer does the same
+# three things with the gradient $dH$ it receives from above:
+#
+# $$ dA = dH \odot f'(A), \qquad dW = H_\text{in}^\top dA,\quad db = \textstyle\sum_n dA,
+#    \qquad dH_\text{in} = dA\, W^\top, $$
+#
+# starting from $dA'_M = (\sigma(A'_M) - X)/B$ (the only place $1/B$ appears). The decoder
+# hands $dz = dH'_0$ to the encoder, which continues the same recursion down to
+# $dH_0 = dX$. npae runs this recursion for every model in `npae.network.backprop_layers`:
+
+# %%
+print(inspect.getsource(network.backprop_layers))
+
+# %% [markdown]
+# Line by line: `dA = act.backward(...)` is $dA = dH \odot f'(A)$ (skipped for the
+# output logits, whose gradient comes from the loss); `dense_backward` returns
+# $dH_\text{in}, dW, db$; and `accumulate` *adds* $dW$ into `grads` — which matters in
+# section 2. The input layer's $dH_\text{in} = dX$ is only computed when asked for.
+#
+# **Check.** The MNIST model of section 4 has ReLU layers. A ReLU has a kink at 0, where
+# a finite difference straddling the kink measures a slope of neither side; so we check
+# at a point where every ReLU pre-activation is farther than $2\varepsilon$ from 0, and
+# verify that it is. A few digits, average-pooled to $7\times7$ so that differencing every
+# entry is quick, and squeezed into $[0.01, 0.99]$ so the input check's $\pm2\varepsilon$
+# steps stay inside BCE's domain $[0, 1]$:
+
+# %%
+B_check = 4 if FAST else 6
+Xc = (X_test[:B_check].astype(np.float64).reshape(B_check, 7, 4, 7, 4).mean(axis=(2, 4))
+      .reshape(B_check, 49))                                      # (B, D) = (B, 49)
+Xc = 0.01 + 0.98 * Xc
+small = (8, 3) if FAST else (16, 4)            # encoder widths for the checks
+deep = npae.Autoencoder(hidden_layer_sizes=small, activation=("relu", "identity"),
+                        output="bernoulli", dtype="float64", verbose=False)
+for seed in range(100):                        # the first initialisation away from the kinks
+    p = deep.initialize(Xc.shape[1], random_state=seed).params_
+    A_enc = Xc @ p["enc.0.W"] + p["enc.0.b"]                      # (F1) (B, n_1), ReLU
+    z = np.maximum(A_enc, 0) @ p["enc.1.W"] + p["enc.1.b"]        # (F1) (B, H), identity code
+    A_dec = z @ p["dec.0.W"] + p["dec.0.b"]                       # (F3) (B, n_1), ReLU
+    closest = min(np.abs(A_enc).min(), np.abs(A_dec).min())
+    if closest > 2 * DEFAULT_EPS:
+        break
+print("parameters:", {k: v.shape for k, v in p.items()})
+print(f"seed {seed}: closest ReLU pre-activation to the kink {closest:.1e} "
+      f"(2 eps = {2 * DEFAULT_EPS:.0e})")
+print(check_model(deep, Xc))
+
+# %% [markdown]
+# ## 2. Tied weights: one matrix, two uses
+#
+# A tied autoencoder decodes with the transposes of its encoder weights:
+# $V_m = W_{L+1-m}^\top$; the decoder owns only its biases. For one layer,
+#
+# $$ A_1 = X W + b, \quad z = f(A_1), \quad A_2 = z W^\top + c . $$
+#
+# $W$ now reaches $L$ along two paths, and the chain rule adds them. The decoder use
+# $A_2 = z W^\top$ gives $\partial L/\partial (W^\top) = z^\top dA_2$ $(H, D)$, i.e. a
+# contribution $(z^\top dA_2)^\top = dA_2^\top z$ $(D, H)$ to $dW$:
+#
+# $$ dW = \underbrace{X^\top dA_1}_{\text{encoder use}}
+#       + \underbrace{(z^\top dA_2)^\top}_{\text{decoder use}} \qquad (D, H). \tag{B7} $$
+#
+# So the tied gradient must equal the sum of the two gradients of an *untied* model whose
+# decoder weight happens to equal $W^\top$. Let us check exactly that, for a two-layer
+# encoder ($W_1$ is used by `enc.0` and `dec.1`, $W_2$ by `enc.1` and `dec.0`):
+
+# %%
+tied = npae.Autoencoder(hidden_layer_sizes=small, activation="sigmoid", tied_weights=True,
+                        dtype="float64", random_state=2, verbose=False).initialize(Xc.shape[1])
+untied = npae.Autoencoder(hidden_layer_sizes=small, activation="sigmoid",
+                          dtype="float64", random_state=2, verbose=False).initialize(Xc.shape[1])
+print("tied parameters:  ", list(tied.params_))
+print("untied parameters:", list(untied.params_))
+T = tied.params_
+untied.params_ = {
+    "enc.0.W": T["enc.0.W"].copy(), "enc.0.b": T["enc.0.b"].copy(),     # W_1
+    "enc.1.W": T["enc.1.W"].copy(), "enc.1.b": T["enc.1.b"].copy(),     # W_2
+    "dec.0.W": T["enc.1.W"].T.copy(), "dec.0.b": T["dec.0.b"].copy(),   # V_1 = W_2ᵀ
+    "dec.1.W": T["enc.0.W"].T.copy(), "dec.1.b": T["dec.1.b"].copy(),   # V_2 = W_1ᵀ
+}
+L_enc = 2
+loss_t, _, g_tied = tied.loss_and_grads(Xc)
+loss_u, _, g_untied = untied.loss_and_grads(Xc)
+print(f"\nsame function: loss tied {loss_t:.12f}, untied {loss_u:.12f}")
+for l in range(L_enc):
+    enc_use = g_untied[f"enc.{l}.W"]                                   # X-side use, (n_in, n_out)
+    dec_use = g_untied[f"dec.{L_enc - 1 - l}.W"].T                     # transposed use
+    diff = np.max(np.abs(g_tied[f"enc.{l}.W"] - (enc_use + dec_use)))
+    print(f"enc.{l}.W: |encoder part| {np.linalg.norm(enc_use):.4f}, |decoder part| "
+          f"{np.linalg.norm(dec_use):.4f}, max |tied - (sum)| = {diff:.1e}")
+print("relative error (N2) if the encoder part of enc.0.W were forgotten: "
+      f"{relative_error(g_tied['enc.0.W'], g_untied['dec.1.W'].T):.1e}")
+
+# %% [markdown]
+# The sum is the tied gradient to rounding. Note how unequal the two parts are at this
+# initialisation: the decoder use of $W_1$ sits right under the loss, while the encoder
+# use is reached through two sigmoid derivatives ($\le 	frac14$ each) and the code
+# layer. Forgetting the small part is the dangerous bug: it changes the gradient by a
+# fraction of a percent, which a loose test (`rtol=0.1`) would never notice, but it is
+# four orders of magnitude above the checker's tolerance of $10^{-7}$. The
+# finite-difference check of the tied model:
+
+# %%
+print(check_model(tied, Xc))
+
+# %% [markdown]
+# ## 3. A linear autoencoder finds PCA's subspace
+#
+# Take identity activations and a Gaussian output ($\hat x = A'$, loss
+# $\tfrac1B\sum_n \tfrac12\lVert\hat x_n - x_n\rVert^2$) with one hidden layer of $H$ units:
+#
+# $$ \hat x = (x W_1 + b_1) W_2 + b_2 = x\, W_1 W_2 + (b_1 W_2 + b_2), $$
+#
+# an affine map of rank at most $H$. By the Eckart–Young theorem the best rank-$H$
+# approximation of the centred data is its projection on the top-$H$ principal
+# subspace: with $\mu$ the mean and $V_H$ $(H, D)$ the top-$H$ principal directions,
+# the optimum is $\hat x = \mu + (x - \mu)V_H^\top V_H$, and its error is half the sum of
+# the discarded eigenvalues. Baldi & Hornik (1989) showed more: when $\lambda_H >
+# \lambda_{H+1}$, every local minimum of the linear autoencoder is this global one.
+#
+# But only the *product* is determined: $W_1 = V_H^\top C$, $W_2 = C^{-1} V_H$ is optimal
+# for every invertible $C$ $(H, H)$. The decoder's rows span the principal subspace
+# without being the principal directions. So we compare **subspaces**, by principal
+# angles: with $Q$ an orthonormal basis of the span of $W_2$'s rows and $V_H$ PCA's
+# orthonormal rows, the cosines of the angles are the singular values of $Q^\top V_H^\top$;
+# the largest angle is 0 exactly when the subspaces coincide.
+#
+# Synthetic data with a clear spectral gap: $D = 20$, three strong directions
+# (standard deviations 3, 2.5, 2) and 17 weak ones (0.6 down to 0.1), randomly rotated.
+
+# %%
+N_lin, D_lin, H_lin = (500 if FAST else 2000), 20, 3
+stds = np.concatenate([[3.0, 2.5, 2.0], np.linspace(0.6, 0.1, D_lin - H_lin)])
+rotation, _ = np.linalg.qr(rng.normal(size=(D_lin, D_lin)))       # random orthogonal
+X_lin = (rng.normal(size=(N_lin, D_lin)) * stds) @ rotation.T + rng.normal(size=D_lin)
+
+components, mean, explained = npae.pca(X_lin, H_lin)               # (H, D), (D,), (H,)
+all_variances = npae.pca(X_lin, D_lin)[2]
+X_pca = mean + (X_lin - mean) @ components.T @ components          # projection
+pca_error = 0.5 * np.mean(np.sum((X_lin - X_pca) ** 2, axis=1))
+print("data variances along the principal axes:", np.round(all_variances, 3))
+print(f"PCA reconstruction error ½ mean ||x - x̂||² = {pca_error:.5f} "
+      f"(= ½ (N-1)/N · sum of discarded eigenvalues = "
+      f"{0.5 * (N_lin - 1) / N_lin * all_variances[H_lin:].sum():.5f})")
+
+fig = Figure(figsize=(6.0, 3.2), layout="constrained")
+ax = fig.add_subplot()
+ax.bar(np.arange(1, D_lin + 1), all_variances,
+       color=["C0"] * H_lin + ["0.6"] * (D_lin - H_lin))
+ax.set_yscale("log")
+ax.set_xlabel("principal component")
+ax.set_ylabel("variance (eigenvalue)")
+ax.set_title(f"spectrum: the top {H_lin} (blue) are separated by a gap")
+ax.set_xticks(np.arange(1, D_lin + 1))
+plotting.save_figure(fig, os.path.join(OUT, "01_spectrum.png"))
+fig
+
+
+# %%
+def largest_principal_angle(W_dec, components):
+    """Largest angle (degrees) between the row spaces of W_dec (H, D) and components (H, D)."""
+    Q, _ = np.linalg.qr(W_dec.T)                                    # (D, H) orthonormal columns
+    cosines = np.linalg.svd(Q.T @ components.T, compute_uv=False)  # (H,) cos of the angles
+    return float(np.degrees(np.arccos(np.clip(cosines.min(), -1.0, 1.0))))
+
+
+linear_settings = dict(hidden_layer_sizes=(H_lin,), activation="identity", output="gaussian",
+                       optimizer="adam", random_state=0, dtype="float64", verbose=False)
+runs = {"minibatch Adam (batch 50)": dict(batch_size=50, learning_rate=1e-2,
+                                          epochs=10 if FAST else 50),
+        "full-batch Adam": dict(batch_size=N_lin, learning_rate=3e-2,
+                                epochs=200 if FAST else 1000)}
+linear_models = {}
+for name, settings in runs.items():
+    t = time.perf_counter()
+    lin = npae.Autoencoder(**linear_settings, **settings).fit(X_lin)
+    linear_models[name] = lin
+    print(f"{name:27s} largest principal angle {largest_principal_angle(lin.params_['dec.0.W'], components):6.3f}°"
+          f"   loss {-lin.score(X_lin):.5f} (PCA {pca_error:.5f})"
+          f"   {lin.epochs} epochs, {time.perf_counter() - t:.1f} s")
+
+# %% [markdown]
+# The linear autoencoder, trained by gradient descent from a random start, lands on
+# PCA's subspace and on PCA's error. Minibatch gradients are noisy, so Adam at a constant
+# step keeps jittering around the optimum (an angle of a degree or two, a loss a bit above
+# PCA's); full-batch steps remove the noise and the angle falls towards 0.
+#
+# That it is the subspace and not the axes: the cosines between the decoder's (normalised)
+# rows and the principal directions form no permutation matrix, and the rows are not unit
+# vectors. What is determined is the linear map $M = W_1W_2$ $(D, D)$, $\hat x - \hat\mu =
+# (x - \mu)M$, which should be PCA's projector $P = V_H^\top V_H$. Split the comparison in
+# three (rows of $M$ are inputs, columns are outputs):
+
+# %%
+lin = linear_models["full-batch Adam"]
+W1, W2 = lin.params_["enc.0.W"], lin.params_["dec.0.W"]            # (D, H), (H, D)
+rows = W2 / np.linalg.norm(W2, axis=1, keepdims=True)
+print("|cos| between decoder rows and principal directions:")
+print(np.round(np.abs(rows @ components.T), 3))
+print(f"decoder row norms: {np.round(np.linalg.norm(W2, axis=1), 3)}")
+M = W1 @ W2                                                        # (D, D)
+P = components.T @ components                                      # V_Hᵀ V_H, (D, D)
+I = np.eye(D_lin)
+print(f"max |P M P - P|   = {np.max(np.abs(P @ M @ P - P)):.1e}   on the subspace M is the identity")
+print(f"max |M (I - P)|   = {np.max(np.abs(M @ (I - P))):.1e}   outputs stay in the subspace (decoder)")
+print(f"max |(I - P) M|   = {np.max(np.abs((I - P) @ M)):.1e}   inputs outside it are ignored (encoder)")
+excess = (np.mean(np.sum((lin.reconstruct(X_lin) - X_pca) ** 2, axis=1))
+          / np.mean(np.sum((X_lin - mean) ** 2, axis=1)))
+print(f"mean ||x̂_AE - x̂_PCA||² / mean ||x - μ||² = {excess:.1e}")
+
+# %% [markdown]
+# The last of the three converges slowest, and for a reason worth knowing: the
+# encoder's response to a direction is learned from the data's variance along it, so
+# its gradient in the weak directions (variances 0.01–0.3 here) is 10–1000 times smaller
+# than in the strong ones. Those same directions matter little to the loss, so the
+# reconstructions already agree with PCA's to a small fraction of the data's variance.
+
+# %% [markdown]
+# ## 4. A deep autoencoder on MNIST
+#
+# Now a non-linear one: 784 → 256 → 64 with ReLU hidden units and a linear 64-unit code,
+# decoder 64 → 256 → 784 (mirrored), Bernoulli output — the BCE of tutorial 00, treating
+# each pixel intensity as the probability of a white pixel. Adam, minibatches of 128,
+# float32. The held-out test digits give the validation curve.
+
+# %%
+code_size = 16 if FAST else 64
+hidden = 64 if FAST else 256
+epochs = 2 if FAST else 5
+ae = npae.Autoencoder(hidden_layer_sizes=(hidden, code_size), activation=("relu", "identity"),
+                      output="bernoulli", optimizer="adam", learning_rate=1e-3, batch_size=128,
+                      epochs=epochs, random_state=0, verbose=True)
+t = time.perf_counter()
+ae.fit(X_train, X_test)
+fit_seconds = time.perf_counter() - t
+print(f"{ae!r}\ntrained on {len(X_train)} digits in {fit_seconds:.1f} s")
+for e, tr, va in zip(ae.history_["epoch"], ae.history_["loss"], ae.history_["val_loss"]):
+    print(f"  epoch {e:2d}: train BCE {tr:7.2f}   test BCE {va:7.2f}   (nats per image)")
+plotting.loss_curves(ae.history_, path=os.path.join(OUT, "01_loss_curves.png"))
+
+# %% [markdown]
+# The loss is in nats per image, summed over 784 pixels. For scale: a model that
+# predicts every pixel's mean intensity, ignoring the image, scores
+# the entropy of the pixel marginals:
+
+# %%
+p_mean = np.clip(X_train.mean(axis=0), 1e-6, 1 - 1e-6)
+logit_mean = np.log(p_mean) - np.log1p(-p_mean)
+baseline = losses.BernoulliLoss.value(np.broadcast_to(logit_mean, X_test.shape), X_test)
+print(f"baseline (mean image) test BCE {baseline:.1f}; autoencoder {ae.history_['val_loss'][-1]:.1f}")
+
+# %% [markdown]
+# **Reconstructions** of test digits the model never saw, with PCA's reconstruction
+# from the same number of numbers per image ($H$ principal components) underneath.
+# Squared error per image compares the two on the same footing (PCA has no BCE: its
+# reconstructions leave $[0, 1]$).
+
+# %%
+n_pca = 500 if FAST else 5000                   # enough digits to pin the components down
+comps_img, mean_img, _ = npae.pca(X_train[:n_pca].astype(np.float64), code_size)
+X_hat = ae.reconstruct(X_test)
+X_hat_pca = np.clip(mean_img + (X_test - mean_img) @ comps_img.T @ comps_img, 0, 1)
+sq_ae = np.mean(np.sum((X_hat - X_test) ** 2, axis=1))
+sq_pca = np.mean(np.sum((mean_img + (X_test - mean_img) @ comps_img.T @ comps_img - X_test) ** 2,
+                        axis=1))
+print(f"test squared error per image: autoencoder {sq_ae:.2f}, PCA with {code_size} "
+      f"components {sq_pca:.2f}")
+plotting.reconstructions(X_test[:12], X_hat[:12], n=12,
+                         titles=("test digit", f"autoencoder ({code_size})"),
+                         extra_rows=[(f"PCA ({code_size})", X_hat_pca[:12])],
+                         path=os.path.join(OUT, "01_reconstructions.png"))
+
+# %% [markdown]
+# **First-layer filters.** Unit $j$ of the first layer computes $a_j = \sum_i x_i W_{ij}
+# + b_j$: column $W_{:, j}$, drawn as a 28×28 image, is the pattern that excites it most
+# (white positive, black negative, grey zero). They are localised strokes and blobs,
+# not whole digits: the first layer finds parts, later layers combine them.
+
+# %%
+plotting.filters(ae.params_["enc.0.W"], n=100, path=os.path.join(OUT, "01_filters.png"))
+
+# %% [markdown]
+# ## 5. A 2-unit code
+#
+# Squeeze the code to $H = 2$ and every digit becomes a point in the plane. PCA's best
+# 2-D linear projection mixes most classes; a non-linear encoder (784 → 128 → 2, ReLU,
+# linear code) separates many of them, without ever seeing a label.
+
+# %%
+hidden_2d = 32 if FAST else 128
+epochs_2d = 2 if FAST else 6
+ae2 = npae.Autoencoder(hidden_layer_sizes=(hidden_2d, 2), activation=("relu", "identity"),
+                       output="bernoulli", optimizer="adam", learning_rate=1e-3,
+                       batch_size=128, epochs=epochs_2d, random_state=0, verbose=True)
+t = time.perf_counter()
+ae2.fit(X_train, X_test)
+print(f"2-unit code: test BCE {ae2.history_['val_loss'][-1]:.1f} after {epochs_2d} epochs "
+      f"({time.perf_counter() - t:.1f} s)")
+plotting.codes_2d((X_test - mean_img) @ comps_img[:2].T, y_test,   # PCA's top 2 of section 4
+                  title="PCA, 2 components",
+                  path=os.path.join(OUT, "01_codes_pca.png"))
+plotting.codes_2d(ae2.transform(X_test), y_test, title="autoencoder, 2-unit code",
+                  path=os.path.join(OUT, "01_codes_2d.png"))
+
+# %% [markdown]
+# ## Summary
+#
+# * A deep autoencoder's backward is one recursion, $dA = dH\odot f'(A)$,
+#   $dW = H_\text{in}^\top dA$, $dH_\text{in} = dA W^\top$, started by $(\hat x - X)/B$.
+# * A tied weight is used twice; its gradient is the sum (B7), visible as a `+=`.
+# * A linear autoencoder learns PCA's subspace (not its axes) and PCA's error.
+# * Non-linear layers buy lower error at the same code size and codes that separate
+#   classes.
+#
+# Next: `02_sparse.py` and the other regularised autoencoders.
+
+# %%
+print(f"done in {time.perf_counter() - START:.1f} s")
