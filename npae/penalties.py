@@ -160,7 +160,7 @@ def top_k_mask(h, k):
 def contractive(h, W, lam):
     """(F8) λ (1/B) Σ_n Σ_j (h_nj(1 − h_nj))² Σ_i W_ij²; h (B, H) = σ(xW + b), W (D, H)."""
     s = h * (1 - h)                                  # (F6) σ'(a) through h  (B, H)
-    q = np.sum(W * W, axis=0)                        # (F7) q_j = Σ_i W_ij²  (H,)
+    q = np.einsum("ij,ij->j", W, W)                  # (F7) q_j = Σ_i W_ij²  (H,)
     return lam * float(np.sum((s * s) @ q)) / h.shape[0]      # (F8)
 
 
@@ -171,10 +171,10 @@ def contractive_grad(h, W, lam):
     """
     B = h.shape[0]
     s = h * (1 - h)                                  # (F6) (B, H)
-    q = np.sum(W * W, axis=0)                        # (F7) (H,)
+    q = np.einsum("ij,ij->j", W, W)                  # (F7) (H,)
     c = 2.0 * lam / B                                # 1/B of the batch mean, once
-    dh = c * s * q * (1 - 2 * h)                     # (B5) ∂(s²)/∂h = 2 s (1 − 2h)  (B, H)
-    dW_q = c * W * np.sum(s * s, axis=0)             # (B6) ∂q_j/∂W_ij = 2 W_ij     (D, H)
+    dh = (c * q) * s * (1 - 2 * h)                   # (B5) ∂(s²)/∂h = 2 s (1 − 2h)  (B, H)
+    dW_q = W * (c * np.sum(s * s, axis=0))           # (B6) ∂q_j/∂W_ij = 2 W_ij     (D, H)
     return dh, dW_q
 
 

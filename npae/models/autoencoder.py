@@ -393,7 +393,7 @@ class Autoencoder(BaseModel):
             dh = dh + dh_c                                                  # (B10)
         dX_in = backprop_layers(params, enc, enc_caches, dh, grads, need_input_grad)  # (B4)
         if "contractive" in use:
-            grads["enc.0.W"] = grads["enc.0.W"] + dW_q                      # (B11) W's 2nd use
+            grads["enc.0.W"] += dW_q                                        # (B11) W's 2nd use
         if "weight_decay" in use:
             for k in params:
                 if k.endswith(".W"):
