@@ -718,3 +718,81 @@ def make_manifold(name, n=1000, seed=0, noise=0.0):
         X = phi[:, None] * np.stack([np.cos(phi), np.sin(phi)], 1) / 15
     X = X + noise * rng.standard_normal((n, 2))
     return X, t
+
+
+# --------------------------------------------------------------------------- image patches
+
+def load_patches(n=10000, size=8, whiten=True, epsilon=1.0, downsample=2, seed=0,
+                 dtype=np.float32):
+    """Natural-image patches from matplotlib's sample photograph: ``X`` (n, size²).
+
+    The photograph is ``grace_hopper.jpg`` (600 × 512 RGB) from matplotlib's
+    ``sample_data``, turned to grey, g = (0.299 R + 0.587 G + 0.114 B) / 255, and
+    averaged over ``downsample`` × ``downsample`` pixel blocks (default 2: 300 × 256),
+    which removes most of JPEG's 8 × 8 block artefacts and sensor noise that whitening
+    would otherwise amplify. n patches of size × size are cut at uniformly random
+    positions (``seed``), and each patch p (D = size² pixels) loses its own mean, the
+    "DC" brightness, which carries no edge information:
+
+        (P1)  x = p − (1/D) Σ_i p_i
+
+    ``whiten=True`` decorrelates the pixels by ZCA whitening with the covariance
+    C = (1/n) Xᵀ X = U diag(λ) Uᵀ of the patches:
+
+        (P2)  x ← x U diag(1 / √(λ + ε λ̄)) Uᵀ,       λ̄ = (1/D) Σ_k λ_k
+
+    Directions with λ ≫ ε λ̄ get unit variance; weaker ones (fine detail, noise) are
+    damped, and ε > 0 keeps the division finite. Multiplying by U again keeps the result
+    in pixel space, so filters learned on it look like images. The values are zero-mean
+    and unbounded: use ``output="gaussian"``. A sparse autoencoder (or a k-sparse one)
+    trained on these learns localized, oriented edge filters (Olshausen & Field 1996).
+
+    ``whiten=False`` applies Ng's normalisation for a sigmoid decoder instead: x is
+    truncated to ±3 standard deviations σ (over all patches) and mapped to [0.1, 0.9]:
+
+        (P3)  x ← 0.1 + 0.8 (clip(x, −3σ, 3σ) / (3σ) + 1) / 2
+
+    Same arguments -> bit-identical output. References: A. Hyvärinen, J. Hurri,
+    P. Hoyer, *Natural Image Statistics*, Springer 2009, ch. 5 (whitening); A. Ng,
+    "Sparse autoencoder", CS294A notes, 2011 (P3); B. Olshausen, D. Field, "Emergence
+    of simple-cell receptive field properties by learning a sparse code for natural
+    images", Nature 381, 1996.
+    """
+    import matplotlib.cbook
+    import matplotlib.image
+
+    n = check_positive_int(n, "n")
+    downsample = check_positive_int(downsample, "downsample", maximum=8)
+    seed = check_positive_int(seed, "seed", minimum=0)
+    epsilon = check_scalar(epsilon, "epsilon", 0, None, low_open=True)
+    if whiten not in (True, False):
+        raise ValueError(f"whiten must be True or False, got {whiten!r}")
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise ValueError(f"dtype must be a floating type, got {dtype}")
+    path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    rgb = matplotlib.image.imread(path).astype(np.float64)          # (600, 512, 3), 0..255
+    grey = rgb @ np.array([0.299, 0.587, 0.114]) / 255.0              # (600, 512) in [0, 1]
+    r, c = grey.shape[0] // downsample, grey.shape[1] // downsample
+    grey = grey[:r * downsample, :c * downsample].reshape(
+        r, downsample, c, downsample).mean(axis=(1, 3))               # block means (r, c)
+    size = check_positive_int(size, "size", minimum=2, maximum=min(r, c))
+    rng = np.random.default_rng(seed)
+    top = rng.integers(0, r - size + 1, size=n)
+    left = rng.integers(0, c - size + 1, size=n)
+    offsets = np.arange(size)
+    rows = top[:, None, None] + offsets[None, :, None]                # (n, size, 1)
+    cols = left[:, None, None] + offsets[None, None, :]               # (n, 1, size)
+    X = grey[rows, cols].reshape(n, size * size)                      # (n, D): one gather
+    X = X - X.mean(axis=1, keepdims=True)                             # (P1)
+    if whiten:
+        lam, U = np.linalg.eigh(X.T @ X / n)                          # C = U diag(λ) Uᵀ
+        lam = np.maximum(lam, 0.0)                                    # rounding: −1e-18 -> 0
+        X = X @ (U / np.sqrt(lam + epsilon * lam.mean())) @ U.T       # (P2)
+    else:
+        three_sigma = 3.0 * X.std()
+        X = 0.1 + 0.8 * (np.clip(X, -three_sigma, three_sigma) / three_sigma + 1.0) / 2.0  # (P3)
+    return X.astype(dtype)
+
+
+__all__ += ["load_patches"]
