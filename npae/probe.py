@@ -228,20 +228,20 @@ class LinearProbe:
         if self.standardize not in (True, False):
             raise ValueError(f"standardize must be True or False, got {self.standardize!r}")
         dtype = self._dtype
-        X = check_array(X, "X", ndim=2, dtype=np.float64)
+        X = check_array(X, "X", ndim=2, dtype=dtype)              # the working dtype
         y = _check_labels(y, X.shape[0])
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"y must contain at least 2 classes, got only {self.classes_}")
         D, C = X.shape[1], len(self.classes_)
-        if self.standardize:
-            self.mean_ = X.mean(axis=0)
-            std = X.std(axis=0)
+        if self.standardize:                                      # statistics in float64
+            self.mean_ = X.mean(axis=0, dtype=np.float64)         # (D,)
+            X = X - self.mean_.astype(dtype)                      # (B, D) a centred copy
+            std = np.sqrt(np.mean(np.square(X), axis=0, dtype=np.float64))   # (D,)
             self.scale_ = np.where(std > 0, std, 1.0)             # constant column: ÷ 1
-            X = (X - self.mean_) / self.scale_
+            X /= self.scale_.astype(dtype)
         else:
             self.mean_, self.scale_ = np.zeros(D), np.ones(D)
-        X = X.astype(dtype, copy=False)
 
         def fun(theta):                                           # flat θ = (W, b), float64
             params = {"W": theta[:D * C].reshape(D, C).astype(dtype),
@@ -270,9 +270,9 @@ class LinearProbe:
     def _logits(self, X):
         if not hasattr(self, "params_"):
             raise NotFittedError("this LinearProbe is not fitted yet; call fit(X, y) first")
-        X = check_array(X, "X", ndim=2, dtype=np.float64,
-                        n_features=self.params_["W"].shape[0])
-        Xs = ((X - self.mean_) / self.scale_).astype(self._dtype, copy=False)
+        dtype = self.params_["W"].dtype
+        X = check_array(X, "X", ndim=2, dtype=dtype, n_features=self.params_["W"].shape[0])
+        Xs = (X - self.mean_.astype(dtype)) / self.scale_.astype(dtype)   # as in fit
         return Xs @ self.params_["W"] + self.params_["b"]         # (F1) (B, C)
 
     def predict_proba(self, X):
