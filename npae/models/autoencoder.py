@@ -410,10 +410,16 @@ class Autoencoder(BaseModel):
     def _transform_k(self):
         return None if self.k is None else int(round(self.k_alpha * self.k))
 
+    def _check_input(self, X):
+        """X as an encoder input: finite, the right width; not a target, so any range
+        (e.g. Gaussian-noised images outside [0, 1] under a Bernoulli decoder)."""
+        self._check_fitted()
+        self._validate_hyperparameters()
+        return check_array(X, "X", ndim=2, dtype=self._dtype, n_features=self.n_features_in_)
+
     def transform(self, X):
         """Encode: the code z for each row of X, (N, H) (a k-sparse model keeps round(k_alpha·k))."""
-        self._check_fitted()
-        X = self._check_X(X)
+        X = self._check_input(X)
         return self._encode(self.params_, X, self._transform_k())[3]
 
     def inverse_transform(self, Z):
@@ -425,7 +431,7 @@ class Autoencoder(BaseModel):
         return self._loss.mean(run_layers(self.params_, dec, Z)[-1].out)
 
     def reconstruct(self, X):
-        """x̂ = decode(encode(X)), (N, D); X is encoded as given (no corruption)."""
+        """x̂ = decode(encode(X)), (N, D); X is encoded as given (no corruption, any range)."""
         return self.inverse_transform(self.transform(X))
 
     def reconstruction_error(self, X):
@@ -449,8 +455,7 @@ class Autoencoder(BaseModel):
         npae.metrics.mean_jacobian_norm). For a one-layer sigmoid encoder it equals
         npae.penalties.sigmoid_encoder_jacobian.
         """
-        self._check_fitted()
-        X = self._check_X(X)
+        X = self._check_input(X)
         enc, _ = self._layers()
         caches = run_layers(self.params_, enc, X)
         J = None
