@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from ._validation import check_scalar
+from ._validation import check_positive_int, check_scalar
 
 
 class SGD:
@@ -47,41 +47,60 @@ class Momentum:
 
 
 class Adam:
+    """Adam (O3)-(O5), updated in place in blocks of ``block`` entries.
+
+    An update reads and writes five arrays (θ, g, m, s and a scratch buffer) in thirteen
+    elementwise passes. Done one block of 65,536 entries at a time, the five blocks
+    (1.3 MB in float32) stay in a core's L2 cache across the passes instead of streaming
+    the whole 784×512 matrix through memory thirteen times (benchmarks/bench_autoencoder.py
+    reports the step time). The arithmetic is the same for any block size.
+    """
+
     name = "adam"
 
-    def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, block=65536):
         self.learning_rate = check_scalar(learning_rate, "learning_rate", 0, None, low_open=True)
         self.beta1 = check_scalar(beta1, "beta1", 0, 1, high_open=True)
         self.beta2 = check_scalar(beta2, "beta2", 0, 1, high_open=True)
         self.eps = check_scalar(eps, "eps", 0, None, low_open=True)
+        self.block = check_positive_int(block, "block")
         self.t = 0
         self.m, self.s, self._buf = {}, {}, {}
 
     def step(self, params, grads):
         self.t += 1
-        b1, b2 = self.beta1, self.beta2
-        # (O4)-(O5) folded into scalars: θ -= η/(1-β₁ᵗ) · m / (√s / √(1-β₂ᵗ) + ε)
-        step_size = self.learning_rate / (1 - b1 ** self.t)
-        inv_sqrt_c2 = 1.0 / math.sqrt(1 - b2 ** self.t)
+        # (O4)-(O5) folded into two scalars: θ -= η/(1-β₁ᵗ) · m / (√s / √(1-β₂ᵗ) + ε)
+        step_size = self.learning_rate / (1 - self.beta1 ** self.t)
+        inv_sqrt_c2 = 1.0 / math.sqrt(1 - self.beta2 ** self.t)
         for k, p in params.items():
-            g = grads[k]
+            if not p.flags.c_contiguous:
+                raise ValueError(f"parameter {k!r} must be a C-contiguous array to be "
+                                 "updated in place")
             if k not in self.m:
-                self.m[k], self.s[k], self._buf[k] = (np.zeros_like(p) for _ in range(3))
-            m, s, buf = self.m[k], self.s[k], self._buf[k]
-            # in place, through one scratch buffer: no temporaries per step
-            np.subtract(g, m, out=buf)
-            buf *= 1 - b1
-            m += buf                                                # (O3) m += (1-β₁)(g - m)
-            np.multiply(g, g, out=buf)
-            buf -= s
-            buf *= 1 - b2
-            s += buf                                                # (O3) s += (1-β₂)(g² - s)
-            np.sqrt(s, out=buf)
-            buf *= inv_sqrt_c2
-            buf += self.eps                                         # √ŝ + ε   (O4)
-            np.divide(m, buf, out=buf)
-            buf *= step_size
-            p -= buf                                                # (O5)
+                self.m[k], self.s[k] = np.zeros(p.size, p.dtype), np.zeros(p.size, p.dtype)
+                self._buf[k] = np.empty(min(p.size, self.block), p.dtype)
+            theta, g = p.reshape(-1), grads[k].reshape(-1)     # flat views of the arrays
+            for start in range(0, p.size, self.block):
+                blk = slice(start, start + self.block)
+                self._update(theta[blk], g[blk], self.m[k][blk], self.s[k][blk],
+                             self._buf[k][:len(theta[blk])], step_size, inv_sqrt_c2)
+
+    def _update(self, theta, g, m, s, buf, step_size, inv_sqrt_c2):
+        """(O3)-(O5) on one block, in place through the scratch ``buf``."""
+        b1, b2 = self.beta1, self.beta2
+        np.subtract(g, m, out=buf)
+        buf *= 1 - b1
+        m += buf                                                    # (O3) m += (1-β₁)(g - m)
+        np.multiply(g, g, out=buf)
+        buf -= s
+        buf *= 1 - b2
+        s += buf                                                    # (O3) s += (1-β₂)(g² - s)
+        np.sqrt(s, out=buf)
+        buf *= inv_sqrt_c2
+        buf += self.eps                                             # √ŝ + ε   (O4)
+        np.divide(m, buf, out=buf)
+        buf *= step_size
+        theta -= buf                                                # (O5)
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Momentum, Adam)}

@@ -62,3 +62,19 @@ def test_non_positive_learning_rates_are_refused(lr):
         make_optimizer("adam", lr)
     with pytest.raises(ValueError, match="optimizer must be one of"):
         make_optimizer("lbfgs", 0.1)
+
+
+def test_adam_block_size_does_not_change_the_arithmetic():
+    """Blocked updates (for cache locality) give bit-identical parameters."""
+    params, rng = _problem()
+    grads = [{k: rng.normal(size=v.shape) for k, v in params.items()} for _ in range(3)]
+    results = []
+    for block in (1, 4, 10**6):
+        p = {k: v.copy() for k, v in params.items()}
+        opt = Adam(0.01, block=block)
+        for g in grads:
+            opt.step(p, g)
+        results.append(p)
+    for k in params:
+        assert np.array_equal(results[0][k], results[1][k])
+        assert np.array_equal(results[0][k], results[2][k])
