@@ -31,7 +31,9 @@ import numpy as np
 
 def dense_forward(X, W, b):
     """(F1) A = X W + b, X (B, n_in) -> A (B, n_out)."""
-    return X @ W + b
+    A = X @ W
+    A += b                    # in place: broadcasting b over the rows needs no second array
+    return A
 
 
 def dense_backward(dA, X, W, need_dX=True):
