@@ -387,3 +387,31 @@ def test_contractive_autoencoder_has_a_much_smaller_jacobian_on_test_images(mnis
     j_cae, j_plain = mean_jacobian_norm(cae, Xt), mean_jacobian_norm(plain_mnist_ae, Xt)
     print(f"mean ||J_f(x)||_F on MNIST test: plain {j_plain:.3f}, contractive {j_cae:.3f}")
     assert j_plain >= 2 * j_cae
+
+
+# -- data for the sparse experiment: npae.datasets.load_patches ---------------------
+# (kept here, beside the models it feeds, while tests/test_datasets.py belongs to others)
+
+def test_load_patches_are_dc_free_whitened_and_reproducible():
+    from npae.datasets import load_patches
+    P = load_patches(3000, size=8, seed=1)
+    assert P.shape == (3000, 64) and P.dtype == np.float32
+    np.testing.assert_allclose(P.mean(axis=1), 0, atol=1e-5)              # (P1) per patch
+    lam = np.linalg.eigvalsh(np.cov(P.T.astype(np.float64)))[::-1]
+    raw = load_patches(3000, size=8, seed=1, whiten=False).astype(np.float64)
+    lam_raw = np.linalg.eigvalsh(np.cov(raw.T))[::-1]
+    # (P2) flattens the spectrum: the 8th eigenvalue rises from < 15% of the largest to > 40%
+    assert lam_raw[7] / lam_raw[0] < 0.15 and lam[7] / lam[0] > 0.4
+    assert raw.min() >= 0.1 - 1e-6 and raw.max() <= 0.9 + 1e-6           # (P3)
+    assert np.array_equal(P, load_patches(3000, size=8, seed=1))
+    assert not np.array_equal(P, load_patches(3000, size=8, seed=2))
+    assert load_patches(10, size=10).shape == (10, 100)
+
+
+@pytest.mark.parametrize("kw,message", [(dict(size=1), "size"), (dict(n=0), "n must be"),
+                                        (dict(epsilon=0.0), "epsilon"), (dict(whiten="zca"), "whiten"),
+                                        (dict(dtype=int), "dtype"), (dict(size=400), "size")])
+def test_load_patches_rejects_bad_arguments(kw, message):
+    from npae.datasets import load_patches
+    with pytest.raises(ValueError, match=message):
+        load_patches(**kw)

@@ -202,12 +202,22 @@ print("mean top-3 singular values: plain", np.round(sv_p.mean(0)[:3], 3),
       " contractive", np.round(sv_c.mean(0)[:3], 3))
 print("mean singular value #20:    plain", np.round(sv_p.mean(0)[19], 4),
       " contractive", np.round(sv_c.mean(0)[19], 4))
+n_sat = np.mean(np.all((cae.transform(X_test) < 0.01) | (cae.transform(X_test) > 0.99), axis=0))
+print(f"fraction of contractive units saturated (h < 0.01 or > 0.99) on every test image: {n_sat:.2f}")
 plotting.reconstructions(X_test[:10], cae.reconstruct(X_test[:10]), n=10,
                          titles=("original", "contractive AE"),
                          extra_rows=[("plain AE", plain.reconstruct(X_test[:10]))],
                          path=os.path.join(OUT, "04_reconstructions.png"))
 plotting.filters(cae.params_["enc.0.W"], n=64, title="contractive AE: encoder filters",
                  path=os.path.join(OUT, "04_filters_contractive.png"))
+
+# %% [markdown]
+# On MNIST the plain encoder's spectrum stays high for about 25 directions, the contractive
+# one's for about 15, and every singular value is several times smaller. The price is a
+# somewhat higher reconstruction loss. Many of the contractive filters in
+# `04_filters_contractive.png` look like noise: those units are saturated on every digit,
+# where $s = h(1-h) \approx 0$ — the cheapest way to contribute nothing to $\|J_f\|_F$ —
+# and a saturated unit's weights get almost no gradient from either term.
 
 # %% [markdown]
 # ## 4. What the closed form costs
