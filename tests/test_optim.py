@@ -47,6 +47,9 @@ def test_adam_matches_kingma_ba_algorithm_1_over_several_steps():
             ref[k] = ref[k] - 0.01 * mhat / (np.sqrt(shat) + 1e-8)
     for k in ref:
         np.testing.assert_allclose(params[k], ref[k], rtol=1e-12, atol=1e-14)
+        m_k, s_k = opt.moments(k)          # the rescaled state gives back the textbook moments
+        np.testing.assert_allclose(m_k, m[k].ravel(), rtol=1e-12)
+        np.testing.assert_allclose(s_k, s[k].ravel(), rtol=1e-12)
 
 
 def test_adam_first_step_moves_each_parameter_by_about_the_learning_rate():
