@@ -105,11 +105,11 @@ D. Arthur, S. Vassilvitskii, "k-means++: the advantages of careful seeding",
 """
 from __future__ import annotations
 
-import inspect
 import numbers
 
 import numpy as np
 
+from .estimator import Estimator
 from ._validation import check_array, check_choice, check_positive_int, check_scalar
 from .models.base import NotFittedError
 
@@ -211,7 +211,7 @@ def _kmeans_plusplus(X, K, rng):
     return np.array(centres)
 
 
-class GaussianMixture:
+class GaussianMixture(Estimator):
     """Gaussian mixture fitted by EM; see the module docstring for equations.
 
     Parameters
@@ -250,28 +250,7 @@ class GaussianMixture:
         self.random_state = random_state
         self.verbose = verbose
 
-    # -- scikit-learn estimator conventions -------------------------------------------
-    @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep=True):
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for GaussianMixture; "
-                                 f"valid parameters are {valid}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"GaussianMixture({args})"
-
+    # -- fitting ---------------------------------------------------------------------
     def _validate_hyperparameters(self):
         check_positive_int(self.n_components, "n_components")
         check_choice(self.covariance_type, "covariance_type", {"full", "diag"})

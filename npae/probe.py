@@ -61,10 +61,10 @@ G. Alain, Y. Bengio, "Understanding intermediate layers using linear classifier
 """
 from __future__ import annotations
 
-import inspect
 
 import numpy as np
 
+from .estimator import Estimator
 from ._validation import check_array, check_positive_int, check_scalar
 from .models.base import NotFittedError
 
@@ -164,7 +164,7 @@ def _check_labels(y, n):
     return y
 
 
-class LinearProbe:
+class LinearProbe(Estimator):
     """Multinomial logistic regression (module docstring: F1–F3, B1–B3), L-BFGS fit.
 
     Parameters
@@ -195,25 +195,6 @@ class LinearProbe:
         self.standardize = standardize
         self.dtype = dtype
         self.verbose = verbose
-
-    @classmethod
-    def _param_names(cls):
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-
-    def get_params(self, deep=True):
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        valid = self._param_names()
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"invalid parameter {name!r} for LinearProbe; "
-                                 f"valid parameters are {valid}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self):
-        return "LinearProbe(" + ", ".join(f"{k}={v!r}" for k, v in self.get_params().items()) + ")"
 
     def loss_and_grads(self, params, X, y):
         """(F3) and (B1)–(B3) at ``params`` on features ``X`` (already standardized)."""

@@ -201,7 +201,7 @@ def test_estimator_conventions():
     assert set(params) == {"n_components", "covariance_type", "max_iter", "tol", "reg_covar",
                            "n_init", "random_state", "verbose"}
     assert gm.set_params(n_components=2) is gm and gm.n_components == 2
-    with pytest.raises(ValueError, match="invalid parameter 'bogus'"):
+    with pytest.raises(ValueError, match="'bogus' is not a hyperparameter"):
         gm.set_params(bogus=1)
     X, _ = three_blobs(n=200)
     assert gm.fit(X) is gm

@@ -108,7 +108,7 @@ def test_fit_is_deterministic_and_follows_conventions():
     probe = LinearProbe(l2=0.5)
     assert probe.get_params()["l2"] == 0.5
     assert probe.set_params(max_iter=7) is probe and probe.max_iter == 7
-    with pytest.raises(ValueError, match="invalid parameter 'learning_rate'"):
+    with pytest.raises(ValueError, match="'learning_rate' is not a hyperparameter"):
         probe.set_params(learning_rate=0.1)
 
 

@@ -18,6 +18,7 @@ import inspect
 import numpy as np
 
 from .._validation import check_array, check_choice, check_positive_int, check_scalar
+from ..estimator import Estimator
 from ..optim import OPTIMIZERS, make_optimizer
 from ..persistence import load_model, save_model
 from ..training import evaluate, train
@@ -29,37 +30,12 @@ class NotFittedError(RuntimeError):
     """A method that needs learned parameters was called before ``fit``."""
 
 
-class BaseModel:
+class BaseModel(Estimator):
     """Estimator conventions without scikit-learn: hyperparameters verbatim, state ends in ``_``."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         MODEL_CLASSES[cls.__name__] = cls
-
-    # -- hyperparameters ------------------------------------------------------------
-    @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep=True):
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        valid = set(self._param_names())
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(f"{key!r} is not a hyperparameter of {type(self).__name__}; "
-                                 f"valid ones are {sorted(valid)}")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        sig = inspect.signature(type(self).__init__)
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
-                   if sig.parameters[k].default is inspect.Parameter.empty
-                   or not _same(sig.parameters[k].default, v)]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     @classmethod
     def _hyperparameters_from_json(cls, hp):
@@ -208,9 +184,3 @@ class BaseModel:
     def _restore_extra_state(self, extra):
         self.n_features_in_ = int(extra["n_features"])
 
-
-def _same(a, b):
-    try:
-        return bool(a == b)
-    except Exception:
-        return a is b
