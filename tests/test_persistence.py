@@ -98,3 +98,13 @@ def test_checkpoint_with_wrong_shapes_or_not_npae_is_refused(fitted, tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(CheckpointError, match="not a readable"):
         npae.load(tmp_path / "junk.npz")
+
+
+def test_saved_file_gets_ordinary_permissions(fitted, tmp_path):
+    m, _ = fitted
+    umask = os.umask(0o022)
+    try:
+        path = m.save(tmp_path / "ae.npz")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
