@@ -110,20 +110,13 @@ import numbers
 import numpy as np
 
 from .estimator import Estimator
+from .layers import logsumexp
 from ._validation import check_array, check_choice, check_positive_int, check_scalar
 from .models.base import NotFittedError
 
 __all__ = ["GaussianMixture"]
 
 _LOG_2PI = np.log(2.0 * np.pi)
-
-
-def logsumexp(A, axis):
-    """log Σ exp(A) along ``axis``, with the max subtracted so nothing over/underflows."""
-    m = np.max(A, axis=axis, keepdims=True)                       # (…, 1, …)
-    m = np.where(np.isfinite(m), m, 0.0)                          # all −inf: log 0 = −inf
-    out = m + np.log(np.sum(np.exp(A - m), axis=axis, keepdims=True))
-    return np.squeeze(out, axis=axis)
 
 
 def _rng(random_state):

@@ -55,6 +55,21 @@ def softplus(a):
     return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
 
 
+def logsumexp(a, axis=-1):
+    """log Σ exp(a) along ``axis`` = m + log Σ exp(a − m), m the maximum along ``axis``.
+
+    Subtracting m makes the largest term e⁰ = 1: nothing overflows, and the sum is at
+    least 1, so its log is finite. A slice that is all −inf gives −inf (log of a sum of
+    zeros), not NaN. (softplus(a) is the two-term case log(e⁰ + eᵃ).)
+    """
+    a = np.asarray(a)
+    m = np.max(a, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)                 # an all −inf slice: exp(−inf − 0) = 0
+    with np.errstate(divide="ignore"):                   # log 0 = −inf for such a slice
+        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return np.squeeze(out, axis=axis)
+
+
 class Identity:
     name = "identity"
 

@@ -43,22 +43,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_array, check_choice, check_positive_int
+from .layers import logsumexp  # (I8), the max-subtracted log-sum-exp
 from .models.vae import LOG_2PI, VAE, kl_divergence
 
 DEFAULT_MAX_ELEMENTS = 2 ** 22      # entries of the largest (n, K, width) array of a chunk
-
-
-def logsumexp(a, axis=-1):
-    """(I8) log Σ exp(a) along ``axis`` with the maximum subtracted: no overflow, no log 0.
-
-    Rows that are all −inf give −inf (the sum of zeros), not NaN.
-    """
-    a = np.asarray(a)
-    m = np.max(a, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)                 # an all −inf row: exp(−inf − 0) = 0
-    with np.errstate(divide="ignore"):                   # log 0 = −inf for such a row
-        out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
-    return np.squeeze(out, axis=axis)
 
 
 def _check_inputs(model, X, n_samples, eps, max_elements, default):

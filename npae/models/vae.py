@@ -312,16 +312,6 @@ class VAE(BaseModel):
             params["dec.logvar"] = np.zeros(D, dtype=self._dtype)
         return params
 
-    def initialize(self, n_features, random_state=None):
-        """Set fresh ``params_`` for ``n_features`` inputs without training (for checks and teaching)."""
-        self._validate_hyperparameters()
-        check_positive_int(n_features, "n_features")
-        seed = self.random_state if random_state is None else random_state
-        self.n_features_in_ = int(n_features)
-        self.params_ = self._init_params(self.n_features_in_, np.random.default_rng(seed))
-        self.history_ = {}
-        return self
-
     def _check_targets(self, X, name):
         return get_loss(self.output).check_targets(X, name)
 
