@@ -124,7 +124,7 @@ def dense_probe(p):
 print(check_gradients(dense_probe, dense))
 
 # %% [markdown]
-# Every relative error is around $10^{-11}$ or below; the check passes when it is below
+# Every relative error is below $10^{-10}$; the check passes when it is below
 # $10^{-7}$ (section 4 explains both numbers).
 #
 # ## 2. The sigmoid
@@ -384,7 +384,7 @@ except GradientCheckError as err:
 #
 # The data: a few digits, average-pooled to keep the check fast (every entry of every
 # parameter is differenced four times). The pixels are then squeezed into $[0.01, 0.99]$:
-# the input-gradient check of section 6 moves each pixel by up to $\pm 2\varepsilon$, and a
+# the input-gradient check below moves each pixel by up to $\pm 2\varepsilon$, and a
 # pixel at exactly 0 would leave the interval $[0, 1]$ on which BCE is defined (npae's
 # loss refuses such targets instead of clipping them).
 
