@@ -299,15 +299,10 @@ class Autoencoder(BaseModel):
         ``data_range`` = (lo, hi) stands in for the range ``fit`` would learn from the
         data (the salt-and-pepper values).
         """
-        self._validate_hyperparameters()
-        check_positive_int(n_features, "n_features")
         lo = check_scalar(data_range[0], "data_range[0]")
         hi = check_scalar(data_range[1], "data_range[1]", lo, None)
-        seed = self.random_state if random_state is None else random_state
-        self.n_features_in_ = int(n_features)
+        super().initialize(n_features, random_state)
         self.data_range_ = (lo, hi)
-        self.params_ = self._init_params(self.n_features_in_, np.random.default_rng(seed))
-        self.history_ = {}
         return self
 
     def _prepare(self, X):
