@@ -347,13 +347,15 @@ def loss_curves(history, terms=None, path=None, logy=False):
     entries (e.g. epochs without validation) are gaps. The left panel shows the total
     ``loss``; a right panel shows ``terms`` (default: every key that is not ``val_*``
     nor one of ``epoch, loss, time, seconds, lr, learning_rate``), one colour per
-    term. ``logy=True`` uses a log y axis and needs every plotted value > 0.
+    term, when there are at least two (or ``terms`` is given). ``logy=True`` uses a log y axis and needs every plotted value > 0.
     """
     hist = _check_history(history)
     T = hist["loss"].size
     epochs = hist.get("epoch", np.arange(1, T + 1))
     if terms is None:
         terms = [k for k in hist if k not in _NOT_TERMS and not k.startswith("val_")]
+        if len(terms) == 1:          # one term alone is the total loss again: no second panel
+            terms = []
     else:
         if isinstance(terms, str) or not isinstance(terms, Sequence):
             raise ValueError(f"terms must be a list of history keys, got {terms!r}")

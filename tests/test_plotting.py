@@ -489,3 +489,8 @@ def test_importing_plotting_does_not_import_pyplot():
         [os.path.dirname(os.path.dirname(os.path.abspath(P.__file__)))]
         + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=60)
+
+
+def test_loss_curves_leave_out_a_terms_panel_that_would_repeat_the_total():
+    fig = P.loss_curves({"loss": [2.0, 1.0], "recon": [2.0, 1.0], "val_recon": [2.5, 1.5]})
+    assert len(fig.axes) == 1
