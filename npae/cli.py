@@ -83,7 +83,7 @@ def build_parser():
                         "fashion-mnist or glyphs")
     d.add_argument("--out", default="npae-demo", help="output folder (default: npae-demo/)")
     d.add_argument("--epochs", type=_positive_int, default=None,
-                   help="training epochs (default: 8 on MNIST-sized data, 30 on glyphs)")
+                   help="training epochs (default: 10 on MNIST-sized data, 30 on glyphs)")
     d.add_argument("--seed", type=int, default=0)
 
     t = sub.add_parser("train", help="train a model and save checkpoint, history and figures")
@@ -190,7 +190,7 @@ def cmd_demo(args):
     X, y, X_test, y_test, name, note = _load_data(args.dataset)
     if note:
         print(note)
-    epochs = args.epochs or (8 if len(X) > 20000 else 30)
+    epochs = args.epochs or (10 if len(X) > 20000 else 30)
     print(f"npae demo: a 784-256-32-256-784 ReLU autoencoder with a Bernoulli output on "
           f"{name} ({len(X)} training images), {epochs} epochs of Adam")
     model = Autoencoder((256, 32), activation="relu", output="bernoulli", epochs=epochs,
