@@ -13,6 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
+# small float64 models for `gradcheck` that each model supports; smooth activations keep
+# the finite differences away from kinks (k-sparse: random codes have no top-k ties)
+GRADCHECK_DEFAULTS = {
+    "autoencoder": {"hidden_layer_sizes": (5, 3), "activation": "tanh"},
+    "sparse": {"hidden_layer_sizes": (5,), "activation": "sigmoid"},
+    "ksparse": {"hidden_layer_sizes": (6,), "activation": "tanh", "k": 3},
+    "denoising": {"hidden_layer_sizes": (5, 3), "activation": "tanh"},
+    "contractive": {"hidden_layer_sizes": (5,), "activation": "sigmoid"},
+    "vae": {"hidden_layer_sizes": (5,), "latent_dim": 3, "activation": "tanh"},
+}
+
 # CLI model name -> (module, class, default hyperparameters for `train`)
 MODELS = {
     "autoencoder": ("npae.models.autoencoder", "Autoencoder", {}),
@@ -107,9 +118,12 @@ def build_parser():
     g = sub.add_parser("gradcheck", help="print a gradient-check table for a small model")
     g.add_argument("model", help=f"one of: {', '.join(MODELS)}")
     g.add_argument("--tied", action="store_true")
-    g.add_argument("--activation", default="tanh")
+    g.add_argument("--activation", default=None,
+                   help="default: one the model supports (sigmoid where a penalty needs it, "
+                        "else tanh: smooth, so no kink is near the check)")
     g.add_argument("--output", default="bernoulli", choices=["bernoulli", "gaussian"])
-    g.add_argument("--hidden", type=_sizes, default=(5, 3))
+    g.add_argument("--hidden", type=_sizes, default=None,
+                   help="encoder widths (VAE: the last is latent_dim); default: a small model")
     g.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     g.add_argument("--seed", type=int, default=0)
 
@@ -254,13 +268,18 @@ def cmd_train(args):
 def cmd_gradcheck(args):
     from .gradcheck import check_model
     cls = _model_class(args.model)
-    hp = {"dtype": "float64", "random_state": args.seed, "verbose": False}
-    if args.model == "vae":
-        hp.update(hidden_layer_sizes=args.hidden[:-1] or (4,), latent_dim=args.hidden[-1],
-                  activation=args.activation, output=args.output)
-    else:
-        hp.update(hidden_layer_sizes=args.hidden, activation=args.activation,
-                  output=args.output, tied_weights=args.tied)
+    hp = {"dtype": "float64", "random_state": args.seed, "verbose": False,
+          "output": args.output, **GRADCHECK_DEFAULTS[args.model]}
+    if args.activation is not None:
+        hp["activation"] = args.activation
+    if args.hidden is not None and args.model == "vae":
+        hp.update(hidden_layer_sizes=args.hidden[:-1], latent_dim=args.hidden[-1])
+    elif args.hidden is not None:
+        hp["hidden_layer_sizes"] = args.hidden
+    if args.tied:
+        if args.model == "vae":
+            raise UsageError("--tied applies to autoencoders, not the VAE")
+        hp["tied_weights"] = True
     hp.update(_extra_hyperparameters(args.set))
     try:
         model = cls(**hp)

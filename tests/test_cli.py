@@ -43,6 +43,13 @@ def test_gradcheck_prints_a_passing_table_for_a_tied_autoencoder(capsys):
     assert "dec.0.W" not in out           # tied: the decoder owns only its biases
 
 
+@pytest.mark.parametrize("model", ["autoencoder", "sparse", "ksparse", "denoising",
+                                   "contractive", "vae"])
+def test_gradcheck_passes_for_every_model_with_its_defaults(model, capsys):
+    assert main(["gradcheck", model]) == 0
+    assert "PASS" in capsys.readouterr().out
+
+
 def test_demo_writes_figures_summary_and_checkpoint(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--dataset", "glyphs", "--epochs", "1", "--out", str(out)]) == 0
