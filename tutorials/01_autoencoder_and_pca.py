@@ -325,13 +325,22 @@ print(f"mean ||x̂_AE - x̂_PCA||² / mean ||x - μ||² = {excess:.1e}")
 # reconstruction at all, $dW_{ij} = \sum_n X_{ni}\,dA_{nj} = 0$, so without decay it keeps
 # its random initial value forever; and Adam's per-coordinate steps keep stirring weights
 # whose gradients are small and noisy. The decay removes what the data does not support,
-# at a small cost in reconstruction error.
+# at a cost in reconstruction error. Measured with this section's settings on MNIST
+# (60,000 digits, 5 epochs):
+#
+# | $\lambda$ | 0 | 0.01 | 0.03 | **0.05** | 0.1 |
+# | --- | --- | --- | --- | --- | --- |
+# | test BCE (nats per image) | 58.3 | 59.0 | 61.7 | **65.0** | 71.7 |
+# | test squared error per image | 3.37 | 3.53 | 4.27 | **5.24** | 7.25 (PCA-64: 7.26) |
+# | first-layer filters | mostly noise | mostly noise | strokes and noise | **strokes, some noise** | clean strokes |
+#
+# We take $\lambda = 0.05$: filters that can be read, and still a clear gain over PCA.
 
 # %%
 code_size = 16 if FAST else 64
 hidden = 64 if FAST else 256
 epochs = 2 if FAST else 5
-decay = 0.1
+decay = 0.05
 ae = npae.Autoencoder(hidden_layer_sizes=(hidden, code_size), activation=("relu", "identity"),
                       output="bernoulli", weight_decay=decay, optimizer="adam",
                       learning_rate=1e-3, batch_size=128, epochs=epochs, random_state=0,
@@ -345,6 +354,11 @@ for i, e in enumerate(h["epoch"]):
     print(f"  epoch {e:2d}: train BCE {h['recon'][i]:7.2f}   test BCE {h['val_recon'][i]:7.2f}"
           f"   (nats per image; weight decay term {h['weight_decay'][i]:.1f})")
 plotting.loss_curves(ae.history_, path=os.path.join(OUT, "01_loss_curves.png"))
+
+# %% [markdown]
+# (The training loss is averaged over an epoch during which the model keeps improving;
+# the test loss is measured at the epoch's end. That, not a miracle, is why the test curve
+# starts below the training curve.)
 
 # %% [markdown]
 # The reconstruction loss is in nats per image, summed over 784 pixels. For scale: a
@@ -384,10 +398,10 @@ plotting.reconstructions(X_test[:12], X_hat[:12], n=12,
 # (white positive, black negative, grey zero). They are smooth strokes and blobs, parts
 # of digits rather than whole digits: the first layer finds parts, the later layers
 # combine them. Some units still carry a noisy remainder of their random start, and a
-# few have been switched off by the decay altogether (a flat grey square).
+# few have been switched off by the decay altogether (a flat grey square, at most a stray
+# pixel left).
 
 # %%
-plotting.filters(ae.params_["enc.0.W"], n=100, path=os.path.join(OUT, "01_filters.png"))
 black = X_train.max(axis=0) == 0                                  # pixels black in every digit
 W_enc = ae.params_["enc.0.W"]                                      # (D, n_1)
 init_scale = np.sqrt(6.0 / W_enc.shape[0]) / np.sqrt(3.0)          # std of He-uniform init
@@ -395,13 +409,17 @@ if black.any():
     print(f"{black.sum()} pixels are black in every training digit; their weights have "
           f"rms {np.sqrt(np.mean(W_enc[black] ** 2)):.1e} (initialised at {init_scale:.1e}), "
           f"the other pixels' {np.sqrt(np.mean(W_enc[~black] ** 2)):.1e}")
+plotting.filters(W_enc, n=100, path=os.path.join(OUT, "01_filters.png"))
 
 # %% [markdown]
 # ## 5. A 2-unit code
 #
 # Squeeze the code to $H = 2$ and every digit becomes a point in the plane. PCA's best
-# 2-D linear projection mixes most classes; a non-linear encoder (784 → 128 → 2, ReLU,
-# linear code) separates many of them, without ever seeing a label.
+# 2-D linear projection (`01_codes_pca.png`) separates little more than the 0s from the
+# 1s. A non-linear encoder (784 → 128 → 2, ReLU, linear code; `01_codes_2d.png`) gives
+# several classes an arm of their own — on MNIST the 1s, 0s and 6s, with 7s, 9s and 4s
+# sharing another — without ever seeing a label, while 2, 3, 5 and 8 still crowd near the
+# origin: two numbers per digit are few.
 
 # %%
 hidden_2d = 32 if FAST else 128
@@ -416,6 +434,8 @@ print(f"2-unit code: test BCE {ae2.history_['val_loss'][-1]:.1f} after {epochs_2
 plotting.codes_2d((X_test - mean_img) @ comps_img[:2].T, y_test,   # PCA's top 2 of section 4
                   title="PCA, 2 components",
                   path=os.path.join(OUT, "01_codes_pca.png"))
+
+# %%
 plotting.codes_2d(ae2.transform(X_test), y_test, title="autoencoder, 2-unit code",
                   path=os.path.join(OUT, "01_codes_2d.png"))
 
