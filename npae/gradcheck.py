@@ -157,10 +157,22 @@ def check_gradients(fun, params, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all",
 
 def check_input_gradient(fun, X, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all",
                          raise_on_fail=True, order=DEFAULT_ORDER):
-    """Check ``fun(X) -> (loss, dL/dX)`` against central differences in ``X``."""
+    """Check ``fun(X) -> (loss, dL/dX)`` against central differences in ``X``.
+
+    Each entry of X is moved by up to ±2·eps (±eps for ``order=2``), so X must stay
+    valid under such moves: Bernoulli targets, for one, must lie that far inside [0, 1].
+    """
     X = np.array(X, dtype=np.float64)           # a private copy to perturb
     _, dX = fun(X)
-    numeric = numerical_gradient(lambda: float(fun(X)[0]), X, eps, order)
+    try:
+        numeric = numerical_gradient(lambda: float(fun(X)[0]), X, eps, order)
+    except ValueError as exc:
+        step = eps if order == 2 else 2 * eps
+        raise ValueError(
+            f"the input check moves each entry of X by up to ±{step:g}, and the model "
+            f"refused a moved X: {exc}. Check the input gradient at an X at least {step:g} "
+            f"inside the valid range (e.g. Bernoulli targets in [{step:g}, {1 - step:g}])"
+        ) from None
     report = GradCheckReport([CheckRow(term, "input X", X.shape, relative_error(dX, numeric),
                                        float(np.max(np.abs(dX - numeric))), tol)])
     if raise_on_fail:

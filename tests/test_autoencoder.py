@@ -217,3 +217,14 @@ def test_deep_relu_autoencoder_reaches_82_nats_on_mnist_in_5_epochs(mnist_dir, m
     test_bce = m.reconstruction_error(X_test).mean()
     assert test_bce <= 82.0
     assert m.history_["recon"][-1] < m.history_["recon"][0]
+
+
+def test_pca_matches_the_svd_of_the_centred_data():
+    X = np.random.default_rng(11).normal(size=(300, 8)) @ np.diag(np.arange(1.0, 9.0))
+    comps, mean, var = npae.pca(X, 3)
+    _, S, Vt = np.linalg.svd(X - X.mean(0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(comps @ Vt[:3].T), np.eye(3), atol=1e-10)
+    np.testing.assert_allclose(var, S[:3] ** 2 / 299, rtol=1e-10)
+    np.testing.assert_allclose(mean, X.mean(0))
+    with pytest.raises(ValueError, match="n_components"):
+        npae.pca(X, 9)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from npae.gradcheck import (GradientCheckError, check_gradients, numerical_gradient,
+from npae.gradcheck import (GradientCheckError, check_gradients, check_model, numerical_gradient,
                             relative_error)
 
 
@@ -68,3 +68,11 @@ def test_grads_with_wrong_keys_or_shapes_are_reported():
         check_gradients(lambda q: (0.0, {"w": q["w"]}), p)
     with pytest.raises(GradientCheckError, match="shape"):
         check_gradients(lambda q: (0.0, {"w": q["w"][:2], "v": q["v"]}), p)
+
+
+def test_input_check_at_the_edge_of_the_valid_range_explains_itself():
+    import npae
+    m = npae.Autoencoder((3,), dtype="float64", random_state=0).initialize(4)
+    X = np.array([[0.0, 0.5, 1.0, 0.5]])            # pixels exactly at 0 and 1
+    with pytest.raises(ValueError, match=r"inside the valid range"):
+        check_model(m, X)
