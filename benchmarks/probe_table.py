@@ -4,7 +4,9 @@ What it measures. Each model is trained (unsupervised) on the same training imag
 encoder maps train and test images to codes; a linear probe (npae.LinearProbe:
 multinomial logistic regression, L-BFGS, standardized features, λ = 1e-4) is fitted on
 the training codes and their labels and scored on the test codes. The same probe on the
-raw pixels is the baseline row. A second column gives each model's test
+raw pixels is the first baseline row; the second is PCA with H components (the best
+linear code of the same size, in squared error), which separates "any 64-number summary"
+from what a model's training principle adds. A second column gives each model's test
 reconstruction error as the mean squared error per pixel (npae.anomaly.reconstruction_scores),
 which every model has in the same units (a VAE decodes its mean code μ).
 
@@ -54,6 +56,7 @@ Run from the repository root (MNIST found through NPAE_DATA or ``--data-dir``; e
 synthetic glyph digits, and the script says so):
 
     NPAE_DATA=/work/shared/data python benchmarks/probe_table.py
+    NPAE_DATA=/work/shared/data python benchmarks/probe_table.py --seed 0 1 2   # mean ± sd
     NPAE_DATA=/work/shared/data python benchmarks/probe_table.py --n-train 60000 --epochs 10
     python benchmarks/probe_table.py --json probe_table.json      # also write the rows
 
@@ -167,8 +170,8 @@ def probe_table(X_train, y_train, X_test, y_test, code_size=64, epochs=5, hidden
     """Train every model, probe its codes; returns ``(rows, models)``.
 
     ``rows`` is a list of dicts (model, group, encoder, code_size, learning_rate,
-    probe_accuracy, recon_mse, train_seconds, probe_seconds), the raw-pixel baseline
-    first; ``models`` maps each name to its fitted model. ``only`` restricts the table to
+    probe_accuracy, recon_mse, train_seconds, probe_seconds), the baselines (raw pixels,
+    PCA with ``code_size`` components) first; ``models`` maps each name to its fitted model. ``only`` restricts the table to
     some names.
     """
     t0 = time.perf_counter()
@@ -177,6 +180,16 @@ def probe_table(X_train, y_train, X_test, y_test, code_size=64, epochs=5, hidden
                  code_size=X_train.shape[1], learning_rate=None, probe_accuracy=acc,
                  recon_mse=None, train_seconds=0.0, probe_seconds=time.perf_counter() - t0)]
     log(f"{'raw pixels':>20}: probe {acc:.4f}  ({rows[0]['probe_seconds']:.0f} s)")
+    t0 = time.perf_counter()
+    components, mean, _ = npae.pca(X_train, code_size)                # (H, D), (D,)
+    Z_train, Z_test = (X_train - mean) @ components.T, (X_test - mean) @ components.T
+    acc = npae.LinearProbe(**PROBE).fit(Z_train, y_train).score(Z_test, y_test)
+    mse = float(np.mean((Z_test @ components + mean - X_test) ** 2))
+    rows.append(dict(model="PCA", group="baseline", encoder=f"784-{code_size} linear (top "
+                     f"principal directions)", code_size=code_size, learning_rate=None,
+                     probe_accuracy=acc, recon_mse=mse, train_seconds=0.0,
+                     probe_seconds=time.perf_counter() - t0))
+    log(f"{'PCA':>20}: probe {acc:.4f}  recon MSE {mse:.4f}")
     models = {}
     for name, (group, encoder, model) in make_models(code_size, epochs, hidden, seed,
                                                      learning_rates, batch_size).items():
@@ -211,6 +224,26 @@ def format_table(rows):
     return "\n".join(lines)
 
 
+def format_summary(rows_by_seed):
+    """Mean ± standard deviation over seeds of each row, as a Markdown table."""
+    seeds = list(rows_by_seed)
+    lines = [f"| model | group | probe accuracy, mean ± sd over seeds {seeds} | per seed | "
+             "test recon MSE/pixel, mean ± sd |",
+             "| --- | --- | ---: | --- | ---: |"]
+    for i, r in enumerate(rows_by_seed[seeds[0]]):
+        acc = np.array([rows_by_seed[s][i]["probe_accuracy"] for s in seeds])
+        per_seed = ", ".join(f"{a:.4f}" for a in acc)
+        if r["recon_mse"] is None:
+            mse = "—"
+        else:
+            m = np.array([rows_by_seed[s][i]["recon_mse"] for s in seeds])
+            mse = f"{m.mean():.4f} ± {m.std(ddof=1) if len(m) > 1 else 0.0:.4f}"
+        sd = acc.std(ddof=1) if len(acc) > 1 else 0.0
+        lines.append(f"| {r['model']} | {r['group']} | {acc.mean():.4f} ± {sd:.4f} | "
+                     f"{per_seed} | {mse} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-train", type=int, default=10_000, help="training images")
@@ -225,29 +258,37 @@ def main(argv=None):
                         help="first choose each model's step size among 1e-3, 3e-3, 1e-2 by "
                              "its own objective on --n-val further training images")
     parser.add_argument("--n-val", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0],
+                        help="one table per seed, then mean ± sd when several are given")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     args = parser.parse_args(argv)
     data = load_digits(args.n_train, args.n_test, args.n_val if args.select_lr else 0,
                        args.data_dir)
     settings = dict(code_size=args.code_size, epochs=args.epochs, hidden=args.hidden,
-                    seed=args.seed, batch_size=args.batch_size)
+                    batch_size=args.batch_size)
     print(f"data: {data.source}, {len(data.y_train)} training and {len(data.y_test)} test "
-          f"images; {settings}; probe {PROBE}")
+          f"images; {settings}; seeds {args.seed}; probe {PROBE}")
     t0 = time.perf_counter()
     learning_rates, selection = args.learning_rate, None
     if args.select_lr:
-        learning_rates, selection = select_learning_rates(data.X_train, data.X_val, **settings)
+        learning_rates, selection = select_learning_rates(
+            data.X_train, data.X_val, seed=args.seed[0], **settings)
         print(f"\nchosen step sizes: {learning_rates}\n")
-    rows, _ = probe_table(data.X_train, data.y_train, data.X_test, data.y_test,
-                          learning_rates=learning_rates, **settings)
-    print()
-    print(format_table(rows))
+    rows_by_seed = {}
+    for seed in args.seed:
+        rows, _ = probe_table(data.X_train, data.y_train, data.X_test, data.y_test, seed=seed,
+                              learning_rates=learning_rates, **settings)
+        rows_by_seed[seed] = rows
+        print(f"\nseed {seed}:\n")
+        print(format_table(rows))
+        print()
+    if len(args.seed) > 1:
+        print(format_summary(rows_by_seed))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if args.json:
         payload = {"settings": {**vars(args), "data": data.source, "probe": PROBE},
-                   "learning_rate_selection": selection, "rows": rows}
+                   "learning_rate_selection": selection, "rows": rows_by_seed}
         atomic_write(args.json, lambda f: f.write(json.dumps(payload, indent=1).encode()))
     return 0
 
