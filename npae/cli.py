@@ -152,22 +152,17 @@ def _extra_hyperparameters(pairs):
 def _load_data(name):
     """(X_train, y_train, X_test, y_test, name, note) for ``auto`` or a named data set."""
     from . import datasets
-    note = ""
     if name == "auto":
-        if datasets.find_dataset("mnist") is not None:
-            name = "mnist"
-        else:
-            name = "glyph-digits"
-            note = ("MNIST was not found on disk, so this uses npae's synthetic glyph digits. "
-                    "For MNIST run `python -m npae download mnist` (or set NPAE_DATA to a folder "
-                    "holding mnist/) and run again.")
+        X, y, X_test, y_test, source = datasets.load_digits()
+        auto_name = "mnist" if source.startswith("MNIST") else "glyph-digits"
+        return X, y, X_test, y_test, auto_name, "" if auto_name == "mnist" else source
     name = {"glyphs": "glyph-digits", "fashion": "fashion-mnist"}.get(name, name)
     if name not in datasets.available_datasets():
         raise UsageError(f"unknown dataset {name!r}; choose from auto, "
                          f"{', '.join(datasets.available_datasets())}")
     X, y = datasets.load(name, "train")
     X_test, y_test = datasets.load(name, "test")
-    return X, y, X_test, y_test, name, note
+    return X, y, X_test, y_test, name, ""
 
 
 def _figures(model, X_test, y_test, out):

@@ -58,8 +58,8 @@ from ._validation import check_choice, check_positive_int, check_scalar
 
 __all__ = [
     "CHECKSUMS", "DEFAULT_MIRRORS", "available_datasets", "download", "find_dataset",
-    "load", "load_fashion_mnist", "load_glyph_digits", "load_mnist", "make_manifold",
-    "read_idx",
+    "load", "load_digits", "load_patches", "load_fashion_mnist", "load_glyph_digits", "load_mnist",
+    "make_manifold", "read_idx",
 ]
 
 # --------------------------------------------------------------------------- IDX files
@@ -475,6 +475,26 @@ def load(name, split="train", *, data_dir=None, download=False, mirrors=None, fl
     return (X if flatten else X.reshape(-1, 28, 28)), y
 
 
+def load_digits(n_train=None, n_test=None, seed=0):
+    """Digits for demos and tutorials: MNIST when it is on disk, else synthetic glyph digits.
+
+    Returns ``(X_train, y_train, X_test, y_test, source)`` with X in [0, 1] (float32,
+    (N, 784)), y int64 and ``source`` a sentence saying which data it is (and, for the
+    glyphs, how to get MNIST). ``n_train``/``n_test`` keep the first n MNIST images or
+    draw n glyph digits (default: all of MNIST; 10,000 and 2,000 glyphs).
+    """
+    if find_dataset("mnist") is not None:
+        X, y = load("mnist", "train", n=n_train)
+        X_test, y_test = load("mnist", "test", n=n_test)
+        return X, y, X_test, y_test, f"MNIST ({len(X):,} training, {len(X_test):,} test images)"
+    X, y = load("glyph-digits", "train", n=n_train, seed=seed)
+    X_test, y_test = load("glyph-digits", "test", n=n_test, seed=seed)
+    return X, y, X_test, y_test, (
+        f"npae's synthetic glyph digits ({len(X):,} training, {len(X_test):,} test images): "
+        "MNIST was not found; get it with `python -m npae download mnist` or set NPAE_DATA "
+        "to a folder holding mnist/")
+
+
 # --------------------------------------------------------------------------- glyph digits
 
 #: Fonts shipped with matplotlib (file stems in ``matplotlib.get_data_path()/fonts/ttf``).
@@ -795,4 +815,3 @@ def load_patches(n=10000, size=8, whiten=True, epsilon=1.0, downsample=2, seed=0
     return X.astype(dtype)
 
 
-__all__ += ["load_patches"]

@@ -421,3 +421,12 @@ def test_fashion_mnist_if_installed():
     X, y = load_fashion_mnist("test", data_dir=folder)
     assert X.shape == (10000, 784)
     np.testing.assert_array_equal(np.bincount(y), [1000] * 10)
+
+
+def test_load_digits_falls_back_to_glyphs_and_says_so(monkeypatch):
+    import npae.datasets as ds
+    monkeypatch.setattr(ds, "find_dataset", lambda name, *a, **k: None)
+    X, y, X_test, y_test, source = ds.load_digits(50, 20)
+    assert X.shape == (50, 784) and X_test.shape == (20, 784) and y.dtype == np.int64
+    assert "glyph" in source and "npae download mnist" in source
+    assert 0.0 <= X.min() and X.max() <= 1.0
