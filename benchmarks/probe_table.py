@@ -171,8 +171,8 @@ def probe_table(X_train, y_train, X_test, y_test, code_size=64, epochs=5, hidden
 
     ``rows`` is a list of dicts (model, group, encoder, code_size, learning_rate,
     probe_accuracy, recon_mse, train_seconds, probe_seconds), the baselines (raw pixels,
-    PCA with ``code_size`` components) first; ``models`` maps each name to its fitted model. ``only`` restricts the table to
-    some names.
+    PCA with ``code_size`` components) first; ``models`` maps each name to its fitted
+    model. ``only`` restricts the table to some names.
     """
     t0 = time.perf_counter()
     acc = npae.LinearProbe(**PROBE).fit(X_train, y_train).score(X_test, y_test)

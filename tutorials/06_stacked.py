@@ -376,10 +376,11 @@ fig
 # %% [markdown]
 # At $3E = 18$ passes the end-to-end model has closed part of the gap but not all of it:
 # 78.6 against 69.9 nats with seed 0 (seeds 1 and 2: 83.2 against 69.3, and 84.7 against
-# 69.6); the probe accuracies stay close (0.890 and 0.899). That is the observation of Bengio et al. (2007) and Erhan et al. (2010) —
-# pretraining is not only a faster start but leads deep sigmoid networks to better
-# regions — reproduced here at a small scale; 18 epochs on 10,000 images is far from
-# convergence, and we make no claim about the limit. Pretraining is rarely used for
+# 69.6); the probe accuracies stay close (0.890 and 0.899). That is the observation of
+# Bengio et al. (2007) and Erhan et al. (2010) — pretraining is not only a faster start
+# but leads deep sigmoid networks to better regions — reproduced here at a small scale;
+# 18 epochs on 10,000 images is far from convergence, and we make no claim about the
+# limit. Pretraining is rarely used for
 # networks like this today: units that do not saturate (ReLU) and scaled
 # initializations removed most of the difficulty it addressed.
 #

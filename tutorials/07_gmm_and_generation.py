@@ -157,7 +157,7 @@ print(f"converged: {gmm.converged_} after {gmm.n_iter_} iterations; mean log-lik
 
 
 def log_gaussian_by_formula(X, mu, Sigma):
-    """log N(x | μ, Σ) = −½ log det(2πΣ) − ½ (x − μ)ᵀ Σ⁻¹ (x − μ), with inv and det."""
+    """log N(x | μ, Σ) = −½ log det(2πΣ) − ½ (x − μ)ᵀ Σ⁻¹ (x − μ), by inv and det."""
     diff = X - mu                                                     # (N, D)
     maha = np.einsum("nd,de,ne->n", diff, np.linalg.inv(Sigma), diff)  # (N,)
     return -0.5 * np.log(np.linalg.det(2 * np.pi * Sigma)) - 0.5 * maha
