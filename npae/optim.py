@@ -62,17 +62,30 @@ class Adam:
       (θ, g, m̃, s̃ and a scratch buffer; 1.3 MB in float32) stay in a core's L2 cache
       across the passes instead of streaming a 784×512 matrix through memory ten times.
 
+    * Every ``flush_every`` steps, moment entries below ``TINY`` = 1e-30 in magnitude
+      are set to 0. A first moment decays by β₁ per step wherever the gradient is
+      (nearly) zero, e.g. weights of pixels that are almost always black, and passes
+      through the subnormal floats (below 1.2e-38 in float32), whose arithmetic is up
+      to 100× slower on x86: after 3 MNIST epochs 8% of m̃ was subnormal and the update
+      took 2.6× as long. The flush changes an update by less than a·1e-30/ε' in
+      absolute terms (m̃) and by a relative 1e-30^½/ε' < 1e-7 (s̃); an entry at or above
+      1e-30 cannot decay below 1.2e-38 between two flushes (0.9¹⁰⁰ · 1e-30 = 2.7e-35).
+
     ``moments(name)`` returns the textbook (m, s) of a parameter.
     """
 
+    TINY = 1e-30
+
     name = "adam"
 
-    def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, block=65536):
+    def __init__(self, learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, block=65536,
+                 flush_every=100):
         self.learning_rate = check_scalar(learning_rate, "learning_rate", 0, None, low_open=True)
         self.beta1 = check_scalar(beta1, "beta1", 0, 1, high_open=True)
         self.beta2 = check_scalar(beta2, "beta2", 0, 1, high_open=True)
         self.eps = check_scalar(eps, "eps", 0, None, low_open=True)
         self.block = check_positive_int(block, "block")
+        self.flush_every = check_positive_int(flush_every, "flush_every")
         self.t = 0
         self.m_scaled, self.s_scaled, self._buf = {}, {}, {}
 
@@ -100,6 +113,9 @@ class Adam:
                 blk = slice(start, start + self.block)
                 n = len(theta[blk])
                 self._update(theta[blk], g[blk], m[blk], s[blk], buf[:n], a, eps)
+            if self.t % self.flush_every == 0:                 # keep out of subnormals
+                m[np.abs(m) < self.TINY] = 0
+                s[s < self.TINY] = 0
 
     def _update(self, theta, g, m, s, buf, a, eps):
         """One block, in place through the scratch ``buf``."""

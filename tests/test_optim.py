@@ -81,3 +81,18 @@ def test_adam_block_size_does_not_change_the_arithmetic():
     for k in params:
         assert np.array_equal(results[0][k], results[1][k])
         assert np.array_equal(results[0][k], results[2][k])
+
+
+def test_adam_flushes_moments_that_would_decay_into_subnormals():
+    """Every flush_every steps, moment entries below 1e-30 become 0 (subnormal float
+    arithmetic is slow); entries of ordinary size are untouched."""
+    params = {"w": np.ones(4, dtype=np.float32)}
+    opt = Adam(1e-3, flush_every=3)
+    opt.step(params, {"w": np.array([1e-31, 1.0, 0, 0], dtype=np.float32)})
+    assert opt.m_scaled["w"][0] != 0
+    zero = {"w": np.zeros(4, dtype=np.float32)}
+    opt.step(params, zero)
+    opt.step(params, zero)                         # t = 3: flush
+    m, s = opt.m_scaled["w"], opt.s_scaled["w"]
+    assert m[0] == 0 and s[0] == 0
+    assert m[1] == np.float32(0.9) ** 2 and s[1] > 0
