@@ -37,31 +37,16 @@ import inspect
 import os
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")                      # figures are written to files, never shown
-
 import numpy as np
 from matplotlib.figure import Figure
 
-try:
-    import npae
-except ModuleNotFoundError:                # a checkout without `pip install -e .`
-    import sys
-    from pathlib import Path
-    _here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(_here.parent))  # the repository root, which holds npae/
-    import npae
+from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+import npae
 from npae import datasets, layers, losses, plotting
 from npae.gradcheck import (GradientCheckError, check_gradients, check_model,
                             numerical_gradient, relative_error)
 
-FAST = os.environ.get("NPAE_FAST") == "1"  # tiny sizes, for tests
-OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
-os.makedirs(OUT, exist_ok=True)
-START = time.perf_counter()
 rng = np.random.default_rng(0)
-print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
 
 # %% [markdown]
 # ## 1. A dense layer
@@ -294,7 +279,7 @@ ax.set_ylabel("relative error (N2)")
 ax.set_title("finite differences: truncation (right) vs rounding (left)")
 ax.grid(alpha=0.3, which="both")
 ax.legend(fontsize="small")
-plotting.save_figure(fig, os.path.join(OUT, "00_eps_sweep.png"))
+plotting.save_figure(fig, out("00_eps_sweep.png"))
 fig
 
 # %% [markdown]
@@ -405,7 +390,7 @@ X = 0.01 + 0.98 * X                                              # away from 0 a
 D = X.shape[1]
 print(f"data: {source}; a batch of B={B} digits pooled to {side}x{side} (D={D}), code H={H}")
 plotting.image_grid(X, ncols=B, title=f"the batch being checked ({side}x{side})",
-                    path=os.path.join(OUT, "00_batch.png"))
+                    path=out("00_batch.png"))
 
 # %% [markdown]
 # First the chain written out from npae's primitives, one line per equation:

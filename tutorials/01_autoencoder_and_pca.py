@@ -31,30 +31,15 @@ import inspect
 import os
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")                      # figures are written to files, never shown
-
 import numpy as np
 from matplotlib.figure import Figure
 
-try:
-    import npae
-except ModuleNotFoundError:                # a checkout without `pip install -e .`
-    import sys
-    from pathlib import Path
-    _here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(_here.parent))  # the repository root, which holds npae/
-    import npae
+from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+import npae
 from npae import datasets, losses, network, plotting
 from npae.gradcheck import DEFAULT_EPS, check_model, relative_error
 
-FAST = os.environ.get("NPAE_FAST") == "1"  # tiny sizes, for tests
-OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
-os.makedirs(OUT, exist_ok=True)
-START = time.perf_counter()
 rng = np.random.default_rng(0)
-print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
 
 # %% [markdown]
 # ## Data
@@ -64,18 +49,8 @@ print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
 # need no download. Pixels are in $[0, 1]$.
 
 # %%
-if datasets.find_dataset("mnist") is not None:
-    if FAST:                                   # the small test split loads fastest
-        X_all, y_all = datasets.load_mnist("test")
-        X_train, y_train, X_test, y_test = X_all[:1000], y_all[:1000], X_all[1000:1500], y_all[1000:1500]
-    else:
-        X_train, y_train = datasets.load_mnist("train")
-        X_test, y_test = datasets.load_mnist("test")
-    source = "MNIST"
-else:
-    X_train, y_train = datasets.load_glyph_digits(1000 if FAST else 20000, seed=0)
-    X_test, y_test = datasets.load_glyph_digits(500 if FAST else 2000, seed=1)
-    source = "synthetic glyph digits (MNIST not found; set NPAE_DATA to use it)"
+X_train, y_train, X_test, y_test, source = datasets.load_digits(
+    1000 if FAST else None, 500 if FAST else None)     # MNIST if found, else glyph digits
 print(f"data: {source}; train {X_train.shape}, test {X_test.shape}, "
       f"pixels in [{X_train.min():.0f}, {X_train.max():.0f}]")
 
@@ -248,7 +223,7 @@ ax.set_xlabel("principal component")
 ax.set_ylabel("variance (eigenvalue)")
 ax.set_title(f"spectrum: the top {H_lin} (blue) are separated by a gap")
 ax.set_xticks(np.arange(1, D_lin + 1))
-plotting.save_figure(fig, os.path.join(OUT, "01_spectrum.png"))
+plotting.save_figure(fig, out("01_spectrum.png"))
 fig
 
 
@@ -353,7 +328,7 @@ h = ae.history_
 for i, e in enumerate(h["epoch"]):
     print(f"  epoch {e:2d}: train BCE {h['recon'][i]:7.2f}   test BCE {h['val_recon'][i]:7.2f}"
           f"   (nats per image; weight decay term {h['weight_decay'][i]:.1f})")
-plotting.loss_curves(ae.history_, path=os.path.join(OUT, "01_loss_curves.png"))
+plotting.loss_curves(ae.history_, path=out("01_loss_curves.png"))
 
 # %% [markdown]
 # (The training loss is averaged over an epoch during which the model keeps improving;
@@ -390,7 +365,7 @@ print(f"test squared error per image: autoencoder {sq_ae:.2f}, PCA with {code_si
 plotting.reconstructions(X_test[:12], X_hat[:12], n=12,
                          titles=("test digit", f"autoencoder ({code_size})"),
                          extra_rows=[(f"PCA ({code_size})", X_hat_pca[:12])],
-                         path=os.path.join(OUT, "01_reconstructions.png"))
+                         path=out("01_reconstructions.png"))
 
 # %% [markdown]
 # **First-layer filters.** Unit $j$ of the first layer computes $a_j = \sum_i x_i W_{ij}
@@ -409,7 +384,7 @@ if black.any():
     print(f"{black.sum()} pixels are black in every training digit; their weights have "
           f"rms {np.sqrt(np.mean(W_enc[black] ** 2)):.1e} (initialised at {init_scale:.1e}), "
           f"the other pixels' {np.sqrt(np.mean(W_enc[~black] ** 2)):.1e}")
-plotting.filters(W_enc, n=100, path=os.path.join(OUT, "01_filters.png"))
+plotting.filters(W_enc, n=100, path=out("01_filters.png"))
 
 # %% [markdown]
 # ## 5. A 2-unit code
@@ -433,11 +408,11 @@ print(f"2-unit code: test BCE {ae2.history_['val_loss'][-1]:.1f} after {epochs_2
       f"({time.perf_counter() - t:.1f} s)")
 plotting.codes_2d((X_test - mean_img) @ comps_img[:2].T, y_test,   # PCA's top 2 of section 4
                   title="PCA, 2 components",
-                  path=os.path.join(OUT, "01_codes_pca.png"))
+                  path=out("01_codes_pca.png"))
 
 # %%
 plotting.codes_2d(ae2.transform(X_test), y_test, title="autoencoder, 2-unit code",
-                  path=os.path.join(OUT, "01_codes_2d.png"))
+                  path=out("01_codes_2d.png"))
 
 # %% [markdown]
 # ## Summary

@@ -36,47 +36,24 @@ import inspect
 import os
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")                      # figures are written to files, never shown
-
 import numpy as np
 
-try:
-    import npae
-except ModuleNotFoundError:                # a checkout without `pip install -e .`
-    import sys
-    from pathlib import Path
-    _here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(_here.parent))  # the repository root, which holds npae/
-    import npae
+from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+import npae
 from npae import Autoencoder, datasets, penalties, plotting
 from npae.gradcheck import check_model, numerical_gradient, relative_error
 from npae.metrics import fraction_near_zero, mean_activation
 from npae.models.regularized import KSparseAutoencoder, SparseAutoencoder
 
-FAST = os.environ.get("NPAE_FAST") == "1"  # tiny sizes, for tests
-OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
-os.makedirs(OUT, exist_ok=True)
-START = time.perf_counter()
-print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
 
 # %% [markdown]
 # ## Data
 #
-# MNIST when npae finds it (and not in fast mode), otherwise npae's synthetic digits
+# MNIST when npae finds it, otherwise npae's synthetic digits
 # rendered from matplotlib's fonts. Pixels are in $[0, 1]$.
 
 # %%
-if not FAST and datasets.find_dataset("mnist") is not None:
-    X_train, _ = datasets.load_mnist("train")
-    X_test, _ = datasets.load_mnist("test")
-    X_train = X_train[:20000]
-    source = "MNIST (first 20,000 training images)"
-else:
-    X_train, _ = datasets.load_glyph_digits(400 if FAST else 20000, seed=0)
-    X_test, _ = datasets.load_glyph_digits(200 if FAST else 2000, seed=1)
-    source = "synthetic glyph digits"
+X_train, _, X_test, _, source = datasets.load_digits(400 if FAST else 20000, 200 if FAST else None)
 print(f"data: {source}; train {X_train.shape}, test {X_test.shape}")
 
 # %% [markdown]
@@ -277,16 +254,16 @@ for name, m in models.items():
 sig_names = ["plain", "L1 (λ=0.3)", "KL (ρ=0.05, β=3)"]
 plotting.histogram([codes[n] for n in sig_names], bins=50, labels=sig_names, logy=True,
                    density=True, xlabel="code value h", title="sigmoid code activations (test)",
-                   path=os.path.join(OUT, "02_code_histograms.png"))
+                   path=out("02_code_histograms.png"))
 plotting.histogram(codes["k-sparse (k=10)"], bins=50, logy=True, xlabel="code value z",
                    title="k-sparse code values (test)",
-                   path=os.path.join(OUT, "02_ksparse_histogram.png"))
+                   path=out("02_ksparse_histogram.png"))
 plotting.histogram([mean_activation(codes[n]) for n in sig_names], bins=30, labels=sig_names,
                    xlabel="mean activation of a unit", title="per-unit mean activation",
-                   path=os.path.join(OUT, "02_unit_means.png"))
+                   path=out("02_unit_means.png"))
 for name, tag in [("plain", "plain"), ("KL (ρ=0.05, β=3)", "kl"), ("k-sparse (k=10)", "ksparse")]:
     plotting.filters(models[name].params_["enc.0.W"], n=64,
-                     path=os.path.join(OUT, f"02_filters_{tag}.png"),
+                     path=out(f"02_filters_{tag}.png"),
                      title=f"{name}: first 64 encoder filters")
 
 # %% [markdown]
@@ -312,7 +289,7 @@ for label, data in [("before", P_raw), ("after", P)]:
     lam = np.linalg.eigvalsh(np.cov(data.T.astype(np.float64)))[::-1]
     print(f"covariance eigenvalues {label} whitening, as fractions of the largest: "
           f"{np.round(lam[[0, 1, 3, 7, 15, 31]] / lam[0], 3)} (ranks 1, 2, 4, 8, 16, 32)")
-plotting.image_grid(P[:64], title="whitened 8×8 patches", path=os.path.join(OUT, "02_patches.png"))
+plotting.image_grid(P[:64], title="whitened 8×8 patches", path=out("02_patches.png"))
 patch_epochs = 2 if FAST else 100
 kl_patches = SparseAutoencoder((64,), output="gaussian", sparsity_target=0.035,
                                sparsity_weight=3.0, weight_decay=1e-2, epochs=patch_epochs,
@@ -325,7 +302,7 @@ for m, tag, title in [(kl_patches, "kl", "KL-sparse AE (ρ=0.035, β=3) on white
     print(f"{title}: reconstruction ½‖x − x̂‖² {m.history_['recon'][-1]:.2f} "
           f"(data ½‖x‖² {0.5 * np.mean(np.sum(P ** 2, axis=1)):.2f})")
     plotting.filters(m.params_["enc.0.W"], n=64, title=title,
-                     path=os.path.join(OUT, f"02_patch_filters_{tag}.png"))
+                     path=out(f"02_patch_filters_{tag}.png"))
 
 # %% [markdown]
 # Open `02_patch_filters_kl.png` and `02_patch_filters_ksparse.png`: most filters are a

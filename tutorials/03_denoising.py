@@ -31,41 +31,18 @@ import inspect
 import os
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")                      # figures are written to files, never shown
-
 import numpy as np
 
-try:
-    import npae
-except ModuleNotFoundError:                # a checkout without `pip install -e .`
-    import sys
-    from pathlib import Path
-    _here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(_here.parent))  # the repository root, which holds npae/
-    import npae
+from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+import npae
 from npae import Autoencoder, datasets, noise, plotting
 from npae.gradcheck import check_model
 from npae.metrics import denoising_scores
 from npae.models.regularized import DenoisingAutoencoder
 
-FAST = os.environ.get("NPAE_FAST") == "1"  # tiny sizes, for tests
-OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
-os.makedirs(OUT, exist_ok=True)
-START = time.perf_counter()
-print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
 
 # %%
-if not FAST and datasets.find_dataset("mnist") is not None:
-    X_train, _ = datasets.load_mnist("train")
-    X_test, _ = datasets.load_mnist("test")
-    X_train = X_train[:20000]
-    source = "MNIST (first 20,000 training images)"
-else:
-    X_train, _ = datasets.load_glyph_digits(400 if FAST else 20000, seed=0)
-    X_test, _ = datasets.load_glyph_digits(200 if FAST else 2000, seed=1)
-    source = "synthetic glyph digits"
+X_train, _, X_test, _, source = datasets.load_digits(400 if FAST else 20000, 200 if FAST else None)
 print(f"data: {source}; train {X_train.shape}, test {X_test.shape}")
 
 # %% [markdown]
@@ -89,7 +66,7 @@ for name, level in [("gaussian", 0.3), ("masking", 0.3), ("salt_and_pepper", 0.3
     nu = noise.sample_noise(clean, name, level, rng)
     rows.append((f"{name} {level}", np.clip(nu.apply(clean), 0, 1)))   # clip only to draw
 plotting.image_rows(rows, n=10, vmin=0, vmax=1, title="three corruptions, level 0.3",
-                    path=os.path.join(OUT, "03_corruptions.png"))
+                    path=out("03_corruptions.png"))
 print("fraction of pixels changed by masking at p = 0.3:",
       np.mean(noise.sample_noise(X_test, "masking", 0.3, rng).mask == 0).round(3))
 
@@ -179,16 +156,16 @@ Xn = noisy["masking"][:10]
 plotting.image_rows([("noisy (mask 0.3)", Xn), ("plain AE", models["plain"].reconstruct(Xn)),
                      ("denoising AE", models["masking"].reconstruct(Xn)),
                      ("clean", X_test[:10])], n=10, vmin=0, vmax=1,
-                    path=os.path.join(OUT, "03_masking_grid.png"))
+                    path=out("03_masking_grid.png"))
 for name in ["gaussian", "salt_and_pepper"]:
     Xn = noisy[name][:10]
     plotting.image_rows([("noisy", np.clip(Xn, 0, 1)), ("denoised", models[name].reconstruct(Xn)),
                          ("clean", X_test[:10])], n=10, vmin=0, vmax=1,
-                        title=f"{name} noise", path=os.path.join(OUT, f"03_{name}_grid.png"))
+                        title=f"{name} noise", path=out(f"03_{name}_grid.png"))
 for name in ["plain", "masking"]:
     plotting.filters(models[name].params_["enc.0.W"], n=64,
                      title=f"{name}: first 64 encoder filters",
-                     path=os.path.join(OUT, f"03_filters_{name}.png"))
+                     path=out(f"03_filters_{name}.png"))
 
 # %% [markdown]
 # Vincent et al. observed that long denoising training turns the filters into localized

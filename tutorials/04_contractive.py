@@ -32,43 +32,20 @@ import inspect
 import os
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")                      # figures are written to files, never shown
-
 import numpy as np
 from matplotlib.figure import Figure
 
-try:
-    import npae
-except ModuleNotFoundError:                # a checkout without `pip install -e .`
-    import sys
-    from pathlib import Path
-    _here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(_here.parent))  # the repository root, which holds npae/
-    import npae
+from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+import npae
 from npae import Autoencoder, datasets, penalties, plotting
 from npae.gradcheck import check_model, relative_error
 from npae.layers import sigmoid
 from npae.metrics import mean_jacobian_norm
 from npae.models.regularized import ContractiveAutoencoder
 
-FAST = os.environ.get("NPAE_FAST") == "1"  # tiny sizes, for tests
-OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
-os.makedirs(OUT, exist_ok=True)
-START = time.perf_counter()
-print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
 
 # %%
-if not FAST and datasets.find_dataset("mnist") is not None:
-    X_train, _ = datasets.load_mnist("train")
-    X_test, _ = datasets.load_mnist("test")
-    X_train, X_test = X_train[:20000], X_test[:5000]
-    source = "MNIST (first 20,000 training and 5,000 test images)"
-else:
-    X_train, _ = datasets.load_glyph_digits(400 if FAST else 20000, seed=0)
-    X_test, _ = datasets.load_glyph_digits(200 if FAST else 2000, seed=1)
-    source = "synthetic glyph digits"
+X_train, _, X_test, _, source = datasets.load_digits(400 if FAST else 20000, 200 if FAST else 5000)
 print(f"data: {source}; train {X_train.shape}, test {X_test.shape}")
 
 # %% [markdown]
@@ -178,7 +155,7 @@ norms_p, sv_p = jacobian_norms(plain, X_test[:n_show])
 norms_c, sv_c = jacobian_norms(cae, X_test[:n_show])
 plotting.histogram([norms_p, norms_c], bins=40, labels=["plain", "contractive"],
                    xlabel=r"$\|J_f(x)\|_F$ per test image", title="encoder sensitivity",
-                   path=os.path.join(OUT, "04_jacobian_norms.png"))
+                   path=out("04_jacobian_norms.png"))
 
 # %% [markdown]
 # The singular values of $J_f(x)$ say *which* directions survive. Rifai et al. show that a
@@ -197,7 +174,7 @@ ax.set_ylabel(r"mean singular value $\sigma_k(J_f(x))$")
 ax.set_title("singular values of the encoder Jacobian (test images)")
 ax.legend()
 ax.grid(alpha=0.3)
-plotting.save_figure(fig, os.path.join(OUT, "04_jacobian_spectrum.png"))
+plotting.save_figure(fig, out("04_jacobian_spectrum.png"))
 print("mean top-3 singular values: plain", np.round(sv_p.mean(0)[:3], 3),
       " contractive", np.round(sv_c.mean(0)[:3], 3))
 print("mean singular value #20:    plain", np.round(sv_p.mean(0)[19], 4),
@@ -207,9 +184,9 @@ print(f"fraction of contractive units saturated (h < 0.01 or > 0.99) on every te
 plotting.reconstructions(X_test[:10], cae.reconstruct(X_test[:10]), n=10,
                          titles=("original", "contractive AE"),
                          extra_rows=[("plain AE", plain.reconstruct(X_test[:10]))],
-                         path=os.path.join(OUT, "04_reconstructions.png"))
+                         path=out("04_reconstructions.png"))
 plotting.filters(cae.params_["enc.0.W"], n=64, title="contractive AE: encoder filters",
-                 path=os.path.join(OUT, "04_filters_contractive.png"))
+                 path=out("04_filters_contractive.png"))
 
 # %% [markdown]
 # On MNIST the plain encoder's spectrum stays high for about 25 directions, the contractive

@@ -34,35 +34,15 @@ import inspect
 import os
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")                      # figures are written to files, never shown
-
 import numpy as np
 
-try:
-    import npae
-except ModuleNotFoundError:                # a checkout without `pip install -e .`
-    import sys
-    from pathlib import Path
-    _here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(_here.parent))  # the repository root, which holds npae/
-    import npae
+from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+import npae
 from npae import datasets, plotting
 from npae.gradcheck import check_model
 from npae.likelihood import elbo, importance_sampled_log_likelihood
 from npae.models import vae as vae_module
 from npae.models.vae import VAE
-
-FAST = os.environ.get("NPAE_FAST") == "1"  # tiny sizes, for tests
-OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
-os.makedirs(OUT, exist_ok=True)
-START = time.perf_counter()
-print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
-
-
-def out(name):
-    return os.path.join(OUT, name)
 
 
 # %% [markdown]
@@ -73,18 +53,8 @@ def out(name):
 # each pixel as the probability of "ink".
 
 # %%
-if datasets.find_dataset("mnist") is not None:
-    if FAST:                                   # the small test split loads fastest
-        X_all, y_all = datasets.load_mnist("test")
-        X_train, y_train, X_test, y_test = X_all[:1000], y_all[:1000], X_all[1000:1300], y_all[1000:1300]
-    else:
-        X_train, y_train = datasets.load_mnist("train")
-        X_test, y_test = datasets.load_mnist("test")
-    source = "MNIST"
-else:
-    X_train, y_train = datasets.load_glyph_digits(1000 if FAST else 20000, seed=0)
-    X_test, y_test = datasets.load_glyph_digits(300 if FAST else 2000, seed=1)
-    source = "synthetic glyph digits (MNIST not found; set NPAE_DATA to use it)"
+X_train, y_train, X_test, y_test, source = datasets.load_digits(
+    1000 if FAST else None, 300 if FAST else None)     # MNIST if found, else glyph digits
 D = X_train.shape[1]
 print(f"data: {source}; train {X_train.shape}, test {X_test.shape}")
 

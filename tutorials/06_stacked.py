@@ -40,34 +40,14 @@ import inspect
 import os
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")                      # figures are written to files, never shown
-
 import numpy as np
 from matplotlib.figure import Figure
 
-try:
-    import npae
-except ModuleNotFoundError:                # a checkout without `pip install -e .`
-    import sys
-    from pathlib import Path
-    _here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-    sys.path.insert(0, str(_here.parent))  # the repository root, which holds npae/
-    import npae
+from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+import npae
 from npae import datasets, plotting
 from npae.gradcheck import check_model
 from npae.probe import linear_probe_accuracy
-
-FAST = os.environ.get("NPAE_FAST") == "1"  # tiny sizes, for tests
-OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
-os.makedirs(OUT, exist_ok=True)
-START = time.perf_counter()
-print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
-
-
-def out(name):
-    return os.path.join(OUT, name)
 
 
 # %% [markdown]

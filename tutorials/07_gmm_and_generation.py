@@ -38,32 +38,13 @@ import os
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")                      # figures are written to files, never shown
-
 import numpy as np
 from matplotlib.figure import Figure
 
-_here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
-try:
-    import npae
-except ModuleNotFoundError:                # a checkout without `pip install -e .`
-    import sys
-    sys.path.insert(0, str(_here.parent))  # the repository root, which holds npae/
-    import npae
+from _setup import FAST, OUT, ROOT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+import npae
 from npae import datasets, plotting
 from npae.anomaly import reconstruction_scores, roc_auc, roc_curve
-
-FAST = os.environ.get("NPAE_FAST") == "1"  # tiny sizes, for tests
-OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
-os.makedirs(OUT, exist_ok=True)
-START = time.perf_counter()
-print(f"npae {npae.__version__}; fast mode: {FAST}; figures go to {OUT}/")
-
-
-def out(name):
-    return os.path.join(OUT, name)
 
 
 # %% [markdown]
@@ -328,7 +309,7 @@ plotting.ellipses_2d(X_moons, g.means_, g.covariances_, labels=g.predict(X_moons
 # The probe: $\lambda = 10^{-4}$, standardized features, L-BFGS for at most 200 iterations.
 
 # %%
-_root = _here.parent
+_root = ROOT
 _spec = importlib.util.spec_from_file_location("probe_table",
                                                _root / "benchmarks" / "probe_table.py")
 probe_table = importlib.util.module_from_spec(_spec)
