@@ -22,6 +22,7 @@ GRADCHECK_DEFAULTS = {
     "denoising": {"hidden_layer_sizes": (5, 3), "activation": "tanh"},
     "contractive": {"hidden_layer_sizes": (5,), "activation": "sigmoid"},
     "vae": {"hidden_layer_sizes": (5,), "latent_dim": 3, "activation": "tanh"},
+    "stacked": {"hidden_layer_sizes": (5, 3), "activation": "tanh"},
 }
 
 # CLI model name -> (module, class, default hyperparameters for `train`)
@@ -32,6 +33,7 @@ MODELS = {
     "denoising": ("npae.models.regularized", "DenoisingAutoencoder", {}),
     "contractive": ("npae.models.regularized", "ContractiveAutoencoder", {}),
     "vae": ("npae.models.vae", "VAE", {}),
+    "stacked": ("npae.models.stacked", "StackedAutoencoder", {}),
 }
 
 

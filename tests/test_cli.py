@@ -44,7 +44,7 @@ def test_gradcheck_prints_a_passing_table_for_a_tied_autoencoder(capsys):
 
 
 @pytest.mark.parametrize("model", ["autoencoder", "sparse", "ksparse", "denoising",
-                                   "contractive", "vae"])
+                                   "contractive", "vae", "stacked"])
 def test_gradcheck_passes_for_every_model_with_its_defaults(model, capsys):
     assert main(["gradcheck", model]) == 0
     assert "PASS" in capsys.readouterr().out
