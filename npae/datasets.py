@@ -563,7 +563,6 @@ def _glyph_templates(font_files: tuple[str, ...]):
       of the glyph after any linear map;
     - stroke width w = 2 · area / perimeter, with perimeter = Σ |∇m| (coarea formula).
     """
-    import matplotlib
     from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath

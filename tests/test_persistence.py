@@ -1,5 +1,4 @@
 """Checkpoints: round trip, atomic writes, and refusal of pickles, other models, other formats."""
-import io
 import json
 import os
 

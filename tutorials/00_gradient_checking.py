@@ -34,13 +34,12 @@
 
 # %%
 import inspect
-import os
 import time
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
 import npae
 from npae import datasets, layers, losses, plotting
 from npae.gradcheck import (GradientCheckError, check_gradients, check_model,

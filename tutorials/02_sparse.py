@@ -33,13 +33,11 @@
 
 # %%
 import inspect
-import os
 import time
 
 import numpy as np
 
-from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
-import npae
+from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
 from npae import Autoencoder, datasets, penalties, plotting
 from npae.gradcheck import check_model, numerical_gradient, relative_error
 from npae.metrics import fraction_near_zero, mean_activation

@@ -28,13 +28,11 @@
 
 # %%
 import inspect
-import os
 import time
 
 import numpy as np
 
-from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
-import npae
+from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
 from npae import Autoencoder, datasets, noise, plotting
 from npae.gradcheck import check_model
 from npae.metrics import denoising_scores

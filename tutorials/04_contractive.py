@@ -29,14 +29,12 @@
 
 # %%
 import inspect
-import os
 import time
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
-import npae
+from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
 from npae import Autoencoder, datasets, penalties, plotting
 from npae.gradcheck import check_model, relative_error
 from npae.layers import sigmoid

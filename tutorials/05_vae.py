@@ -31,12 +31,11 @@
 
 # %%
 import inspect
-import os
 import time
 
 import numpy as np
 
-from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
 import npae
 from npae import datasets, plotting
 from npae.gradcheck import check_model

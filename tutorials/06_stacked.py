@@ -37,13 +37,12 @@
 
 # %%
 import inspect
-import os
 import time
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import FAST, OUT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
 import npae
 from npae import datasets, plotting
 from npae.gradcheck import check_model
@@ -295,7 +294,7 @@ for label in ("stacked", "stacked denoising"):
         f"{label}, fine-tuned", f"{P}+{P}+{F}", seconds[label], m.loss(X_test)[1]["recon"],
         m.transform(X_train), m.transform(X_test), m.reconstruct(X_test))
 
-print(f"\n| model | epochs | train s | test BCE (nats/image) | test MSE/pixel | probe accuracy |")
+print("\n| model | epochs | train s | test BCE (nats/image) | test MSE/pixel | probe accuracy |")
 print("| --- | ---: | ---: | ---: | ---: | ---: |")
 print(f"| raw pixels (784) | — | — | — | — | {pixel_acc:.4f} |")
 for label, passes, secs, bce, mse, acc in rows:

@@ -34,14 +34,12 @@
 # %%
 import importlib.util
 import itertools
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import FAST, OUT, ROOT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+from _setup import FAST, ROOT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
 import npae
 from npae import datasets, plotting
 from npae.anomaly import reconstruction_scores, roc_auc, roc_curve

@@ -34,7 +34,6 @@ Larochelle, "Greedy layer-wise training of deep networks", NIPS 2007; Vincent et
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .._validation import check_positive_int
 from .autoencoder import Autoencoder
