@@ -1,7 +1,5 @@
 """Tests for npae.probe: the softmax cross-entropy against its formula and its gradient
 against central differences, the L-BFGS fit, argument checks, and raw MNIST pixels."""
-import gzip
-import os
 import time
 
 import numpy as np
@@ -139,33 +137,15 @@ def test_bad_inputs_raise():
         probe.score(X, y[:5])
 
 
-def _mnist_dir():
-    root = os.environ.get("NPAE_DATA")
-    if root is None or not os.path.exists(root + "/mnist/train-images-idx3-ubyte.gz"):
-        return None
-    return root + "/mnist/"
-
-
-def _idx(path):
-    """Read an IDX file: magic (2 zero bytes, dtype, ndim), big-endian dims, data."""
-    raw = gzip.open(path).read()
-    ndim = raw[3]
-    dims = np.frombuffer(raw[4:4 + 4 * ndim], ">u4")
-    return np.frombuffer(raw[4 + 4 * ndim:], np.uint8).reshape(dims)
-
-
 @pytest.mark.mnist
 @pytest.mark.slow
-@pytest.mark.skipif(_mnist_dir() is None, reason="MNIST not found under $NPAE_DATA/mnist")
-def test_raw_pixel_probe_on_mnist():
+def test_raw_pixel_probe_on_mnist(mnist_dir, mnist_train):
     """Multinomial logistic regression on the 784 raw pixels (60k train, 10k test) is
     known to reach about 92%; we measured 0.926. Assert ≥ 0.92 (the standard error of a
     10k-sample accuracy near 0.92 is 0.0027) and report the time."""
-    d = _mnist_dir()
-    X_train = _idx(d + "train-images-idx3-ubyte.gz").reshape(60000, -1)
-    y_train = _idx(d + "train-labels-idx1-ubyte.gz")
-    X_test = _idx(d + "t10k-images-idx3-ubyte.gz").reshape(10000, -1)
-    y_test = _idx(d + "t10k-labels-idx1-ubyte.gz")
+    from npae.datasets import load_mnist
+    X_train, y_train = mnist_train
+    X_test, y_test = load_mnist("test", data_dir=mnist_dir)
     start = time.perf_counter()
     acc = linear_probe_accuracy(X_train, y_train, X_test, y_test)
     print(f"raw-pixel linear probe: test accuracy {acc:.4f} in "
