@@ -84,3 +84,14 @@ def check_choice(value, name, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def check_float_dtype(value, name="dtype"):
+    """Return ``np.dtype(value)`` if it is float32 or float64 (training vs checks)."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise ValueError(f"{name} must be float32 or float64, got {value!r}") from None
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"{name} must be float32 or float64, got {value!r}")
+    return dtype

@@ -109,9 +109,9 @@ import numbers
 
 import numpy as np
 
+from ._validation import check_array, check_choice, check_positive_int, check_scalar
 from .estimator import Estimator
 from .layers import logsumexp
-from ._validation import check_array, check_choice, check_positive_int, check_scalar
 from .models.base import NotFittedError
 
 __all__ = ["GaussianMixture"]

@@ -64,8 +64,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import check_array, check_float_dtype, check_positive_int, check_scalar
 from .estimator import Estimator
-from ._validation import check_array, check_positive_int, check_scalar
 from .models.base import NotFittedError
 
 __all__ = ["LinearProbe", "softmax_cross_entropy", "linear_probe_accuracy"]
@@ -240,13 +240,7 @@ class LinearProbe(Estimator):
 
     @property
     def _dtype(self):
-        try:
-            dtype = np.dtype(self.dtype)
-        except TypeError:
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}") from None
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
-        return dtype
+        return check_float_dtype(self.dtype)
 
     def _logits(self, X):
         if not hasattr(self, "params_"):

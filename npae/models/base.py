@@ -17,7 +17,8 @@ import inspect
 
 import numpy as np
 
-from .._validation import check_array, check_choice, check_positive_int, check_scalar
+from .._validation import (check_array, check_choice, check_float_dtype, check_positive_int,
+                           check_scalar)
 from ..estimator import Estimator
 from ..optim import OPTIMIZERS, make_optimizer
 from ..persistence import load_model, save_model
@@ -55,12 +56,7 @@ class BaseModel(Estimator):
         check_positive_int(self.epochs, "epochs", minimum=0)
         if self.random_state is not None:
             check_positive_int(self.random_state, "random_state", minimum=0)
-        try:
-            dt = np.dtype(self.dtype)
-        except TypeError:
-            raise ValueError(f"dtype must be a floating dtype, got {self.dtype!r}") from None
-        if dt not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        check_float_dtype(self.dtype)
 
     @property
     def _dtype(self):
