@@ -95,3 +95,13 @@ def check_float_dtype(value, name="dtype"):
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"{name} must be float32 or float64, got {value!r}")
     return dtype
+
+
+def check_layer_sizes(sizes, name, allow_empty=False):
+    """A tuple of positive layer widths (an int is one layer); returns a tuple of ints."""
+    if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+        sizes = (sizes,)
+    if not isinstance(sizes, (tuple, list)) or (len(sizes) == 0 and not allow_empty):
+        what = "a tuple" if allow_empty else "a non-empty tuple"
+        raise ValueError(f"{name} must be {what} of positive integers, got {sizes!r}")
+    return tuple(check_positive_int(n, f"{name}[{i}]") for i, n in enumerate(sizes))

@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_positive_int, check_scalar
+from .._validation import check_array, check_layer_sizes, check_positive_int, check_scalar
 from ..layers import get_activation
 from ..losses import get_loss
 from ..network import Layer, backprop_layers, run_layers
@@ -161,16 +161,8 @@ class Autoencoder(BaseModel):
 
     # -- architecture -----------------------------------------------------------------
     def _validate_hyperparameters(self):
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, (int, np.integer)):
-            sizes = (sizes,)
-        if not isinstance(sizes, (tuple, list)) or len(sizes) == 0:
-            raise ValueError(f"hidden_layer_sizes must be a non-empty tuple of positive "
-                             f"integers, got {self.hidden_layer_sizes!r}")
-        for i, n in enumerate(sizes):
-            check_positive_int(n, f"hidden_layer_sizes[{i}]")
-        self._sizes = tuple(int(n) for n in sizes)
-        self._enc_acts = self._per_layer(self.activation, len(sizes), "activation")
+        self._sizes = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        self._enc_acts = self._per_layer(self.activation, len(self._sizes), "activation")
         self._loss = get_loss(self.output)
         dec = self.decoder_layer_sizes
         if self.tied_weights and (dec is not None or self.decoder_activation is not None):
@@ -180,12 +172,7 @@ class Autoencoder(BaseModel):
             self._dec_sizes = self._sizes[-2::-1]
             dec_acts = self.decoder_activation or tuple(a.name for a in self._enc_acts[-2::-1])
         else:
-            if not isinstance(dec, (tuple, list)):
-                raise ValueError(f"decoder_layer_sizes must be a tuple of positive integers, "
-                                 f"got {dec!r}")
-            for i, n in enumerate(dec):
-                check_positive_int(n, f"decoder_layer_sizes[{i}]")
-            self._dec_sizes = tuple(int(n) for n in dec)
+            self._dec_sizes = check_layer_sizes(dec, "decoder_layer_sizes", allow_empty=True)
             dec_acts = self.decoder_activation or self.activation
         self._dec_acts = self._per_layer(dec_acts, len(self._dec_sizes), "decoder_activation")
         check_scalar(self.weight_decay, "weight_decay", 0, None)

@@ -105,7 +105,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_array, check_choice, check_positive_int, check_scalar
+from .._validation import (check_array, check_choice, check_layer_sizes, check_positive_int,
+                           check_scalar)
 from ..layers import get_activation, sigmoid, softplus
 from ..losses import BernoulliLoss, get_loss
 from ..network import Layer, LayerCache, backprop_layers, run_layers
@@ -234,15 +235,8 @@ class VAE(BaseModel):
 
     # -- architecture -----------------------------------------------------------------
     def _validate_hyperparameters(self):
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
-            sizes = (sizes,)
-        if not isinstance(sizes, (tuple, list)):
-            raise ValueError(f"hidden_layer_sizes must be a tuple of positive integers "
-                             f"(possibly empty), got {self.hidden_layer_sizes!r}")
-        for i, n in enumerate(sizes):
-            check_positive_int(n, f"hidden_layer_sizes[{i}]")
-        self._sizes = tuple(int(n) for n in sizes)
+        self._sizes = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes",
+                                        allow_empty=True)       # () : heads read X directly
         self._H = check_positive_int(self.latent_dim, "latent_dim")
         self._act = get_activation(self.activation, "activation")
         self._loss = get_loss(self.output)
