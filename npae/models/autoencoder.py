@@ -238,6 +238,16 @@ class Autoencoder(BaseModel):
             terms.append("weight_decay")
         return terms
 
+    # Where each loss term's equations are, for the gradient checker's diagnosis.
+    term_equations = {
+        "recon": "(F1)-(F6), (B1)-(B7) in npae/models/autoencoder.py; npae/losses.py",
+        "sparsity": "(F8), (B8) in npae/models/autoencoder.py; (F2)-(B4) in npae/penalties.py",
+        "contractive": "(F9), (B10)-(B11) in npae/models/autoencoder.py; (F6)-(B6) in "
+                       "npae/penalties.py",
+        "weight_decay": "(B5) in npae/models/autoencoder.py; (F1)-(B1) in npae/penalties.py",
+        "input": "(B6), (B12) in npae/models/autoencoder.py",
+    }
+
     @staticmethod
     def _per_layer(spec, n, argument):
         names = (spec,) * n if isinstance(spec, str) else tuple(spec)

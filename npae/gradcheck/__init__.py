@@ -1,0 +1,80 @@
+"""Finite-difference gradient checks that diagnose the bug and never fail correct code.
+
+A backward pass is proven by comparing it, array by array, with central differences
+of the forward pass, in float64 (npae.gradcheck.numeric):
+
+    (N1)  n_i = [L(θ + ε e_i) − L(θ − ε e_i)] / (2ε)                     error O(ε²)
+    (N1') n_i = [8(L(θ + ε e_i) − L(θ − ε e_i)) − (L(θ + 2ε e_i) − L(θ − 2ε e_i))] / (12ε)
+    (N2)  rel(a, n) = ‖a − n‖₂ / max(‖a‖₂ + ‖n‖₂, 1e-12)        over the whole array
+    (N3)  n_v = d/dt L(θ + t v) at t = 0                           along a direction v
+    (N4)  ê = 4 max_i |n_i(ε) − n_i(ε/2)| + 10 u max|L| / ε         the check's own error
+
+Why order 4 with ε = 1e-3. The error of n has a truncation part, about ε² L'''/6 for
+(N1) and ε⁴ L⁽⁵⁾/30 for (N1'), and a rounding part, about u |L| / ε with u = 1.1e-16.
+(N1) balances them near ε = 1e-5 at an absolute error of about 1e-10 (for |L| ≈ 1),
+fine for large gradients but a relative error of 1e-6 for a gradient of 1e-4 (the bias
+of a deep sigmoid layer). (N1') at ε = 1e-3 has truncation ≈ 3e-14 L⁽⁵⁾ and rounding
+≈ 1e-13 |L|, so npae uses it by default (``order=4``); ``order=2`` is the textbook (N1).
+
+The pass criterion. An array passes when
+
+    rel(a, n) ≤ tol (1e-7)        or        max_i |a_i − n_i| ≤ atol,
+
+``atol`` defaulting to (N4), the error of this very check: halving ε doubles the rounding
+part and shrinks the truncation part 16-fold, so the disagreement of the two stencils
+bounds both (it is computed only for an array that fails the relative test). The relative
+test alone fails correct code wherever the true gradient is exactly zero — every ρ̂_j = ρ
+of a KL penalty, log σ² = 0 in a VAE's KL, a symmetric initialization: there n is pure
+rounding (≈ 1e-12), a = 0, and rel = 1. The absolute test passes those, and a real bug
+still fails: an error of 1e-6 in a gradient of size 1 is 10⁵ times (N4). An explicit
+``atol=`` overrides the estimate; when (N4) itself is large (above 1e-6 · max(1, |n|):
+the stencils disagree, a kink or a top-k tie within 2ε) the row fails and says so
+instead of passing on a meaningless tolerance. The table shows both errors, the atol
+used and which criterion passed (``rel``, ``abs`` or ``NO``).
+
+The diagnosis (npae.gradcheck.diagnosis). Every failing row says what the error looks
+like, in words a student acts on: a constant factor c = ⟨a, n⟩/⟨n, n⟩ named when it is
+±1 (sign flipped), ±2, ±½, the batch size B or 1/B, or a hyperparameter (β, λ, …); a
+transposed gradient; only some rows / columns / entries wrong, or the same error on
+every row; analytic zero where numeric is not (a term left out); NaN or inf, and where.
+For a model check the row also names the term and the equations the model cites for it:
+"term `sparsity`, array `enc.0.b`: analytic = −1 × numeric everywhere (the sign is
+flipped): see (F8), (B8) in npae/models/autoencoder.py; (F3)-(B4) in npae/penalties.py".
+
+Directional mode, for models of any size. Entrywise differences cost 4 forward passes
+per parameter: 4.3 million for a 784-512-256-32 autoencoder. With ``directions=K`` the
+check draws K random unit directions v over all arrays together and K over each array
+alone, and compares ⟨∇L, v⟩ with (N3): 4 K (1 + #arrays) forward passes in all. An error
+δ in one array changes ⟨∇L, v⟩ by ⟨δ, v⟩, which for a random v is zero only on a set
+of measure zero, so a 1% error in any single array is caught at K = 8 with
+probability ≈ 1 (its per-array rows see it at ~1e-2 relative, 10⁵ × tol).
+
+What a check cannot prove: that the forward pass matches the equations. It shows the
+backward matches the *forward*; npae's tests check the forward against the math apart.
+
+Entry points:
+
+* :func:`check_gradients` — ``fun(params) -> (loss, grads)`` over a dict of arrays;
+* :func:`check_vjp` — any ``forward(*inputs)`` with its ``backward(G, *inputs)``;
+* :func:`check_jacobian` — a vector map against its Jacobian;
+* :func:`check_input_gradient`, :func:`check_model` — a model's ``loss_and_grads``,
+  each term alone and all together, and the input gradient;
+* every one returns a :class:`GradCheckReport`: ``.table()``, ``.passed``, rows with
+  ``.diagnosis``, ``.to_dict()`` / ``.to_json()``.
+
+From the command line::
+
+    python -m npae gradcheck sparse                      # a small model, every term
+    python -m npae gradcheck vae --directions 8 --json   # directional, as JSON
+    python -m npae gradcheck --function my.py:forward:backward --shape 4,3 --shape 3
+"""
+from .checks import (DEFAULT_EPS, DEFAULT_ORDER, DEFAULT_TOL, check_gradients,
+                     check_input_gradient, check_jacobian, check_model, check_vjp)
+from .diagnosis import diagnose
+from .numeric import directional_derivative, numerical_gradient, relative_error
+from .report import CheckRow, GradCheckReport, GradientCheckError
+
+__all__ = ["CheckRow", "DEFAULT_EPS", "DEFAULT_ORDER", "DEFAULT_TOL", "GradCheckReport",
+           "GradientCheckError", "check_gradients", "check_input_gradient", "check_jacobian",
+           "check_model", "check_vjp", "diagnose", "directional_derivative",
+           "numerical_gradient", "relative_error"]

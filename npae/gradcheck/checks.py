@@ -1,0 +1,359 @@
+"""The checks: a params dict, one function's vector-Jacobian product, a Jacobian, a model."""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from .diagnosis import diagnose, diagnose_shape
+from .numeric import (Tracked, directional_derivative, error_estimate, numerical_gradient,
+                      relative_error)
+from .report import CheckRow, GradCheckReport, GradientCheckError
+
+DEFAULT_EPS = 1e-3
+DEFAULT_ORDER = 4
+DEFAULT_TOL = 1e-7
+# (N4) above this (relative to max(1, max|n|)), finite differences at ε and ε/2 disagree
+# too much to vouch for anything: the forward is not smooth within 2ε (a kink).
+UNRELIABLE = 1e-6
+
+
+def _row(term, name, analytic, numeric, estimate, *, tol, atol, kind, batch_size, factors,
+         where=None):
+    """Compare one pair; ``estimate()`` gives the check's own error (N4), called only if needed."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    rel = relative_error(a, n)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a - n)
+    mae = float(np.max(err, initial=0.0)) if np.isfinite(err).all() else np.inf
+    if np.isfinite(rel) and rel <= tol:
+        return CheckRow(term, name, tuple(a.shape), rel, mae, tol, atol, "rel", None, kind, where)
+    used = float(atol) if atol is not None else float(estimate())
+    judgeable = atol is not None or used <= UNRELIABLE * max(1.0, float(np.max(np.abs(n),
+                                                                               initial=0.0)))
+    if np.isfinite(mae) and mae <= used and judgeable:
+        return CheckRow(term, name, tuple(a.shape), rel, mae, tol, used, "abs", None, kind, where)
+    if not judgeable and np.isfinite(used):
+        why = (f"finite differences at ε and ε/2 disagree by up to {used / 4:.1e}: the "
+               "forward is not smooth within 2ε of this point (a kink, a tie?), so this "
+               "check cannot judge it; move the point")
+    else:
+        why = diagnose(a, n, name, batch_size=batch_size, factors=factors,
+                       atol=used if np.isfinite(used) else 0.0, directional=kind != "entrywise")
+    return CheckRow(term, name, tuple(a.shape), rel, mae, tol, used, "", why, kind, where)
+
+
+def _directions(rng, arrays):
+    """One random unit direction over ``arrays`` together (a list of arrays like them)."""
+    vs = [rng.standard_normal(x.shape) for x in arrays]
+    norm = np.sqrt(sum(float(np.sum(v * v)) for v in vs))
+    return [v / norm for v in vs]
+
+
+def _directional_rows(loss, params, grads, names, K, eps, order, seed, tol, atol, term,
+                      batch_size, factors, where):
+    """(N3) along K random unit directions over all arrays together, then K per array."""
+    rng = np.random.default_rng(seed)
+    groups = [("(all)", list(names))] if len(names) > 1 else []
+    groups += [(name, [name]) for name in names]
+    rows = []
+    for label, group in groups:
+        arrays = [params[k] for k in group]
+        vs = [_directions(rng, arrays) for _ in range(K)]
+        a = np.array([sum(float(np.sum(grads[k] * v)) for k, v in zip(group, vk)) for vk in vs])
+        n = np.array([directional_derivative(loss, arrays, vk, eps, order) for vk in vs])
+
+        def estimate(arrays=arrays, vs=vs, n=n):
+            half = [directional_derivative(loss, arrays, vk, eps / 2, order) for vk in vs]
+            return error_estimate(n, half, loss.largest, eps)
+
+        shape = params[label].shape if label in params else (sum(x.size for x in arrays),)
+        row = _row(term, label, a, n, estimate, tol=tol, atol=atol, kind="directional",
+                   batch_size=batch_size, factors=factors, where=where)
+        row.shape = tuple(shape)
+        rows.append(row)
+    return rows
+
+
+def check_gradients(fun, params, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all", names=None,
+                    raise_on_fail=True, order=DEFAULT_ORDER, atol=None, directions=None,
+                    factors=None, batch_size=None, seed=0, where=None, value_fun=None):
+    """Check ``fun(params) -> (loss, grads)`` for every array of ``params`` (or ``names``).
+
+    Entrywise by default ((N1'), 4 evaluations of ``fun`` per entry); with
+    ``directions=K``, K random unit directions over all arrays together and K per array
+    ((N3), 4 evaluations each), for models of any size. ``params`` is perturbed in place
+    and restored; every array must be float64. An array passes when its relative error
+    is ≤ ``tol`` or its max absolute error ≤ ``atol`` (default: the check's own error,
+    (N4)); a failing row carries a diagnosis (``factors`` and ``batch_size`` are the
+    constants it may name). ``value_fun(params) -> loss``, when given, is what the
+    finite differences evaluate (a forward pass without the backward: half the cost).
+    Raises :class:`GradientCheckError` on failure when ``raise_on_fail``; returns the
+    :class:`GradCheckReport`.
+    """
+    bad = [k for k, v in params.items() if np.asarray(v).dtype != np.float64]
+    if bad:
+        raise TypeError(f"gradient checks need float64 arrays; {bad} are not (build the "
+                        "model with dtype=np.float64)")
+    _, grads = fun(params)
+    missing = set(params) ^ set(grads)
+    if missing:
+        raise GradientCheckError(f"grads and params have different keys: {sorted(missing)}")
+    names = list(names or params)
+    for name in names:
+        g = grads[name]
+        if not isinstance(g, np.ndarray) or g.shape != params[name].shape:
+            raise GradientCheckError(diagnose_shape(name, np.shape(g), params[name].shape))
+    loss = Tracked(lambda: value_fun(params) if value_fun else fun(params)[0])
+    kw = dict(tol=tol, atol=atol, batch_size=batch_size, factors=factors)
+    report = GradCheckReport()
+    if directions is not None:
+        K = int(directions)
+        if K < 1:
+            raise ValueError(f"directions must be a positive integer, got {directions!r}")
+        report.rows += _directional_rows(loss, params, grads, names, K, eps, order, seed,
+                                         term=term, where=where, **kw)
+    else:
+        for name in names:
+            x = params[name]
+            n = numerical_gradient(loss, x, eps, order)
+
+            def estimate(x=x, n=n):
+                half = numerical_gradient(loss, x, eps / 2, order)
+                return error_estimate(n, half, loss.largest, eps)
+
+            report.rows.append(_row(term, name, grads[name], n, estimate, kind="entrywise",
+                                    where=where, **kw))
+    if raise_on_fail:
+        report.raise_if_failed()
+    return report
+
+
+def check_input_gradient(fun, X, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all",
+                         raise_on_fail=True, order=DEFAULT_ORDER, atol=None, directions=None,
+                         factors=None, batch_size=None, seed=0, where=None, value_fun=None):
+    """Check ``fun(X) -> (loss, dL/dX)`` against central differences in ``X``.
+
+    Each entry of X is moved by up to ±2·eps (±eps for ``order=2``), so X must stay
+    valid under such moves: Bernoulli targets, for one, must lie that far inside [0, 1].
+    """
+    X = np.array(X, dtype=np.float64)           # a private copy to perturb
+    fun(X)                                       # a bad X itself fails here, as itself
+    B = batch_size if batch_size is not None else (X.shape[0] if X.ndim >= 2 else None)
+    try:
+        return check_gradients(lambda p: (lambda l, d: (l, {"input X": d}))(*fun(p["input X"])),
+                               {"input X": X}, eps, tol, term, None, raise_on_fail, order,
+                               atol, directions, factors, B, seed, where,
+                               value_fun and (lambda p: value_fun(p["input X"])))
+    except ValueError as exc:
+        step = eps if order == 2 else 2 * eps
+        raise ValueError(
+            f"the input check moves each entry of X by up to ±{step:g}, and the model "
+            f"refused a moved X: {exc}. Check the input gradient at an X at least {step:g} "
+            f"inside the valid range (e.g. Bernoulli targets in [{step:g}, {1 - step:g}])"
+        ) from None
+
+
+def _input_names(forward, n):
+    try:
+        params = [p for p in inspect.signature(forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params[:n]]
+    return names + [f"x{i}" for i in range(len(names), n)]
+
+
+def check_vjp(forward, backward, *inputs, upstream=None, seed=0, eps=DEFAULT_EPS,
+              order=DEFAULT_ORDER, tol=DEFAULT_TOL, atol=None, names=None, factors=None,
+              batch_size=None, term="vjp", raise_on_fail=True, directions=None):
+    """Check a hand-written backward of any function against its forward.
+
+    ``y = forward(*inputs)`` (an array or a scalar); an upstream gradient G of y's shape
+    (drawn N(0, 1) from ``seed`` unless ``upstream`` is given) makes the scalar
+
+        L = Σ G ⊙ y,     whose gradient in input x is the vector-Jacobian product Gᵀ ∂y/∂x,
+
+    and ``backward(G, *inputs)`` must return it: one gradient per input (a tuple, or a
+    single array for one input), ``None`` for an input that is not differentiated.
+    Float64 arrays are differentiated; any other input (a float, an int, a string) is
+    passed through unchanged and must get ``None``. Returns the same report as
+    :func:`check_gradients`, one row per differentiated input.
+    """
+    names = list(names) if names is not None else _input_names(forward, len(inputs))
+    if len(names) != len(inputs):
+        raise ValueError(f"names has {len(names)} entries for {len(inputs)} inputs")
+    work = [np.array(x, dtype=np.float64) if isinstance(x, np.ndarray) and x.dtype.kind == "f"
+            else x for x in inputs]
+    for name, x, orig in zip(names, work, inputs):
+        if isinstance(orig, np.ndarray) and orig.dtype.kind == "f" and orig.dtype != np.float64:
+            raise TypeError(f"gradient checks need float64 inputs; {name} is {orig.dtype}")
+    diff = [i for i, x in enumerate(work) if isinstance(x, np.ndarray) and x.dtype.kind == "f"]
+    y = np.asarray(forward(*work), dtype=np.float64)
+    G = (np.random.default_rng(seed).standard_normal(y.shape) if upstream is None
+         else np.asarray(upstream, dtype=np.float64))
+    if G.shape != y.shape:
+        raise ValueError(f"upstream has shape {G.shape}, but forward returns shape {y.shape}")
+    out = backward(G.copy(), *[x.copy() if isinstance(x, np.ndarray) else x for x in work])
+    if len(inputs) == 1 and not isinstance(out, (tuple, list)):
+        out = (out,)
+    if not isinstance(out, (tuple, list)) or len(out) != len(inputs):
+        got = len(out) if isinstance(out, (tuple, list)) else type(out).__name__
+        raise GradientCheckError(f"backward must return one gradient per input "
+                                 f"({', '.join(names)}): got {got}")
+    grads = {}
+    for i, (name, g) in enumerate(zip(names, out)):
+        if i not in diff:
+            if g is not None:
+                raise GradientCheckError(f"input {name} is not a float64 array, so it is not "
+                                         f"differentiated: backward must return None for it")
+        elif g is not None:
+            if not isinstance(g, (np.ndarray, float, int, np.floating)):
+                raise GradientCheckError(f"backward's gradient for {name} is a "
+                                         f"{type(g).__name__}, expected an array")
+            grads[name] = np.asarray(g, dtype=np.float64)
+    if not grads:
+        raise GradientCheckError("backward returned None for every input: nothing to check")
+    params = {names[i]: work[i] for i in diff if names[i] in grads}
+
+    def fun(p):
+        return float(np.sum(G * np.asarray(forward(*work), dtype=np.float64))), grads
+
+    if batch_size is None:
+        first = [work[i] for i in diff if work[i].ndim >= 2]
+        batch_size = first[0].shape[0] if first else None
+    return check_gradients(fun, params, eps, tol, term, None, raise_on_fail, order, atol,
+                           directions, factors, batch_size, seed)
+
+
+def check_jacobian(f, jacobian, x, eps=DEFAULT_EPS, tol=DEFAULT_TOL, atol=None,
+                   order=DEFAULT_ORDER, raise_on_fail=True, term="jacobian"):
+    """Check ``jacobian(x)`` of a vector map ``f`` against central differences of ``f``.
+
+    Two layouts: the full Jacobian, shape ``f(x).shape + x.shape``; or, for a map of
+    rows (x (N, D) -> y (N, H), row n of y depending on row n of x only), npae's
+    per-example layout J[n, i, j] = ∂y_nj/∂x_ni, (N, D, H) — then column i of every row
+    is moved at once, so the check costs 4 D evaluations of f.
+    """
+    x = np.array(x, dtype=np.float64)
+    y = np.asarray(f(x), dtype=np.float64)
+    J = np.asarray(jacobian(x.copy()), dtype=np.float64)
+    largest = [0.0]
+
+    def at(shift):
+        v = np.asarray(f(x + shift), dtype=np.float64)
+        largest[0] = max(largest[0], float(np.max(np.abs(v), initial=0.0)))
+        return v
+
+    def stencil(e, move):
+        d1 = at(move(e)) - at(move(-e))
+        if order == 2:
+            return d1 / (2 * e)
+        return (8 * d1 - (at(move(2 * e)) - at(move(-2 * e)))) / (12 * e)
+
+    per_row = x.ndim == 2 and y.ndim == 2 and J.shape == (x.shape[0], x.shape[1], y.shape[1])
+    if per_row:
+        def numeric(e):
+            cols = []
+            for i in range(x.shape[1]):
+                def move(t, i=i):
+                    s = np.zeros_like(x)
+                    s[:, i] = t
+                    return s
+                cols.append(stencil(e, move))                         # (N, H) for column i
+            return np.stack(cols, axis=1)                              # (N, D, H)
+    else:
+        expected = y.shape + x.shape
+        if J.shape != expected:
+            hint = ""
+            if x.ndim == 2 and y.ndim == 2 and J.shape == (x.shape[0], y.shape[1], x.shape[1]):
+                hint = (" (the transposed per-example layout (N, H, D): npae stores "
+                        "J[n, i, j] = ∂y_nj/∂x_ni, (N, D, H))")
+            raise GradientCheckError(f"jacobian has shape {J.shape}, expected "
+                                     f"{(x.shape[0], x.shape[1], y.shape[1]) if x.ndim == 2 and y.ndim == 2 else expected} "
+                                     f"or {expected}{hint}")
+
+        def numeric(e):
+            cols = []
+            for i in range(x.size):
+                def move(t, i=i):
+                    s = np.zeros(x.size)
+                    s[i] = t
+                    return s.reshape(x.shape)
+                cols.append(stencil(e, move))
+            return np.stack(cols, axis=-1).reshape(expected)
+
+    n = numeric(eps)
+    report = GradCheckReport([_row(term, "J", J, n,
+                                   lambda: error_estimate(n, numeric(eps / 2), largest[0], eps),
+                                   tol=tol, atol=atol, kind="entrywise", batch_size=None,
+                                   factors=None)])
+    if raise_on_fail:
+        report.raise_if_failed()
+    return report
+
+
+def _model_factors(model):
+    """The model's numeric hyperparameters a wrong factor may be (β, λ, …)."""
+    keys = ("beta", "sparsity_weight", "contractive_weight", "weight_decay", "sparsity_target",
+            "noise_level", "decoder_variance")
+    out = {}
+    for k, v in model.get_params().items():
+        if k in keys and isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
+            out[k] = float(v)
+    return out
+
+
+def check_model(model, X, noise=None, terms=None, eps=DEFAULT_EPS, tol=DEFAULT_TOL,
+                each_term=True, include_input=True, raise_on_fail=True, order=DEFAULT_ORDER,
+                atol=None, directions=None, seed=0):
+    """Check a model's ``loss_and_grads`` at its current ``params_`` on batch ``X``.
+
+    With ``each_term`` every loss term the model reports is also checked alone
+    (``terms=[name]``), then all of ``terms`` together; with ``include_input`` the
+    input gradient (``model.input_gradient``) is checked as well. ``noise`` is held
+    fixed, so stochastic models are checked as the deterministic function they are
+    given their noise. ``directions=K`` checks K random directions per array instead of
+    every entry (for full-size models). A failing row names the term, the array and the
+    equations the model cites for that term (``model.term_equations``).
+    """
+    params = getattr(model, "params_", None)
+    if params is None:
+        raise ValueError(f"check_model needs parameters: call {type(model).__name__}.fit(X) "
+                         "or .initialize(n_features) first")
+    bad = [k for k, v in params.items() if v.dtype != np.float64]
+    if bad:
+        raise TypeError(f"gradient checks need float64 parameters; {bad} are not "
+                        "(build the model with dtype=np.float64)")
+    X = np.asarray(X, dtype=np.float64)
+    _, values, _ = model.loss_and_grads(X, noise=noise, terms=terms)
+    selections = [[t] for t in values] if each_term and len(values) > 1 else []
+    selections.append(terms)
+    equations = getattr(model, "term_equations", {}) or {}
+    kw = dict(eps=eps, tol=tol, raise_on_fail=False, order=order, atol=atol,
+              directions=directions, factors=_model_factors(model), batch_size=X.shape[0],
+              seed=seed)
+    report = GradCheckReport()
+    for sel in selections:
+        label = "all" if sel is None else "+".join(sel)
+        cited = [equations[t] for t in (sel or values) if t in equations]
+        where = "; ".join(cited) or None
+
+        def fun(p, sel=sel):
+            loss, _, grads = model.loss_and_grads(X, noise=noise, terms=sel, params=p)
+            return loss, grads
+
+        def value(p, sel=sel):
+            return model.loss(X, noise=noise, terms=sel, params=p)[0]
+
+        report += check_gradients(fun, params, term=label, where=where, value_fun=value, **kw)
+        if include_input:
+            where_x = "; ".join(c for c in (where, equations.get("input")) if c) or None
+            report += check_input_gradient(
+                lambda Xp, sel=sel: model.input_gradient(Xp, noise=noise, terms=sel),
+                X, term=label, where=where_x,
+                value_fun=lambda Xp, sel=sel: model.loss(Xp, noise=noise, terms=sel)[0], **kw)
+    if raise_on_fail:
+        report.raise_if_failed()
+    return report
