@@ -2,10 +2,14 @@
 import numpy as np
 import pytest
 
-from npae.gradcheck import check_model
+from npae.gradcheck import check_gradients, check_model
 from npae.likelihood import elbo
 from npae.losses import BernoulliLoss
-from npae.models.vae import LOGVAR_BOUND, VAE, interpolate_codes, kl_divergence, soft_bound
+from npae.models import vae as vae_module
+from npae.models.vae import (LOGVAR_BOUND, VAE, LogVarianceOverflow, gaussian_kl_grad,
+                             interpolate_codes, kl_divergence, reparameterize_backward,
+                             soft_bound)
+from npae.training import TrainingDiverged
 
 D, H, B = 6, 3, 4
 
@@ -37,6 +41,8 @@ SMOOTH_CONFIGS = {
     "gaussian-learned-variance": dict(output="gaussian", decoder_variance="learned",
                                       weight_decay=0.05),
     "gaussian-no-hidden-layer": dict(output="gaussian", hidden_layer_sizes=()),
+    "bounded-logvar-learned-variance": dict(output="gaussian", decoder_variance="learned",
+                                            logvar_bound=1.5, beta=0.7),
 }
 
 
@@ -116,7 +122,8 @@ def test_kl_term_changes_the_gradient_iff_beta_is_positive():
     assert all(np.array_equal(g0[k], g_recon[k]) for k in g0)
     m.set_params(beta=2.0)
     loss2, values2, g2 = m.loss_and_grads(X, eps)
-    assert loss2 == pytest.approx(values2["recon"] + 2.0 * values2["kl"])
+    assert loss2 == pytest.approx(values2["recon"] + values2["kl"], rel=1e-14)
+    assert values2["kl"] == pytest.approx(2.0 * np.mean(m.posterior_kl(X)), rel=1e-13)
     assert not np.allclose(g2["mu.b"], g_recon["mu.b"])
     assert np.array_equal(g2["dec.0.W"], g_recon["dec.0.W"])     # the KL never reaches the decoder
 
@@ -142,10 +149,12 @@ def test_analytic_kl_equals_a_monte_carlo_estimate_within_4_standard_errors():
     log_p = np.sum(-0.5 * np.log(2 * np.pi) - z ** 2 / 2, axis=1)
     mc = log_q - log_p
     se = mc.std(ddof=1) / np.sqrt(M)
-    _, values = m.loss(X, eps)
-    assert abs(mc.mean() - values["kl"]) <= 4 * se
-    assert values["kl"] > 0.5                                          # a KL far from 0 is tested
+    kl = m.posterior_kl(X[:1])[0]                                      # nats, unweighted
+    assert abs(mc.mean() - kl) <= 4 * se
+    assert kl > 0.5                                                    # a KL far from 0 is tested
     exact = 0.5 * np.sum(mu ** 2 + var - 1 - np.log(var))
+    assert kl == pytest.approx(exact, rel=1e-12)
+    _, values = m.loss(X, eps)                                         # β = 1: the same number
     assert values["kl"] == pytest.approx(exact, rel=1e-12)
 
 
@@ -184,7 +193,7 @@ def test_recon_is_the_bernoulli_and_gaussian_negative_log_likelihood():
     for dv in (0.3, "learned"):
         g = _model(output="gaussian", decoder_variance=dv)
         fg = g.forward(X, eps)
-        var = 0.3 if dv == 0.3 else np.exp(soft_bound(g.params_["dec.logvar"]))
+        var = 0.3 if dv == 0.3 else np.exp(g.params_["dec.logvar"])    # identity (F4)
         density = np.exp(-(X - fg.logits) ** 2 / (2 * var)) / np.sqrt(2 * np.pi * var)
         np.testing.assert_allclose(fg.recon, -np.sum(np.log(density), axis=1), rtol=1e-10)
 
@@ -199,13 +208,14 @@ def test_loss_is_the_batch_mean_of_recon_plus_beta_kl_and_matches_the_elbo():
     assert loss == pytest.approx(-np.mean(elbo(m, X, eps=eps[:, None, :])), rel=1e-12)
 
 
-def test_logvar_extremes_do_not_overflow_and_are_softly_bounded():
-    """a_v = ±1e3 (and a learned decoder θ_x = ±1e3) in float32 and float64: loss, grads
-    and input gradient finite with RuntimeWarnings as errors; log σ² = ±s tanh(1e3/s)."""
+def test_bounded_logvar_extremes_do_not_overflow_and_are_softly_bounded():
+    """logvar_bound = κ = 30, a_v = ±1e3 (and a learned decoder θ_x = ±1e3) in float32 and
+    float64: loss, grads and input gradient finite; log σ² = ±κ tanh(1e3/κ)."""
     for dtype in ("float32", "float64"):
         for sign in (1.0, -1.0):
             m = VAE(hidden_layer_sizes=(5,), latent_dim=H, output="gaussian",
-                    decoder_variance="learned", dtype=dtype, random_state=0).initialize(D)
+                    decoder_variance="learned", logvar_bound=LOGVAR_BOUND, dtype=dtype,
+                    random_state=0).initialize(D)
             m.params_["logvar.b"][:] = sign * 1e3
             m.params_["dec.logvar"][:] = sign * 1e3
             X, eps = _batch()
@@ -217,6 +227,125 @@ def test_logvar_extremes_do_not_overflow_and_are_softly_bounded():
             np.testing.assert_allclose(f.logvar, sign * LOGVAR_BOUND * np.tanh(1e3 / LOGVAR_BOUND),
                                        rtol=1e-6)
             assert np.all(np.abs(f.logvar) <= LOGVAR_BOUND)      # tanh rounds to ±1 here
+
+
+def test_default_head_is_the_identity_and_the_bound_only_adds_the_tanh_factor():
+    """(F4) log σ² = a_v exactly by default; with κ the head is (F4b), and its gradient in
+    a_v is the identity head's gradient at the same log σ² times 1 − (log σ²/κ)² (B6b)."""
+    X, eps = _batch()
+    m = _model()
+    assert m.logvar_bound is None
+    f = m.forward(X, eps)
+    np.testing.assert_array_equal(f.logvar, f.logvar_cache.out)
+    kappa = 2.0
+    mb = _model(logvar_bound=kappa)
+    fb = mb.forward(X, eps)
+    np.testing.assert_allclose(fb.logvar, kappa * np.tanh(fb.logvar_cache.out / kappa), rtol=1e-15)
+    assert np.max(np.abs(fb.logvar - fb.logvar_cache.out)) > 0.01        # the bound is active
+    # the identity model with log σ² moved to the bounded model's values: same dlog σ²
+    mi = _model()
+    mi.params_["logvar.b"] = mb.params_["logvar.b"].copy()
+    mi.params_["logvar.W"] = mb.params_["logvar.W"].copy()
+    _, _, gi = mi.loss_and_grads(X, eps, terms=["kl"])
+    _, _, gb = mb.loss_and_grads(X, eps, terms=["kl"])
+    # KL only: dlog σ² = (β/B) ½ (σ² − 1) depends on log σ² alone
+    d_logvar_b = (1.0 / B) * 0.5 * (np.exp(fb.logvar) - 1.0)
+    np.testing.assert_allclose(gb["logvar.b"], np.sum(d_logvar_b * (1 - (fb.logvar / kappa) ** 2), 0),
+                               rtol=1e-12)
+    d_logvar_i = (1.0 / B) * 0.5 * (np.exp(mi.forward(X, eps).logvar) - 1.0)
+    np.testing.assert_allclose(gi["logvar.b"], np.sum(d_logvar_i, 0), rtol=1e-12)
+
+
+def test_identity_head_overflow_raises_a_clear_training_diverged():
+    """The default head is unbounded: when exp(log σ²) would overflow the dtype the step
+    raises LogVarianceOverflow (a TrainingDiverged) naming logvar_bound, for the encoder's
+    head (log σ² > 88.7 in float32) and a learned decoder's (|θ_x| > 88.7); a finite but
+    large a_v (80) still gives a finite step."""
+    X, eps = _batch()
+    m = VAE(hidden_layer_sizes=(5,), latent_dim=H, output="gaussian",
+            decoder_variance="learned", dtype="float32", random_state=0).initialize(D)
+    Xf, ef = X.astype("float32"), eps.astype("float32")
+    m.params_["logvar.b"][:] = 80.0
+    loss, _, grads = m.loss_and_grads(Xf, ef)
+    assert np.isfinite(loss) and all(np.all(np.isfinite(g)) for g in grads.values())
+    m.params_["logvar.b"][:] = 100.0
+    with pytest.raises(LogVarianceOverflow, match=r"logvar_bound.*\(F4b\)"):
+        m.loss_and_grads(Xf, ef)
+    assert issubclass(LogVarianceOverflow, TrainingDiverged)
+    m.params_["logvar.b"][:] = 0.0
+    m.params_["dec.logvar"][:] = -100.0                                 # 1/σ²_x = e^100
+    with pytest.raises(LogVarianceOverflow, match="decoder's log-variance"):
+        m.loss(Xf, ef)
+    m.set_params(logvar_bound=30.0)                                     # the safeguard
+    assert np.isfinite(m.loss(Xf, ef)[0])
+
+
+def test_fit_that_blows_up_the_log_variance_stops_with_training_diverged():
+    """Inputs of size 1e6 under a Gaussian decoder: the default model stops with a
+    TrainingDiverged (the parameters of the last finite step kept) instead of training on
+    inf; the same run with logvar_bound=30 stays finite."""
+    rng = np.random.default_rng(0)
+    X = 1e6 * rng.standard_normal((64, D))
+    kw = dict(hidden_layer_sizes=(8,), latent_dim=H, output="gaussian", activation="identity",
+              epochs=3, batch_size=16, learning_rate=1e-2, random_state=0, verbose=False)
+    with pytest.raises(LogVarianceOverflow, match="logvar_bound"):
+        VAE(**kw).fit(X)
+    m = VAE(logvar_bound=30.0, **kw).fit(X)
+    assert all(np.all(np.isfinite(p)) for p in m.params_.values())
+
+
+def test_checkpoints_written_before_logvar_bound_existed_load_with_kappa_30():
+    hp = VAE().get_params()
+    del hp["logvar_bound"]
+    hp = {k: list(v) if isinstance(v, tuple) else v for k, v in hp.items()}
+    assert VAE(**VAE._hyperparameters_from_json(hp)).logvar_bound == LOGVAR_BOUND
+    hp["logvar_bound"] = None
+    assert VAE(**VAE._hyperparameters_from_json(hp)).logvar_bound is None
+
+
+def test_named_reparameterization_and_kl_gradients_match_finite_differences():
+    """reparameterize_backward(dz, std, eps) is the VJP of z = μ + exp(½ log σ²) ⊙ ε in
+    (μ, log σ²); gaussian_kl_grad(μ, log σ²) the gradient of Σ_n KL_n (no β, no 1/B)."""
+    rng = np.random.default_rng(5)
+    p0 = {"mu": rng.standard_normal((4, 3)), "logvar": rng.uniform(-2, 2, (4, 3))}
+    eps, G = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+
+    def z_loss(p):
+        std = np.exp(0.5 * p["logvar"])
+        d_mu, d_logvar = reparameterize_backward(G, std, eps)
+        return float(np.sum(G * (p["mu"] + std * eps))), {"mu": d_mu, "logvar": d_logvar}
+
+    def kl_loss(p):
+        d_mu, d_logvar = gaussian_kl_grad(p["mu"], p["logvar"])
+        return float(np.sum(kl_divergence(p["mu"], p["logvar"]))), {"mu": d_mu, "logvar": d_logvar}
+
+    for fun in (z_loss, kl_loss):
+        report = check_gradients(fun, p0)
+        assert report.passed and report.max_rel_error <= 1e-7, report.table()
+    d_mu, d_logvar = gaussian_kl_grad(p0["mu"], p0["logvar"])
+    np.testing.assert_array_equal(d_mu, p0["mu"])                                   # (E5)
+    np.testing.assert_allclose(d_logvar, 0.5 * (np.exp(p0["logvar"]) - 1), rtol=1e-15)  # (E6)
+
+
+def test_the_model_step_calls_the_named_gradient_functions(monkeypatch):
+    """One code path: VAE._forward_backward uses reparameterize_backward and
+    gaussian_kl_grad; breaking either (here: doubling its output) changes the model's
+    gradient, so an exercise that fills in these two functions drives the real model."""
+    X, eps = _batch()
+    m = _model()
+    _, _, g = m.loss_and_grads(X, eps)
+    calls = []
+    for name in ("reparameterize_backward", "gaussian_kl_grad"):
+        orig = getattr(vae_module, name)
+
+        def doubled(*a, _orig=orig, _name=name):
+            calls.append(_name)
+            return tuple(2 * x for x in _orig(*a))
+        with monkeypatch.context() as mp:
+            mp.setattr(vae_module, name, doubled)
+            _, _, g2 = m.loss_and_grads(X, eps)
+        assert not np.allclose(g2["mu.b"], g["mu.b"]), name
+    assert calls == ["reparameterize_backward", "gaussian_kl_grad"]
 
 
 def test_soft_bound_is_near_identity_in_the_realistic_range():
@@ -280,11 +409,16 @@ def test_kl_warmup_scales_the_kl_per_epoch_and_ends_at_beta():
     m = VAE(hidden_layer_sizes=(16,), latent_dim=2, epochs=3, kl_warmup_epochs=4, beta=2.0,
             batch_size=50, random_state=0, verbose=False).fit(X)
     h = m.history_
-    for e, w in enumerate([0.0, 0.25, 0.5]):
-        assert h["loss"][e] == pytest.approx(h["recon"][e] + 2.0 * w * h["kl"][e], rel=1e-5)
+    assert h["kl"][0] == 0.0                                        # β_0 = 0: the term is off
+    for e in range(3):
+        assert h["loss"][e] == pytest.approx(h["recon"][e] + h["kl"][e], rel=1e-5)
+    assert 0 < h["kl"][1] and 0 < h["kl"][2]
     Xs = X[:10].astype(np.float32)
-    loss, values = m.loss(Xs)
-    assert loss == pytest.approx(values["recon"] + 2.0 * values["kl"], rel=1e-6)
+    loss, values = m.loss(Xs)                                       # after fit: β_t = β = 2
+    assert loss == pytest.approx(values["recon"] + values["kl"], rel=1e-6)
+    assert values["kl"] == pytest.approx(2.0 * np.mean(m.posterior_kl(Xs)), rel=1e-5)
+    m.on_epoch_start(1)                                             # β_1 = 2 · ¼
+    assert m.loss(Xs)[1]["kl"] == pytest.approx(0.5 * np.mean(m.posterior_kl(Xs)), rel=1e-5)
 
 
 def test_transform_decode_sample_reconstruct_and_interpolate():
@@ -340,6 +474,8 @@ def test_save_and_load_round_trip(tmp_path):
     (dict(output="gaussian", decoder_variance="fixed"), "decoder_variance"),
     (dict(output="gaussian", binarize=True), "binarize"),
     (dict(kl_warmup_epochs=-1), "kl_warmup_epochs"),
+    (dict(logvar_bound=0.0), "logvar_bound"),
+    (dict(logvar_bound="30"), "logvar_bound"),
     (dict(activation="swish"), "activation"),
 ])
 def test_bad_hyperparameters_raise_clear_errors(kw, match):

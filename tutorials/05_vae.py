@@ -369,8 +369,8 @@ for beta in (0.25, 1.0, 4.0):
     mu_t, logvar_t = mb.encode(X_test)
     kl_unit = np.mean(-0.5 * (1 + logvar_t - mu_t ** 2 - np.exp(logvar_t)), axis=0)  # (H,)
     active = int(np.sum(mu_t.var(axis=0) > 0.01))
-    print(f"{beta:5.2f} {values['recon']:8.2f} {values['kl']:7.2f} "
-          f"{values['recon'] + values['kl']:8.2f} {active:4d}/{mb.latent_dim} "
+    print(f"{beta:5.2f} {values['recon']:8.2f} {kl_unit.sum():7.2f} "           # KL in nats
+          f"{values['recon'] + kl_unit.sum():8.2f} {active:4d}/{mb.latent_dim} "
           f"{int(np.sum(kl_unit < 0.1)):4d}/{mb.latent_dim}  {np.round(np.sort(kl_unit)[::-1], 1)}")
     rows.append((f"β={beta:g} recon", mb.reconstruct(X_test[:10])))
     rows.append((f"β={beta:g} sample", mb.sample(10, random_state=1)))

@@ -1,10 +1,21 @@
 """The variational autoencoder: a Gaussian encoder, reparameterized gradients by hand.
 
+Notation: docs/notation.md; here σ is a standard deviation (Kingma & Welling's
+notation) and the logistic sigmoid is written sigm(a) = 1/(1 + e^{−a}). Tags are local
+to this module; cited from elsewhere they read "vae (F4)".
+
 Model (Kingma & Welling 2014; Rezende, Mohamed & Wierstra 2014). A latent z ∈ R^H
 has the prior p(z) = N(0, I); a decoder network with output logits A'(z) gives the
-likelihood p(x|z) = Π_d Bernoulli(x_d; σ(A'_d)) or Π_d N(x_d; A'_d, σ²_x,d). The
+likelihood p(x|z) = Π_d Bernoulli(x_d; sigm(A'_d)) or Π_d N(x_d; A'_d, σ²_x,d). The
 encoder approximates the posterior p(z|x) by q(z|x) = N(μ(x), diag(σ²(x))), whose
 log-variance log σ² is the output of its own head.
+
+The Bernoulli likelihood is a probability mass function on binary x ∈ {0, 1}^D. On
+grey-level pixels x ∈ (0, 1) it is not a density: ∫₀¹ λˣ(1 − λ)¹⁻ˣ dx ≤ ½ for every
+λ, so it is unnormalized, −recon is a (negative) cross-entropy and the ELBO and the
+importance-sampled value are scores, not bounds on log p(x). A true log-likelihood
+needs binary data: train with ``binarize=True`` and evaluate on binarized test images
+(npae.likelihood.binarized_log_likelihood). The Gaussian decoder is a density.
 
 The evidence lower bound (ELBO), two ways. Jensen's inequality (log is concave):
 
@@ -29,59 +40,80 @@ E_q[z_j²] = μ_j² + σ²_j,
     (E5)  ∂KL_n/∂μ_nj     = μ_nj
     (E6)  ∂KL_n/∂log σ²_nj = −½ (1 − σ²_nj)          using ∂σ²/∂log σ² = σ²
 
-The reparameterization z = μ + σ ⊙ ε, ε ~ N(0, I), writes E_q[f(z)] = E_ε[f(μ + σ ⊙ ε)],
-an expectation over a distribution without parameters, so the gradient moves inside:
+(:func:`gaussian_kl_grad` returns (E5)-(E6), per example, without β or 1/B.)
+
+The reparameterization z = μ + σ ⊙ ε, ε ~ N(0, I), σ = exp(½ log σ²), writes
+E_q[f(z)] = E_ε[f(μ + σ ⊙ ε)], an expectation over a distribution without
+parameters, so the gradient moves inside:
 
     (E7)  ∂/∂μ  E_ε[f(z)]      = E_ε[ ∂f/∂z ]                       (∂z/∂μ = 1)
     (E8)  ∂/∂log σ² E_ε[f(z)]  = E_ε[ ∂f/∂z ⊙ ½ σ ⊙ ε ]             (∂z/∂log σ² = ½ e^{½ log σ²} ε)
 
-One ε per example gives an unbiased estimate of both; that is what one training step uses.
+One ε per example gives an unbiased estimate of both; that is what one training step
+uses (:func:`reparameterize_backward` is (E7)-(E8) for one draw).
 
 Forward pass for a batch X (B, D), with ε (B, H) passed in through ``noise``:
 
-    (F1)  h = encoder(X)                 dense layers of npae.network, (B, n_L); h = X without
+    (F1)  h = encoder(X)                 dense layers of npae.network, (B, n_L); h = X when
+                                         hidden_layer_sizes is empty
     (F2)  μ = h W_μ + b_μ                                                        (B, H)
     (F3)  a_v = h W_v + b_v                                                      (B, H)
-    (F4)  log σ² = s tanh(a_v / s)       soft bound, s = LOGVAR_BOUND = 30       (B, H)
+    (F4)  log σ² = a_v                   the identity head (Kingma & Welling)    (B, H)
     (F5)  std = exp(½ log σ²)            a standard deviation, σ                  (B, H)
     (F6)  z = μ + std ⊙ ε                                                        (B, H)
     (F7)  A' = decoder(z)                output logits                           (B, D)
     (F8)  recon_n = −log p(x_n | z_n):
-            Bernoulli  Σ_d [softplus(A'_nd) − x_nd A'_nd]                         (npae.losses)
+            Bernoulli  Σ_d [softplus(A'_nd) − x_nd A'_nd]                         (losses (F4))
             Gaussian   Σ_d ½ [log 2π + log σ²_x,d + (x_nd − A'_nd)² / σ²_x,d]
-          with log σ²_x = log v for a fixed variance v, or s tanh(θ_x / s) learned
+          with log σ²_x = log v for a fixed variance v, or log σ²_x = θ_x learned
           (θ_x = params["dec.logvar"], one per feature, (D,)).
     (F9)  KL_n = −½ Σ_j (1 + log σ²_nj − μ²_nj − exp(log σ²_nj))               (E4)
-    (F10) L = (1/B) Σ_n [recon_n + β KL_n] + (λ/2) Σ ‖W‖_F²
+    (F10) ℒ = (1/B) Σ_n [recon_n + β_t KL_n] + (λ/2) Σ ‖W‖_F²
 
-``values`` reports recon = (1/B) Σ_n recon_n and kl = (1/B) Σ_n KL_n (not multiplied by
-β; with β = 1, recon + kl is the negative single-sample ELBO) and weight_decay when λ > 0.
+β_t = β · min(1, t / W) during a KL warm-up over W epochs (t the epoch), else β.
+With ``logvar_bound`` = κ (opt-in, a numerical safeguard) (F4) becomes (F4b) below, for
+the encoder's head and for a learned decoder log-variance alike.
+
+``values`` (the rule of every npae model, docs/notation.md): each entry is a term
+exactly as it enters ℒ, weight applied, so ℒ = Σ of the selected entries:
+recon = (1/B) Σ_n recon_n, kl = β_t (1/B) Σ_n KL_n, and weight_decay when λ > 0.
+With β_t = 1, recon + kl is the negative single-sample ELBO. The unweighted KL in
+nats is :meth:`VAE.posterior_kl` (per example), never an entry of ``values``.
 
 Backward pass; the batch mean's 1/B enters at the two tops of the chain, in B1 and in
-the KL parts of B4-B5, and nowhere else:
+the KL parts of B4-B5 (as β_t/B), and nowhere else:
 
-    (B1)  dA' = ∂L/∂A' = (σ(A') − X)/B   Bernoulli;   (A' − X)/(σ²_x B)   Gaussian
-    (B2)  dθ_x = (1/B) Σ_n ½ [1 − (x_nd − A'_nd)²/σ²_x,d] ⊙ (1 − (log σ²_x,d / s)²)   learned σ²_x
+    (B1)  dA' = ∂ℒ/∂A' = (sigm(A') − X)/B   Bernoulli;   (A' − X)/(σ²_x B)   Gaussian
+    (B2)  dθ_x = (1/B) Σ_n ½ [1 − (x_nd − A'_nd)²/σ²_x,d]     learned σ²_x (× (B6b) if bounded)
     (B3)  dz = dA' backpropagated through the decoder (npae.network)
-    (B4)  dμ = dz + (β/B) μ                                          (E7) + (E5)
-    (B5)  dlog σ² = dz ⊙ ½ std ⊙ ε + (β/B) · ½ (σ² − 1)              (E8) + (E6)
-    (B6)  da_v = dlog σ² ⊙ (1 − (log σ² / s)²)                       tanh' through its output
+    (B4)  dμ = dz + (β_t/B) μ                                        (E7) + (E5)
+    (B5)  dlog σ² = dz ⊙ ½ std ⊙ ε + (β_t/B) · ½ (σ² − 1)            (E8) + (E6)
+    (B6)  da_v = dlog σ²                                             the identity head (F4)
     (B7)  dW_μ = hᵀ dμ, db_μ = Σ_n dμ ;  dW_v = hᵀ da_v, db_v = Σ_n da_v
     (B8)  dh = dμ W_μᵀ + da_v W_vᵀ                                   h feeds both heads
     (B9)  dh backpropagated down the encoder (npae.network)
     (B10) dW += λ W for every weight matrix
     (B11) dX = dX_encoder + ∂recon/∂X:  −A'/B (Bernoulli), −(A' − X)/(σ²_x B) (Gaussian)
 
-Why the soft bound (F4). σ² = exp(log σ²) overflows float32 at log σ² ≈ 88.7 and float64
-at ≈ 709.8, and a head output can get there after one bad step. Rather than clip (which
-would silently kill the gradient), the head's output a_v passes through s tanh(a_v/s),
-smooth and within 1% of the identity for |a_v| ≤ 5.2, which bounds |log σ²| ≤ 30:
-σ² ∈ (9.4e-14, 1.1e13), std ∈ (3.1e-7, 3.3e6), all finite and normal in float32, and so
-are the KL terms and their gradients, for a head output of any size. The model is still
-exactly the Gaussian with log-variance log σ² of (F4); only its range is bounded (tanh
-rounds to ±1 beyond |a_v| ≈ 270 in float32 and 560 in float64, where the head's
-gradient vanishes). The learned
-decoder log-variance uses the same bound.
+Why the soft bound, and why it is off by default. σ² = exp(log σ²) overflows float32
+at log σ² ≈ 88.7 and float64 at ≈ 709.8, and with the identity head (F4) a head output
+can get there after one bad step or on a wildly scaled input. The default model is the
+textbook one; when exp(log σ²) would overflow, the step raises
+:class:`LogVarianceOverflow` (a :class:`npae.training.TrainingDiverged`, so ``fit``
+stops before any update, with the last finite parameters) and says what to do,
+instead of returning inf. The opt-in safeguard ``logvar_bound`` = κ > 0 replaces (F4) by
+
+    (F4b) log σ² = κ tanh(a_v / κ)                                               (B, H)
+    (B6b) da_v = dlog σ² ⊙ (1 − (log σ² / κ)²)          tanh' written through its output
+
+smooth and within 1% of the identity for |a_v| ≤ 0.17 κ (5.2 for κ = 30), which
+bounds |log σ²| < κ: for κ = 30, σ² ∈ (9.4e-14, 1.1e13), std ∈ (3.1e-7, 3.3e6), all
+finite and normal in float32, and so are the KL terms and their gradients, for a head
+output of any size. The model is then exactly the Gaussian with the log-variance of
+(F4b); only its range is bounded (for κ = 30 tanh rounds to ±1 beyond |a_v| ≈ 300 in
+float32 and 570 in float64, where the head's gradient vanishes). It changes the
+numbers: a student's gradient for (F4) differs from a bounded model's by the factor
+of (B6b). A learned decoder log-variance uses the same bound, θ_x → κ tanh(θ_x / κ).
 
 Randomness. ``noise`` is ε, (B, H), drawn by ``sample_noise``; ``noise=None`` means ε = 0
 (the step then decodes the mean μ; the KL is unchanged). With ``binarize=True``,
@@ -91,9 +123,9 @@ Bernoulli draw of every pixel at every step; Salakhutdinov & Murray 2008). Given
 ``noise`` the step is a pure function of (params, X, noise). X_b is piecewise constant
 in X, so the input gradient of a binarized step is zero.
 
-KL warm-up. With ``kl_warmup_epochs`` = W > 0, epoch e (from 0) trains with the KL
-weight β · min(1, e / W) (set by the trainer's ``on_epoch_start`` hook; Bowman et al.
-2016, Sønderby et al. 2016); after ``fit`` the weight is β again.
+KL warm-up. With ``kl_warmup_epochs`` = W > 0, epoch t (from 0) trains with the KL
+weight β_t = β · min(1, t / W) (set by the trainer's ``on_epoch_start`` hook; Bowman et
+al. 2016, Sønderby et al. 2016); after ``fit`` the weight is β again.
 
 References: Kingma & Welling, "Auto-encoding variational Bayes", ICLR 2014; Rezende,
 Mohamed & Wierstra, ICML 2014; Burda, Grosse & Salakhutdinov, "Importance weighted
@@ -111,25 +143,77 @@ from ..layers import get_activation, sigmoid, softplus
 from ..losses import BernoulliLoss, get_loss
 from ..network import Layer, LayerCache, backprop_layers, run_layers
 from ..penalties import weight_decay, weight_decay_grad
+from ..training import TrainingDiverged
 from .base import BaseModel
 
-LOGVAR_BOUND = 30.0          # s of (F4): every log-variance satisfies |log σ²| ≤ s
+LOGVAR_BOUND = 30.0          # a suggested κ for ``logvar_bound`` (F4b): |log σ²| < κ
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
-def soft_bound(a, s=LOGVAR_BOUND):
-    """(F4) log σ² = s tanh(a / s): the identity near 0, smoothly bounded to (−s, s)."""
-    return s * np.tanh(a / s)
+class LogVarianceOverflow(TrainingDiverged):
+    """exp(log σ²) would overflow the dtype: the identity head (F4) left the finite range."""
 
 
-def soft_bound_backward(d_logvar, logvar, s=LOGVAR_BOUND):
-    """(B6) the derivative 1 − tanh²(a/s), written through the output log σ²."""
-    return d_logvar * (1.0 - (logvar / s) ** 2)
+def soft_bound(a, kappa=LOGVAR_BOUND):
+    """(F4b) log σ² = κ tanh(a / κ): the identity near 0, smoothly bounded to (−κ, κ)."""
+    return kappa * np.tanh(a / kappa)
+
+
+def soft_bound_backward(d_logvar, logvar, kappa=LOGVAR_BOUND):
+    """(B6b) the derivative 1 − tanh²(a/κ), written through the output log σ²."""
+    return d_logvar * (1.0 - (logvar / kappa) ** 2)
 
 
 def kl_divergence(mu, logvar):
     """(F9) KL(N(μ, diag σ²) ‖ N(0, I)) per row: −½ Σ_j (1 + log σ² − μ² − σ²), (B,)."""
     return -0.5 * np.sum(1.0 + logvar - mu * mu - np.exp(logvar), axis=-1)
+
+
+def gaussian_kl_grad(mu, logvar):
+    """(E5)-(E6): the gradient of the per-example KL_n of (E4) w.r.t. μ and log σ².
+
+    KL_n = −½ Σ_j (1 + log σ²_nj − μ²_nj − σ²_nj) with σ² = exp(log σ²). Each entry
+    appears in one term of the sum, so the derivatives are elementwise:
+
+        (E5)  ∂KL_n/∂μ_nj      = −½ · (−2 μ_nj)                   = μ_nj
+        (E6)  ∂KL_n/∂log σ²_nj = −½ (1 − ∂σ²_nj/∂log σ²_nj)      = ½ (σ²_nj − 1)
+
+    using ∂σ²/∂log σ² = exp(log σ²) = σ². This is the gradient of KL_n itself: no β and
+    no batch mean 1/B (the model multiplies by β_t/B, vae (B4)-(B5)).
+    Returns ``(d_mu, d_logvar)``, both of the shape of ``mu`` (B, H).
+    """
+    d_mu = mu                                                   # (E5) (B, H)
+    d_logvar = 0.5 * (np.exp(logvar) - 1.0)                     # (E6) (B, H)
+    return d_mu, d_logvar
+
+
+def reparameterize_backward(dz, std, eps):
+    """(E7)-(E8) for one draw: the gradient reaching μ and log σ² through z = μ + std ⊙ ε.
+
+    With std = exp(½ log σ²) and ε fixed, z_nj depends on μ_nj and log σ²_nj only:
+
+        (E7)  ∂z/∂μ      = 1                          ⇒  dμ      = dz
+        (E8)  ∂z/∂log σ² = ½ exp(½ log σ²) ε = ½ std ε  ⇒  dlog σ² = dz ⊙ ½ std ⊙ ε
+
+    ``dz`` = ∂ℒ/∂z (B, H) from the decoder, ``std`` (B, H), ``eps`` (B, H).
+    Returns ``(d_mu, d_logvar)``, both (B, H).
+    """
+    d_mu = dz                                                   # (E7) (B, H)
+    d_logvar = dz * 0.5 * std * eps                             # (E8) (B, H)
+    return d_mu, d_logvar
+
+
+def _check_exp_finite(logvar, what, both_signs=False):
+    """Raise :class:`LogVarianceOverflow` when exp(log σ²) (or exp(−log σ²)) overflows."""
+    limit = float(np.log(np.finfo(logvar.dtype).max))          # 88.7 float32, 709.8 float64
+    worst = float(np.max(np.abs(logvar) if both_signs else logvar))
+    if not worst <= limit:                                      # also catches NaN
+        raise LogVarianceOverflow(
+            f"{what} reached {worst:.4g}, beyond log(max {logvar.dtype}) = {limit:.1f}, so "
+            f"exp of it overflows. With logvar_bound=None (the default identity head, vae "
+            f"(F4)) nothing bounds it: lower learning_rate, rescale the input, or set "
+            f"logvar_bound (e.g. {LOGVAR_BOUND:g}), the soft bound vae (F4b). The "
+            f"parameters are left as they were before this step.")
 
 
 def interpolate_codes(z_start, z_end, n_steps=8, method="linear"):
@@ -168,7 +252,7 @@ class VAEForward:
     mu_cache: LayerCache     # (F2) the μ head
     logvar_cache: LayerCache  # (F3) the log σ² head; .pre is a_v
     mu: np.ndarray           # (F2)                                                  (B, H)
-    logvar: np.ndarray       # (F4) log σ²                                           (B, H)
+    logvar: np.ndarray       # (F4) or (F4b) log σ²                                  (B, H)
     std: np.ndarray          # (F5) σ = exp(½ log σ²)                                (B, H)
     eps: np.ndarray          # ε                                                     (B, H)
     z: np.ndarray            # (F6)                                                  (B, H)
@@ -195,12 +279,17 @@ class VAE(BaseModel):
     decoder_variance : float or "learned"
         Gaussian output only. A positive float is a fixed σ²_x shared by every feature
         (default 1.0); "learned" adds one log-variance per feature, ``dec.logvar`` (D,),
-        trained with the rest (and soft-bounded like the encoder's, F4). Must stay 1.0
-        for a Bernoulli decoder.
+        trained with the rest (soft-bounded like the encoder's when ``logvar_bound`` is
+        set, F4b). Must stay 1.0 for a Bernoulli decoder.
+    logvar_bound : None or float
+        None (default): the identity head log σ² = a_v (F4) of Kingma & Welling; a step
+        whose exp(log σ²) would overflow raises :class:`LogVarianceOverflow`. A float
+        κ > 0: the opt-in numerical safeguard log σ² = κ tanh(a_v/κ) (F4b), applied to
+        the encoder's head and to a learned decoder log-variance (e.g. 30.0).
     beta : float
         β ≥ 0, the KL weight of (F10); β = 1 is the ELBO, β > 1 a β-VAE (Higgins et al. 2017).
     kl_warmup_epochs : int
-        W ≥ 0: epoch e uses the KL weight β · min(1, e / W); 0 means no warm-up.
+        W ≥ 0: epoch t uses the KL weight β_t = β · min(1, t / W); 0 means no warm-up.
     binarize : bool
         Dynamic binarization: every step trains on X_b = 1[U < X], U ~ U(0, 1) drawn in
         ``sample_noise`` (Bernoulli decoder only; X are probabilities in [0, 1]).
@@ -213,7 +302,8 @@ class VAE(BaseModel):
     """
 
     def __init__(self, hidden_layer_sizes=(400,), latent_dim=20, activation="relu",
-                 output="bernoulli", decoder_variance=1.0, beta=1.0, kl_warmup_epochs=0,
+                 output="bernoulli", decoder_variance=1.0, logvar_bound=None, beta=1.0,
+                 kl_warmup_epochs=0,
                  binarize=False, weight_decay=0.0, optimizer="adam", learning_rate=1e-3,
                  batch_size=128, epochs=10, random_state=None, dtype="float32", verbose=True):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -221,6 +311,7 @@ class VAE(BaseModel):
         self.activation = activation
         self.output = output
         self.decoder_variance = decoder_variance
+        self.logvar_bound = logvar_bound
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
         self.binarize = binarize
@@ -253,6 +344,8 @@ class VAE(BaseModel):
             if self.output != "gaussian" and float(dv) != 1.0:
                 raise ValueError(f"decoder_variance only applies to output='gaussian'; leave "
                                  f"it at 1.0 for output={self.output!r}, got {dv!r}")
+        if self.logvar_bound is not None:
+            check_scalar(self.logvar_bound, "logvar_bound", 0, None, low_open=True)
         check_scalar(self.beta, "beta", 0, None)
         check_positive_int(self.kl_warmup_epochs, "kl_warmup_epochs", minimum=0)
         if not isinstance(self.binarize, (bool, np.bool_)):
@@ -262,9 +355,37 @@ class VAE(BaseModel):
                              "resampled as Bernoulli draws)")
         check_scalar(self.weight_decay, "weight_decay", 0, None)
 
+    # Where each loss term's equations are, for the gradient checker's diagnosis.
+    term_equations = {
+        "recon": "(F7)-(F8), (B1)-(B3) and the path through z, (B4)-(B9), in "
+                 "npae/models/vae.py",
+        "kl": "(E4)-(E6), (F9), (B4)-(B5) in npae/models/vae.py",
+        "weight_decay": "(B10) in npae/models/vae.py; (F1)-(B1) in npae/penalties.py",
+        "input": "(B11) in npae/models/vae.py",
+    }
+
     @property
     def _learned_variance(self):
         return isinstance(self.decoder_variance, str)
+
+    @classmethod
+    def _hyperparameters_from_json(cls, hp):
+        """A checkpoint written before ``logvar_bound`` existed was trained with κ = 30."""
+        hp = dict(hp)
+        hp.setdefault("logvar_bound", LOGVAR_BOUND)
+        return super()._hyperparameters_from_json(hp)
+
+    def _logvar_head(self, a, what="the encoder's log-variance log σ²"):
+        """(F4) log σ² = a, or (F4b) κ tanh(a/κ) with ``logvar_bound`` = κ."""
+        logvar = a if self.logvar_bound is None else soft_bound(a, self.logvar_bound)
+        _check_exp_finite(logvar, what, both_signs=what.startswith("the decoder"))
+        return logvar
+
+    def _logvar_head_backward(self, d_logvar, logvar):
+        """(B6) da = dlog σ² for the identity head, or (B6b) through the soft bound."""
+        if self.logvar_bound is None:
+            return d_logvar                                                 # (B6)
+        return soft_bound_backward(d_logvar, logvar, self.logvar_bound)     # (B6b)
 
     def _layers(self):
         """Encoder, the two heads and the decoder as :class:`Layer` records."""
@@ -319,14 +440,14 @@ class VAE(BaseModel):
         return {"eps": eps, "u": rng.random(X.shape, dtype=self._dtype)}
 
     def on_epoch_start(self, epoch):
-        """Called by the trainer: the KL warm-up weight min(1, e / W) for epoch e (from 0)."""
+        """Called by the trainer: the KL warm-up factor min(1, t / W) for epoch t (from 0)."""
         W = self.kl_warmup_epochs
         self._kl_warmup = 1.0 if W == 0 else min(1.0, epoch / W)
 
-    def fit(self, X, X_val=None):
-        """Train from ``random_state`` (see BaseModel.fit); the KL weight ends at β."""
+    def fit(self, X, *args, **kwargs):
+        """Train from ``random_state`` (see BaseModel.fit, same arguments); the KL weight ends at β."""
         try:
-            return super().fit(X, X_val)
+            return super().fit(X, *args, **kwargs)
         finally:
             self._kl_warmup = 1.0
 
@@ -358,7 +479,8 @@ class VAE(BaseModel):
     def _decoder_logvar(self, params):
         """log σ²_x of (F8): (D,) when learned, a float when fixed."""
         if self._learned_variance:
-            return soft_bound(params["dec.logvar"])
+            return self._logvar_head(params["dec.logvar"],
+                                     "the decoder's log-variance log σ²_x = θ_x")
         return float(np.log(self.decoder_variance))
 
     def _recon_per_example(self, params, logits, X):
@@ -385,7 +507,7 @@ class VAE(BaseModel):
         mu_cache = run_layers(params, [mu_layer], h)[0]                     # (F2)
         logvar_cache = run_layers(params, [logvar_layer], h)[0]             # (F3) a_v
         mu = mu_cache.out                                                   # (B, H)
-        logvar = soft_bound(logvar_cache.out)                               # (F4) (B, H)
+        logvar = self._logvar_head(logvar_cache.out)                        # (F4) / (F4b)
         std = np.exp(0.5 * logvar)                                          # (F5) (B, H)
         z = mu + std * eps                                                  # (F6) (B, H)
         dec_caches = run_layers(params, dec, z)                             # (F7)
@@ -403,16 +525,16 @@ class VAE(BaseModel):
         eps, Xb, binarized = self._unpack_noise(noise, X, X.dtype)
         available = ["recon", "kl"] + (["weight_decay"] if self.weight_decay > 0 else [])
         use = self._select_terms(terms, available)
-        beta = self.beta * getattr(self, "_kl_warmup", 1.0)                # β (warmed up)
+        beta = self.beta * getattr(self, "_kl_warmup", 1.0)                # β_t (warmed up)
 
         f = self._forward(params, Xb, eps)                                  # (F1)-(F9)
         B = Xb.shape[0]
-        values = {"recon": float(np.mean(f.recon)), "kl": float(np.mean(f.kl))}
+        values = {"recon": float(np.mean(f.recon)),                         # each term as it
+                  "kl": beta * float(np.mean(f.kl))}                        # enters (F10)
         if "weight_decay" in available:
             values["weight_decay"] = weight_decay(
                 [params[k] for k in params if k.endswith(".W")], self.weight_decay)
-        weights = {"recon": 1.0, "kl": beta, "weight_decay": 1.0}
-        loss = float(sum(weights[t] * values[t] for t in use))              # (F10)
+        loss = float(sum(values[t] for t in use))                           # (F10)
         if not (need_grads or need_input_grad):
             return loss, values, None, None
 
@@ -431,15 +553,15 @@ class VAE(BaseModel):
             if "recon" in use:
                 resid2 = (Xb - f.logits) ** 2                               # (B, D)
                 d_logvar_x = 0.5 * np.sum(1.0 - resid2 * np.exp(-logvar_x), axis=0) / B
-            grads["dec.logvar"] = soft_bound_backward(d_logvar_x, logvar_x)  # (B2) (D,)
+            grads["dec.logvar"] = self._logvar_head_backward(d_logvar_x, logvar_x)  # (B2) (D,)
         dz = backprop_layers(params, dec, f.dec, d_logits, grads)           # (B3) (B, H)
 
-        d_mu = dz                                                           # (B4) (E7)
-        d_logvar = dz * 0.5 * f.std * f.eps                                 # (B5) (E8)
+        d_mu, d_logvar = reparameterize_backward(dz, f.std, f.eps)          # (B4)-(B5): (E7), (E8)
         if "kl" in use:
-            d_mu = d_mu + (beta / B) * f.mu                                 # (B4) + (E5)
-            d_logvar = d_logvar + (beta / B) * 0.5 * (np.exp(f.logvar) - 1.0)  # (B5) + (E6)
-        d_av = soft_bound_backward(d_logvar, f.logvar)                      # (B6) (B, H)
+            d_mu_kl, d_logvar_kl = gaussian_kl_grad(f.mu, f.logvar)         # (E5), (E6) per example
+            d_mu = d_mu + (beta / B) * d_mu_kl                              # (B4) β_t/B once
+            d_logvar = d_logvar + (beta / B) * d_logvar_kl                  # (B5) β_t/B once
+        d_av = self._logvar_head_backward(d_logvar, f.logvar)               # (B6) / (B6b)
         need_dh = bool(enc) or need_input_grad
         dh_mu = backprop_layers(params, [mu_layer], [f.mu_cache], d_mu, grads, need_dh)  # (B7)
         dh_v = backprop_layers(params, [logvar_layer], [f.logvar_cache], d_av, grads, need_dh)
@@ -472,8 +594,17 @@ class VAE(BaseModel):
         enc_caches = run_layers(params, enc, X)                             # (F1)
         h = enc_caches[-1].out if enc_caches else X
         mu = run_layers(params, [mu_layer], h)[0].out                       # (F2)
-        logvar = soft_bound(run_layers(params, [logvar_layer], h)[0].out)   # (F3)-(F4)
+        logvar = self._logvar_head(run_layers(params, [logvar_layer], h)[0].out)  # (F3)-(F4)
         return mu, logvar
+
+    def posterior_kl(self, X):
+        """KL(q(z|x_n) ‖ p(z)) per row of X in nats, (N,): (E4), unweighted (no β).
+
+        The diagnostic that ``values["kl"]`` is not: ``values["kl"]`` is β_t times the
+        batch mean of this, the term as it enters the loss (F10).
+        """
+        mu, logvar = self.encode(X)
+        return kl_divergence(mu, logvar)                                    # (E4) (N,)
 
     def transform(self, X):
         """Encode to the posterior mean μ(x), (N, H)."""
@@ -528,7 +659,9 @@ class VAE(BaseModel):
         """Mean ELBO over X in nats (higher is better), with β = 1 whatever ``beta`` is.
 
         One ε per example by default (the convention of the usual MNIST benchmarks),
-        drawn from ``random_state``; see :func:`npae.likelihood.elbo`.
+        drawn from ``random_state``; see :func:`npae.likelihood.elbo`. With a Bernoulli
+        decoder on grey-level X this is a cross-entropy score, not a bound on a
+        log-density (see the module docstring); on binary X it bounds log p(x).
         """
         from ..likelihood import elbo
         return float(np.mean(elbo(self, X, n_samples=n_samples, random_state=random_state)))
