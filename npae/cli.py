@@ -66,6 +66,16 @@ def _sizes(text):
     return sizes
 
 
+def _shape(text):
+    try:
+        shape = tuple(int(s) for s in text.split(",")) if text.strip() else ()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a shape like 4,3, got {text!r}")
+    if any(n < 1 for n in shape):
+        raise argparse.ArgumentTypeError(f"shape entries must be positive, got {text!r}")
+    return shape
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -117,8 +127,20 @@ def build_parser():
                    help="any other hyperparameter, e.g. --set sparsity_weight=3 (JSON value)")
     t.add_argument("--out", default=None, help="output folder (default: npae-<model>/)")
 
-    g = sub.add_parser("gradcheck", help="print a gradient-check table for a small model")
-    g.add_argument("model", help=f"one of: {', '.join(MODELS)}")
+    g = sub.add_parser("gradcheck", help="check a model's gradients, or a forward/backward "
+                                         "pair of your own (--function)")
+    g.add_argument("model", nargs="?", default=None,
+                   help=f"one of: {', '.join(MODELS)} (or use --function)")
+    g.add_argument("--function", default=None, metavar="FILE.py:FORWARD:BACKWARD",
+                   help="check backward(G, *inputs) against forward(*inputs) from your file")
+    g.add_argument("--shape", type=_shape, action="append", default=[],
+                   help="with --function: the shape of one input, e.g. 4,3 (one per input)")
+    g.add_argument("--low", type=float, default=-1.0,
+                   help="with --function: inputs are drawn uniform in [low, high)")
+    g.add_argument("--high", type=float, default=1.0)
+    g.add_argument("--directions", type=_positive_int, default=None,
+                   help="K random directions per array instead of every entry")
+    g.add_argument("--json", action="store_true", help="print the report as JSON")
     g.add_argument("--tied", action="store_true")
     g.add_argument("--activation", default=None,
                    help="default: one the model supports (sigmoid where a penalty needs it, "
@@ -262,8 +284,25 @@ def cmd_train(args):
     return 0
 
 
+def _print_report(report, args, what):
+    if args.json:
+        print(report.to_json(indent=2))
+        return
+    print(what)
+    print(report.table())
+    print(f"largest relative error {report.max_rel_error:.2e} "
+          f"({'PASS' if report.passed else 'FAIL'}: each array within rel. tolerance 1e-07, or "
+          "within the check's own error)")
+
+
 def cmd_gradcheck(args):
     from .gradcheck import check_model
+    if args.function is not None:
+        return _gradcheck_function(args)
+    if args.model is None:
+        raise UsageError("gradcheck needs a model name or --function FILE.py:FORWARD:BACKWARD")
+    if args.shape:
+        raise UsageError("--shape applies to --function only")
     cls = _model_class(args.model)
     hp = {"dtype": "float64", "random_state": args.seed, "verbose": False,
           "output": args.output, **GRADCHECK_DEFAULTS[args.model]}
@@ -286,12 +325,27 @@ def cmd_gradcheck(args):
     X = rng.uniform(0.05, 0.95, size=(4, 8))
     model.initialize(X.shape[1])
     noise = model.sample_noise(X, rng)
-    report = check_model(model, X, noise=noise, raise_on_fail=False)
-    print(f"gradient check of {model!r} on a random 4x8 batch (float64, "
-          "4th-order central differences)")
-    print(report.table())
-    print(f"largest relative error {report.max_rel_error:.2e} "
-          f"({'PASS' if report.passed else 'FAIL'}: tolerance 1e-07)")
+    report = check_model(model, X, noise=noise, raise_on_fail=False, directions=args.directions)
+    how = "4th-order central differences" + (f", {args.directions} random directions per array"
+                                             if args.directions else "")
+    _print_report(report, args, f"gradient check of {model!r} on a random 4x8 batch (float64, "
+                                f"{how})")
+    return 0 if report.passed else 1
+
+
+def _gradcheck_function(args):
+    from .gradcheck.user import FunctionSpecError, check_user_pair
+    if args.model is not None:
+        raise UsageError("give either a model name or --function, not both")
+    try:
+        report = check_user_pair(args.function, args.shape, seed=args.seed, low=args.low,
+                                 high=args.high, directions=args.directions)
+    except FunctionSpecError as exc:
+        raise UsageError(str(exc)) from None
+    shapes = ", ".join(str(s) for s in args.shape)
+    _print_report(report, args, f"gradient check of {args.function} at inputs of shape "
+                                f"{shapes}, uniform in [{args.low:g}, {args.high:g}) "
+                                f"(seed {args.seed}), L = Σ G ⊙ forward(...)")
     return 0 if report.passed else 1
 
 
