@@ -1,9 +1,12 @@
 """ELBO and importance-sampled log-likelihood against the math, including an exact log p(x)."""
+import itertools
+
 import numpy as np
 import pytest
 
-from npae.likelihood import (elbo, importance_sampled_log_likelihood, log_importance_weights,
-                             logsumexp)
+from npae.likelihood import (binarize, binarized_log_likelihood, elbo,
+                             importance_sampled_log_likelihood, log_importance_weights, logsumexp)
+from npae.losses import BernoulliLoss
 from npae.models.vae import VAE
 
 D, H = 6, 3
@@ -148,6 +151,64 @@ def test_the_elbo_gap_is_the_kl_to_the_posterior_and_importance_sampling_closes_
     err = importance_sampled_log_likelihood(m, X, n_samples=1000, random_state=0) - log_px
     assert np.all(np.abs(err) < 0.1 * kl)                              # gap 1.5 nats -> < 0.15
     assert abs(err.mean()) <= 4 * err.std(ddof=1) / np.sqrt(err.size)  # bias O(1/K): unseen
+
+
+# --------------------------------------------------------------------------- Bernoulli: density or not
+
+def test_on_binary_data_the_bernoulli_vae_is_normalized_so_its_estimate_is_a_likelihood():
+    """Σ over all 2^D binary x of p(x) = 1: the mean importance weight p̂_K(x) is unbiased
+    for p(x), so Σ_x p̂_K(x) must be 1 within 4 standard errors (D = 6, 64 images, K = 2e4)."""
+    m = _model()
+    Xall = np.array(list(itertools.product([0.0, 1.0], repeat=D)))      # (64, D)
+    K = 20000
+    w = np.exp(log_importance_weights(m, Xall, n_samples=K, random_state=0))   # (64, K)
+    total = w.mean(axis=1).sum()
+    se = np.sqrt(np.sum(w.var(axis=1, ddof=1)) / K)
+    print(f"sum over binary x of p̂(x): {total:.4f} ± {se:.4f}")
+    assert abs(total - 1.0) <= 4 * se and se < 0.01
+
+
+def test_on_grey_levels_the_bernoulli_is_not_a_density():
+    """One pixel: ∫₀¹ exp(−BCE(x; a)) dx = (2λ − 1)/logit(λ) ≤ ½, λ = sigm(a); so over
+    [0, 1]^D the model's p̂(x) integrates to at most 2^−D (checked by Monte Carlo over
+    uniform x): the importance-sampled value on grey levels is a score, not log p(x)."""
+    x = np.linspace(0.0, 1.0, 20001)
+    for a in (-4.0, -0.5, 0.3, 2.0, 6.0):
+        lam = 1 / (1 + np.exp(-a))
+        integral = np.trapezoid(np.exp(-BernoulliLoss.per_example(np.full((x.size, 1), a),
+                                                                  x[:, None])), x)
+        assert integral == pytest.approx((2 * lam - 1) / np.log(lam / (1 - lam)), rel=1e-8)
+        assert integral <= 0.5
+    m = _model()
+    U = np.random.default_rng(3).uniform(size=(4000, D))
+    p = np.exp(importance_sampled_log_likelihood(m, U, n_samples=50, random_state=0))
+    se = p.std(ddof=1) / np.sqrt(p.size)
+    assert p.mean() + 4 * se <= 2.0 ** -D                               # ≤ 1/64, not 1
+
+
+def test_binarize_is_a_seeded_bernoulli_draw_of_each_pixel():
+    X = np.random.default_rng(0).uniform(size=(1, D))
+    Xr = np.repeat(X, 20000, axis=0)
+    Xb = binarize(Xr, random_state=4)
+    assert set(np.unique(Xb)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(Xb, binarize(Xr, random_state=4))
+    assert np.all(np.abs(Xb.mean(0) - X[0]) <= 4 * np.sqrt(X[0] * (1 - X[0]) / 20000))
+    np.testing.assert_array_equal(binarize(Xb, 9), Xb)                  # binary stays binary
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        binarize(Xr + 1.0)
+
+
+def test_binarized_log_likelihood_states_its_protocol_and_refuses_a_gaussian_decoder():
+    m = _model()
+    X = _X(10)
+    r = binarized_log_likelihood(m, X, n_samples=200, random_state=1, binarize_seed=2)
+    ll = importance_sampled_log_likelihood(m, binarize(X, 2), n_samples=200, random_state=1)
+    np.testing.assert_array_equal(r["per_example"], ll)
+    assert r["log_likelihood"] == pytest.approx(ll.mean())
+    assert r["n_samples"] == 200 and r["n_examples"] == 10
+    assert "1[u < x]" in r["binarization"] and "K = 200" in r["binarization"]
+    with pytest.raises(ValueError, match="bernoulli"):
+        binarized_log_likelihood(_model(output="gaussian"), X)
 
 
 # --------------------------------------------------------------------------- batching, errors
