@@ -20,11 +20,18 @@
 # 3. binary cross-entropy (BCE) on logits, the loss of a Bernoulli decoder;
 # 4. how a finite-difference check works, and why it is done in float64 with a
 #    fourth-order stencil;
-# 5. what a failing check looks like;
-# 6. the one-layer autoencoder, every parameter checked with `npae.gradcheck.check_model`;
-# 7. what a gradient check cannot tell you.
+# 5. what a failing check looks like, and the diagnosis the checker gives for each
+#    kind of bug;
+# 6. the zero-gradient trap, and the absolute criterion that avoids it;
+# 7. the one-layer autoencoder, every parameter checked with `npae.gradcheck.check_model`;
+# 8. checking a function you wrote yourself with `check_vjp` (and a Jacobian with
+#    `check_jacobian`);
+# 9. checking the full-size MNIST autoencoder in seconds with random directions;
+# 10. what a gradient check cannot tell you.
 #
-# Notation (DESIGN.md): a batch $X$ has one example per row, shape $(B, D)$; a dense layer
+# Equation tags: the tags of npae's modules are cited with the module's name, e.g.
+# "layers (B1)" is (B1) of `npae/layers.py`; this tutorial's own chain in §7 has plain
+# tags. Notation (docs/notation.md): a batch $X$ has one example per row, shape $(B, D)$; a dense layer
 # has $W$ of shape $(n_\text{in}, n_\text{out})$ and $b$ of shape $(n_\text{out},)$. For a
 # scalar loss $L$ we write $dW$ for $\partial L/\partial W$; $dW$ always has the shape of $W$.
 #
@@ -41,9 +48,9 @@ from matplotlib.figure import Figure
 
 from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
 import npae
-from npae import datasets, layers, losses, plotting
-from npae.gradcheck import (GradientCheckError, check_gradients, check_model,
-                            numerical_gradient, relative_error)
+from npae import datasets, layers, losses, penalties, plotting
+from npae.gradcheck import (GradientCheckError, check_gradients, check_jacobian, check_model,
+                            check_vjp, numerical_gradient, relative_error)
 
 rng = np.random.default_rng(0)
 
@@ -61,13 +68,13 @@ rng = np.random.default_rng(0)
 # so the chain rule sums over the batch:
 #
 # $$ dW_{ik} = \sum_n X_{ni}\, dA_{nk}
-#    \quad\Longrightarrow\quad dW = X^\top dA \qquad (n_\text{in}, n_\text{out}) \tag{B1} $$
+#    \quad\Longrightarrow\quad dW = X^\top dA \qquad (n_\text{in}, n_\text{out}) \tag{layers B1} $$
 #
 # $$ db_k = \sum_n dA_{nk}
-#    \quad\Longrightarrow\quad db = \textstyle\sum_n dA_{n,:} \qquad (n_\text{out},) \tag{B2} $$
+#    \quad\Longrightarrow\quad db = \textstyle\sum_n dA_{n,:} \qquad (n_\text{out},) \tag{layers B2} $$
 #
 # $$ dX_{ni} = \sum_k dA_{nk}\, W_{ik}
-#    \quad\Longrightarrow\quad dX = dA\, W^\top \qquad (B, n_\text{in}) \tag{B3} $$
+#    \quad\Longrightarrow\quad dX = dA\, W^\top \qquad (B, n_\text{in}) \tag{layers B3} $$
 #
 # The shapes are a free sanity check: $dW$ must be $(n_\text{in}, n_\text{out})$, and the
 # only product of $X$ $(B, n_\text{in})$ and $dA$ $(B, n_\text{out})$ with that shape is
@@ -88,7 +95,8 @@ print(inspect.getsource(layers.dense_backward))
 # $G$ probes every direction of the layer's Jacobian at once, so a wrong entry cannot hide.
 #
 # `npae.gradcheck.check_gradients(fun, params)` takes any function of a dict of float64
-# arrays returning `(loss, grads)`; by putting $X$ in the dict we check (B3) too.
+# arrays returning `(loss, grads)`; by putting $X$ in the dict we check layers (B3) too.
+# (Section 8 shows `check_vjp`, which does the contraction with $G$ for you.)
 
 # %%
 B, n_in, n_out = 5, 4, 3
@@ -101,7 +109,7 @@ dense = {"X": rng.normal(size=(B, n_in)),                        # (B, n_in)
 def dense_probe(p):
     A = layers.dense_forward(p["X"], p["W"], p["b"])             # (F1) (B, n_out)
     L = np.sum(G * A)                                            # <G, A>: dL/dA = G
-    dX, dW, db = layers.dense_backward(G, p["X"], p["W"])        # (B1)-(B3)
+    dX, dW, db = layers.dense_backward(G, p["X"], p["W"])        # layers (B1)-(B3)
     return L, {"X": dX, "W": dW, "b": db}
 
 
@@ -160,12 +168,12 @@ print(check_gradients(sigmoid_probe, act))
 # -\operatorname{softplus}(-a)$, $\log(1-\sigma(a)) = -\operatorname{softplus}(a)$ and
 # $\operatorname{softplus}(a) - \operatorname{softplus}(-a) = a$, so
 #
-# $$ L = \frac1B \sum_{n,d} \bigl[\operatorname{softplus}(A_{nd}) - X_{nd} A_{nd}\bigr]. \tag{F4} $$
+# $$ L = \frac1B \sum_{n,d} \bigl[\operatorname{softplus}(A_{nd}) - X_{nd} A_{nd}\bigr]. \tag{losses F4} $$
 #
-# This form never takes the log of a number that rounded to 0 (section 7 shows the
+# This form never takes the log of a number that rounded to 0 (section 10 shows the
 # textbook form failing). Since $\operatorname{softplus}'(a) = \sigma(a)$:
 #
-# $$ dA = \frac{\partial L}{\partial A} = \frac{\sigma(A) - X}{B} \qquad (B, D). \tag{B3} $$
+# $$ dA = \frac{\partial L}{\partial A} = \frac{\sigma(A) - X}{B} \qquad (B, D). \tag{losses B3} $$
 #
 # The $1/B$ of the batch mean enters here, at the top of the backward chain, once. The
 # famous "$\hat x - x$" is not a property of the sigmoid alone nor of BCE alone but of the
@@ -182,8 +190,8 @@ logits = {"A": 2.0 * rng.normal(size=(B, D))}                    # (B, D)
 
 
 def bce_probe(p):
-    return (losses.BernoulliLoss.value(p["A"], T),               # (F4)
-            {"A": losses.BernoulliLoss.grad(p["A"], T)})         # (B3)
+    return (losses.BernoulliLoss.value(p["A"], T),               # losses (F4)
+            {"A": losses.BernoulliLoss.grad(p["A"], T)})         # losses (B3)
 
 
 print(check_gradients(bce_probe, logits))
@@ -290,12 +298,16 @@ fig
 #
 # ## 5. What a failing check looks like
 #
-# Plant two classic bugs and let the checker find them. It raises
-# `GradientCheckError` (an `AssertionError`, so pytest reports it as a failure) whose
-# message names the array and prints the table.
+# Plant classic bugs and let the checker find them. It raises `GradientCheckError` (an
+# `AssertionError`, so pytest reports it as a failure) whose message names the array,
+# prints the table and, under it, a **diagnosis** of every failing row: what the error
+# looks like, in words you can act on.
 #
-# **Bug 1: forgetting the $1/B$** in (B3). The gradient is then $B$ times too large, and
-# (N2) gives $(B-1)/(B+1) = 0.6$ for $B = 4$: not a rounding issue, a factor.
+# **Bug 1: forgetting the $1/B$** in losses (B3). The gradient is then $B$ times too
+# large, and (N2) gives $(B-1)/(B+1) = 0.6$ for $B = 4$: not a rounding issue, a factor.
+# The checker fits $a \approx c\,n$ by least squares, $c = \langle a, n\rangle /
+# \langle n, n\rangle$, and when the fit is exact it names $c$: here $c = B$, and telling
+# the checker the batch size (`batch_size=B`) lets it say so.
 
 # %%
 def bce_forgot_batch_mean(p):
@@ -304,9 +316,10 @@ def bce_forgot_batch_mean(p):
 
 
 try:
-    check_gradients(bce_forgot_batch_mean, logits)
+    check_gradients(bce_forgot_batch_mean, logits, batch_size=B)
 except GradientCheckError as err:
     print(err)
+    assert f"B = {B}" in err.report.failures[0].diagnosis
 print(f"\n(B - 1)/(B + 1) = {(B - 1) / (B + 1):.3f}")
 
 # %% [markdown]
@@ -323,6 +336,11 @@ try:
     check_gradients(sigmoid_wrong_derivative, act)
 except GradientCheckError as err:
     print(err)
+
+# %% [markdown]
+# No constant factor fits here ($\sigma/\sigma' = 1/(1-\sigma)$ differs per entry), so the
+# diagnosis reports the correlation of $a$ and $n$ and their norms: a sign that the
+# formula, not a constant, is wrong.
 
 # %% [markdown]
 # **Bug 3: a transposed product**, `dA.T @ X` for `X.T @ dA`. Here the checker stops
@@ -342,7 +360,105 @@ except GradientCheckError as err:
     print(err)
 
 # %% [markdown]
-# ## 6. Chaining the pieces: a one-layer autoencoder
+# **Every kind of bug, and what the checker says.** The usual mistakes leave
+# recognisable fingerprints in $a - n$. Below, one correct gradient — the batch-mean
+# loss $L = \frac1B \sum_n \tfrac12 \lVert x_n W\rVert^2$, whose gradient is
+# $X^\top X W / B$, with a square $W$ so that a transpose keeps the shape — is broken in
+# each classic way, and `check_vjp` (section 8) reports the diagnosis. The known
+# constants it may name are the batch size and any hyperparameter passed as `factors`.
+
+# %%
+Bq = 7
+Xq = rng.normal(size=(Bq, 4))
+Wq = rng.normal(size=(4, 4))
+beta_q = 3.0
+
+
+def batch_mean_loss(W):
+    return 0.5 * np.sum((Xq @ W) ** 2) / Bq                      # (1/B) Σ_n ½‖x_n W‖²
+
+
+def batch_mean_grad(G, W):
+    return G * Xq.T @ (Xq @ W) / Bq                              # Xᵀ X W / B
+
+
+planted = {
+    "1/B forgotten": lambda g: g * Bq,
+    "divided by B twice": lambda g: g / Bq,
+    "½ forgotten": lambda g: 2 * g,
+    "a factor 2 dropped": lambda g: 0.5 * g,
+    "sign flipped": lambda g: -g,
+    "β applied twice": lambda g: beta_q * g,
+    "transposed": lambda g: g.T,
+    "one column wrong": lambda g: np.where(np.arange(4) == 2, 0.3 * g + 1.0, g),
+    "term left out": lambda g: np.zeros_like(g),
+    "NaN on the diagonal": lambda g: np.where(np.eye(4, dtype=bool), np.nan, g),
+}
+for what, bug in planted.items():
+    report = check_vjp(batch_mean_loss, lambda G, W, bug=bug: bug(batch_mean_grad(G, W)), Wq,
+                       names=["W"], batch_size=Bq, factors={"β": beta_q}, raise_on_fail=False)
+    row = report.rows[0]
+    assert not row.passed
+    print(f"{what:>20}: rel {row.rel_error:.1e}  ->  {row.diagnosis}")
+
+# %% [markdown]
+# ## 6. The zero-gradient trap, and why an absolute criterion is sound
+#
+# (N2) has one blind spot. Where the true gradient is exactly zero, $a = 0$ (or rounding
+# of order $10^{-16}$) and $n$ is pure finite-difference error, about $10^{-13}$; then
+# $\lVert a - n\rVert / (\lVert a\rVert + \lVert n\rVert) \approx 1$ — the
+# "relative error" of two numbers that are both zero to the precision of the check.
+# Such points are not exotic: the KL sparsity penalty at $\hat\rho_j = \rho$ (its minimum),
+# a VAE's KL term at $\log\sigma^2 = 0$ (where its heads start), any symmetric
+# initialization. Here is the correct `kl_sparsity_grad` at a batch whose unit means are
+# exactly $\rho$:
+
+# %%
+rho = 0.3
+h_eq = np.array([[0.1, 0.2, 0.5], [0.5, 0.4, 0.1], [0.3, 0.3, 0.3], [0.3, 0.3, 0.3]])
+print("unit means ρ̂ =", h_eq.mean(axis=0), " target ρ =", rho)
+a_eq = penalties.kl_sparsity_grad(h_eq, rho, 1.0)
+n_eq = numerical_gradient(lambda: penalties.kl_sparsity(h_eq, rho, 1.0), h_eq)
+print(f"max |analytic| {np.max(np.abs(a_eq)):.1e}, max |numeric| {np.max(np.abs(n_eq)):.1e}, "
+      f"relative error (N2) {relative_error(a_eq, n_eq):.2f}  <- a correct gradient 'fails'")
+
+# %% [markdown]
+# The way out is to ask the question the relative error stands in for: *is $a - n$ larger
+# than the error of the finite differences themselves?* That error can be measured on
+# the spot. Halving $\varepsilon$ doubles the rounding part of (N1') and divides its
+# truncation part by 16, so the two stencils disagree by about as much as either is wrong:
+#
+# $$ \hat e = 4 \max_i \lvert n_i(\varepsilon) - n_i(\varepsilon/2)\rvert
+#    + 10\,u \max\lvert L\rvert/\varepsilon. \tag{N4} $$
+#
+# (the second term is a floor from the rounding bound, for when the two happen to agree).
+# An array now passes when **$\operatorname{rel}(a, n) \le 10^{-7}$ or
+# $\max_i \lvert a_i - n_i\rvert \le \hat e$**, and the table says which (`rel`,
+# `abs`, or `NO`). This is sound in both directions. It passes correct code at zero
+# gradients, because there $a - n$ *is* finite-difference error. And it does not pass
+# real bugs, because $\hat e$ is tiny — about $10^{-12}$ for a loss of order 1 — while a
+# bug of relative size $10^{-6}$ in a gradient of size 1 is an absolute error of
+# $10^{-6}$. (Where $\hat e$ is large, above $10^{-6}$, the function is not smooth within
+# $2\varepsilon$ — a kink, a top-k tie — and the row fails with that explanation instead
+# of passing on a meaningless tolerance.)
+
+# %%
+zero_ok = check_vjp(lambda h: penalties.kl_sparsity(h, rho, 1.0),
+                    lambda G, h: G * penalties.kl_sparsity_grad(h, rho, 1.0), h_eq)
+print(zero_ok)
+assert zero_ok.passed and zero_ok.rows[0].criterion == "abs"
+
+x_s = rng.uniform(-1, 1, 50)
+tiny_bug = check_vjp(lambda x: np.sum(np.sin(x)), lambda G, x: G * np.cos(x) * (1 + 1e-6), x_s,
+                     raise_on_fail=False)
+print(tiny_bug)
+assert not tiny_bug.passed
+print(f"a 1e-6 relative bug: max |a - n| = {tiny_bug.rows[0].max_abs_error:.1e}, "
+      f"{tiny_bug.rows[0].max_abs_error / tiny_bug.rows[0].atol:.0f} times the check's own "
+      "error: caught")
+
+# %% [markdown]
+# ## 7. Chaining the pieces: a one-layer autoencoder
 #
 # An autoencoder with a sigmoid code of size $H$ and a Bernoulli decoder is exactly the
 # three pieces above, in a chain:
@@ -444,7 +560,110 @@ print(f"all {len(report.rows)} rows pass: {report.passed}; largest relative erro
       f"{report.max_rel_error:.1e} ({time.perf_counter() - t:.2f} s)")
 
 # %% [markdown]
-# ## 7. What a gradient check cannot tell you
+# ## 8. Checking a function you wrote: `check_vjp`
+#
+# Sections 1-3 built the probe $L = \langle G, y\rangle$ by hand. `check_vjp(forward,
+# backward, *inputs)` does it for any function: it computes $y = $ `forward(*inputs)`,
+# draws a random upstream $G$ of $y$'s shape, and checks that `backward(G, *inputs)`
+# returns $\partial L/\partial x = G^\top \partial y/\partial x$ for every input (the
+# vector-Jacobian product a backward pass computes). Float64 arrays are differentiated;
+# other inputs (a $\rho$, a $\beta$) pass through and get `None`.
+#
+# Try it on a function you derive yourself: the row-wise softmax
+# $y_{nk} = e^{a_{nk}} / \sum_m e^{a_{nm}}$. Its Jacobian is
+# $\partial y_{nk}/\partial a_{nj} = y_{nk}(\delta_{kj} - y_{nj})$, so
+#
+# $$ da_{nj} = \sum_k G_{nk}\, y_{nk} (\delta_{kj} - y_{nj})
+#    = y_{nj}\Bigl(G_{nj} - \sum_k G_{nk} y_{nk}\Bigr). \tag{S1} $$
+
+# %%
+def softmax(a):
+    e = np.exp(a - a.max(axis=1, keepdims=True))                 # shift: no overflow
+    return e / e.sum(axis=1, keepdims=True)                      # (B, K)
+
+
+def softmax_backward(G, a):
+    y = softmax(a)
+    return y * (G - np.sum(G * y, axis=1, keepdims=True))        # (S1) (B, K)
+
+
+def softmax_backward_forgot_sum(G, a):
+    return softmax(a) * G                                        # BUG: only the δ_kj part
+
+
+a_sm = rng.normal(size=(5, 4))
+print(check_vjp(softmax, softmax_backward, a_sm))
+forgot = check_vjp(softmax, softmax_backward_forgot_sum, a_sm, raise_on_fail=False)
+print(forgot)
+assert check_vjp(softmax, softmax_backward, a_sm).passed and not forgot.passed
+
+# %% [markdown]
+# The same from the command line, for a file of your own with `forward` and `backward`
+# (one `--shape` per input; `--low/--high` keep random inputs inside a domain):
+#
+# ```
+# python -m npae gradcheck --function mine.py:forward:backward --shape 5,4
+# ```
+#
+# For a map whose *Jacobian* you derived, `check_jacobian(f, jacobian, x)` compares it
+# entry by entry. npae's `Autoencoder.encoder_jacobian` returns, per example, the
+# $D\times H$ matrix $J_{ij} = \partial z_j/\partial x_i$ of the encoder:
+
+# %%
+enc_model = npae.Autoencoder((6, 3), activation="tanh", dtype="float64",
+                             random_state=0).initialize(5)
+X_j = rng.uniform(0.1, 0.9, (4, 5))
+print(check_jacobian(enc_model.transform, enc_model.encoder_jacobian, X_j))
+
+# %% [markdown]
+# ## 9. Full-size models: directional checks
+#
+# Entry-by-entry differences cost four forward passes per parameter. The MNIST
+# autoencoder 784-512-256-32-256-512-784 has 1.07 million parameters: 4.3 million forward
+# passes, hours. But a gradient is also defined by its directional derivatives: for any
+# direction $v$,
+#
+# $$ \langle \nabla L, v\rangle = \frac{d}{dt} L(\theta + t v)\Big|_{t=0}, \tag{N3} $$
+#
+# and the right side is a one-dimensional central difference, four forward passes
+# whatever the size of $\theta$. If one array's gradient is wrong by $\delta$, the two
+# sides differ by $\langle \delta, v\rangle$, which for a random $v$ vanishes only on a
+# set of measure zero. `check_model(..., directions=K)` draws K random unit directions over
+# all parameters together and K over each array alone (rows marked `~`), so a failure
+# also says *which* array is wrong. Here is the full-size model in float64 on a synthetic
+# batch, then the same with a planted 1% error in one weight matrix:
+
+# %%
+big = npae.Autoencoder((512, 256, 32), activation="tanh", dtype="float64",
+                       random_state=0).initialize(784)
+print(f"{sum(v.size for v in big.params_.values()):,} parameters in {len(big.params_)} arrays")
+X_big_batch = rng.uniform(0.05, 0.95, (16, 784))
+K = 4 if FAST else 8
+t = time.perf_counter()
+big_report = check_model(big, X_big_batch, directions=K, each_term=False, include_input=False)
+big_seconds = time.perf_counter() - t
+print(big_report)
+print(f"K = {K}: {big_seconds:.1f} s; largest relative error {big_report.max_rel_error:.1e}")
+
+real_step = big._forward_backward
+
+
+def one_percent_off(params, X, noise, terms, need_grads, need_input_grad):
+    loss, values, grads, dX = real_step(params, X, noise, terms, need_grads, need_input_grad)
+    if grads is not None:
+        grads["enc.1.W"] = 1.01 * grads["enc.1.W"]               # BUG: 1% too large
+    return loss, values, grads, dX
+
+
+big._forward_backward = one_percent_off
+caught = check_model(big, X_big_batch, directions=K, each_term=False, include_input=False,
+                     raise_on_fail=False)
+print("\n".join(f"{r.name}: {r.diagnosis}" for r in caught.failures))
+assert [r.name for r in caught.failures if r.name != "(all)"] == ["enc.1.W"]
+del big._forward_backward
+
+# %% [markdown]
+# ## 10. What a gradient check cannot tell you
 #
 # **A gradient check proves that the backward pass matches the forward pass, not that the
 # forward pass matches the equations.** If the forward is wrong and the backward is its
@@ -464,7 +683,7 @@ print("the check passes: the backward is the derivative of this (wrong) forward"
 # %% [markdown]
 # Real cases are less obvious: numpy-ml's VAE multiplied $\varepsilon$ by a variance where
 # the equations need a standard deviation, consistently in forward and backward, and its
-# gradient checks passed (STYLE.md). The remedy is a second kind of test, **forward versus
+# gradient checks passed. The remedy is a second kind of test, **forward versus
 # equation**: compute the loss independently, straight from the textbook formula, and
 # compare. For moderate logits the textbook BCE is accurate in float64:
 
@@ -521,6 +740,13 @@ print(f"npae BCE at the same logits:        {losses.BernoulliLoss.value(A_big, X
 # * Checks run in float64 with central differences; npae's fourth-order stencil at
 #   $\varepsilon = 10^{-3}$ reaches ~$10^{-12}$, so a tolerance of $10^{-7}$ separates
 #   bugs (errors of order 1) from rounding with a wide margin.
+# * Where the true gradient is zero the relative error is meaningless; an array also
+#   passes when $\max\lvert a - n\rvert$ is within the check's own error (N4).
+# * A failing row comes with a diagnosis: a constant factor (and which: $B$, $1/B$,
+#   $2$, $\tfrac12$, $-1$, a hyperparameter), a transpose, the rows or columns that are
+#   wrong, a term left out, NaN.
+# * `check_vjp` checks any function's backward; `directions=K` checks models of any
+#   size in seconds.
 # * Gradient checks and forward-versus-equation tests prove different things; a model
 #   needs both.
 #

@@ -70,7 +70,9 @@ def _factor_message(c, batch_size, factors):
     for value, why in _candidates(batch_size, factors):
         if abs(c / value - 1.0) < FACTOR_MATCH:
             return f"analytic = {c:.3g} × numeric everywhere ({why})"
-    return f"analytic = {c:.4g} × numeric everywhere (a constant factor is wrong)"
+    near_one = abs(c - 1.0)                       # show enough digits to see c ≠ 1
+    digits = 4 if near_one > 1e-3 else min(15, 2 + int(np.ceil(-np.log10(near_one))))
+    return f"analytic = {c:.{digits}g} × numeric everywhere (a constant factor is wrong)"
 
 
 def _localized(err, name, threshold):
