@@ -223,15 +223,16 @@ def test_a_known_hyperparameter_is_named():
 
 
 def _planted_model(bug):
-    """A sparse autoencoder whose sparsity gradient is wrong by ``bug``."""
-    m = npae.Autoencoder((3,), activation="sigmoid", sparsity="kl", sparsity_weight=0.7,
+    """A sparse autoencoder (D = H = 5: a square enc.0.W) whose sparsity gradient of
+    enc.0.W is wrong by ``bug``."""
+    m = npae.Autoencoder((5,), activation="sigmoid", sparsity="kl", sparsity_weight=0.7,
                          sparsity_target=0.2, dtype="float64", random_state=0).initialize(5)
     real = m._forward_backward
 
     def planted(params, X, noise, terms, need_grads, need_input_grad):
         loss, values, grads, dX = real(params, X, noise, terms, need_grads, need_input_grad)
         if grads is not None and terms == ["sparsity"]:
-            grads = dict(grads, **{"enc.0.b": bug(grads["enc.0.b"])})
+            grads = dict(grads, **{"enc.0.W": bug(grads["enc.0.W"])})
         return loss, values, grads, dX
 
     m._forward_backward = planted
@@ -239,19 +240,26 @@ def _planted_model(bug):
 
 
 @pytest.mark.parametrize("bug,expected", [
+    (lambda g: 6 * g, "B = 6: a batch mean's 1/B missing"),
+    (lambda g: g / 6, "1/B = 1/6"),
+    (lambda g: 2 * g, "a factor 2 too many"),
+    (lambda g: 0.5 * g, "a factor 2 missing"),
     (lambda g: -g, "sign is flipped"),
-    (lambda g: 6 * g, "B = 6"),
-    (lambda g: g / 0.7, "1/sparsity_weight"),
-])
-def test_a_model_term_bug_names_term_array_factor_and_equations(bug, expected):
+    (lambda g: g / 0.7, "1/sparsity_weight = 1/0.7: the factor sparsity_weight is missing"),
+    (lambda g: g.T, "transpose of numeric"),
+    (lambda g: np.where(np.arange(5) == 2, 0.0, g), "only column 2 of enc.0.W is wrong"),
+    (lambda g: np.zeros_like(g), "zero everywhere"),
+    (lambda g: np.where(np.eye(5, dtype=bool), np.nan, g), "NaN/inf at 5 of 25"),
+], ids=["B", "1/B", "2", "1/2", "-1", "1/lambda", "transpose", "column", "missing", "nan"])
+def test_a_model_term_bug_names_term_array_kind_and_equations(bug, expected):
     """Sigmoid codes and interior pixels: smooth, no saturation at this seed."""
     m = _planted_model(bug)
     X = np.random.default_rng(3).uniform(0.1, 0.9, (6, 5))
     report = check_model(m, X, raise_on_fail=False, include_input=False)
     bad = report.failures
-    assert [(r.term, r.name) for r in bad] == [("sparsity", "enc.0.b")], report.table()
+    assert [(r.term, r.name) for r in bad] == [("sparsity", "enc.0.W")], report.table()
     msg = bad[0].message()
-    assert expected in msg and "term `sparsity`, array `enc.0.b`" in msg
+    assert expected in msg and "term `sparsity`, array `enc.0.W`" in msg, msg
     assert "npae/penalties.py" in msg and "autoencoder.py" in msg
 
 
@@ -313,6 +321,9 @@ def _primitive_cases():
          lambda G, h: G * penalties.kl_sparsity_grad(h, 0.1, 3.0), h),
         ("contractive", lambda h, W: penalties.contractive(h, W, 0.5),
          lambda G, h, W: tuple(G * g for g in penalties.contractive_grad(h, W, 0.5)), h, W),
+        ("contractive_explicit", lambda h, W: penalties.contractive_explicit(h, W, 0.5),
+         lambda G, h, W: tuple(G * g for g in penalties.contractive_explicit_grad(h, W, 0.5)),
+         h, W),
     ]
     for nz in ("gaussian", "masking", "salt_and_pepper"):
         draw = noise.sample_noise(T, nz, 0.3, np.random.default_rng(1))

@@ -140,12 +140,13 @@ def diagnose(analytic, numeric, name="the array", batch_size=None, factors=None,
                 "smaller model to see where")
     if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and relative_error(a.T, n) < TRANSPOSE_MATCH:
         return "analytic is the transpose of numeric (a product in the wrong order?)"
-    only_a, only_n = zero_a & ~zero_n, zero_n & ~zero_a
-    if only_a.any() and not only_n.any():
-        return (f"analytic is zero at {int(only_a.sum())} entries where numeric is not, first "
-                f"at {_where(only_a)} (a contribution left out there?)")
     err = a - n
     where = _localized(err, name, max(1e-3 * float(np.max(np.abs(err))), tiny))
+    only_a, only_n = zero_a & ~zero_n, zero_n & ~zero_a
+    if only_a.any() and not only_n.any():
+        place = f"; {where}" if where else f", first at {_where(only_a)}"
+        return (f"analytic is zero at {int(only_a.sum())} entries where numeric is not"
+                f"{place} (a contribution left out there?)")
     if where:
         return where
     corr = float(np.sum(a * n) / (np.linalg.norm(a) * np.linalg.norm(n)))
