@@ -89,7 +89,7 @@ def test_input_check_at_the_edge_of_the_valid_range_explains_itself():
 
 
 def test_check_model_on_an_unfitted_model_says_fit_or_initialize():
-    with pytest.raises(ValueError, match=r"fit\(X\) or .initialize"):
+    with pytest.raises(npae.NotFittedError, match=r"fit\(X\) or .initialize"):
         check_model(npae.Autoencoder((3,), dtype="float64"), np.full((2, 4), 0.5))
 
 

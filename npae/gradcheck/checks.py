@@ -320,8 +320,9 @@ def check_model(model, X, noise=None, terms=None, eps=DEFAULT_EPS, tol=DEFAULT_T
     """
     params = getattr(model, "params_", None)
     if params is None:
-        raise ValueError(f"check_model needs parameters: call {type(model).__name__}.fit(X) "
-                         "or .initialize(n_features) first")
+        from ..models.base import NotFittedError
+        raise NotFittedError(f"check_model needs parameters: call {type(model).__name__}"
+                             ".fit(X) or .initialize(n_features) first")
     bad = [k for k, v in params.items() if v.dtype != np.float64]
     if bad:
         raise TypeError(f"gradient checks need float64 parameters; {bad} are not "
