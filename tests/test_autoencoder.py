@@ -133,7 +133,7 @@ def test_training_reduces_loss_and_records_history_in_float32():
     X = np.random.default_rng(6).uniform(size=(500, 16))
     X_val = np.random.default_rng(7).uniform(size=(100, 16))
     m = npae.Autoencoder((8,), weight_decay=1e-4, epochs=5, learning_rate=0.01,
-                         random_state=0, verbose=False).fit(X, X_val)
+                         random_state=0, verbose=False).fit(X, X_val=X_val)
     h = m.history_
     assert h["epoch"] == [1, 2, 3, 4, 5]
     assert {"loss", "recon", "weight_decay", "val_loss", "val_recon", "seconds"} <= set(h)
@@ -193,6 +193,22 @@ def test_bad_input_raises_a_clear_error_and_leaves_the_model_unfitted(kw, messag
     with pytest.raises(ValueError, match=message):
         m.fit(X)
     assert getattr(m, "params_", None) is None
+
+
+def test_reconstruction_error_is_the_loss_of_reconstruct_also_for_k_alpha():
+    """reconstruction_error(X) is the per-example loss of reconstruct(X) against X: with a
+    k-sparse code and k_alpha = 2 both keep round(2k) units (training keeps k)."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.05, 0.95, (6, 7))
+    m = npae.Autoencoder((5,), activation="identity", k=2, k_alpha=2.0, dtype="float64",
+                         random_state=0).initialize(7)
+    x_hat = m.reconstruct(X)
+    bce = -np.sum(X * np.log(x_hat) + (1 - X) * np.log(1 - x_hat), axis=1)
+    np.testing.assert_allclose(m.reconstruction_error(X), bce, rtol=1e-10)
+    assert np.all(np.sum(m.transform(X) != 0, axis=1) == 4)
+    m1 = npae.Autoencoder((5,), activation="identity", k=2, k_alpha=1.0, dtype="float64",
+                          random_state=0).initialize(7)         # k units: a check that bites
+    assert not np.allclose(m1.reconstruction_error(X), bce)
 
 
 def test_transform_refuses_the_wrong_number_of_features():

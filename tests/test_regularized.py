@@ -199,8 +199,8 @@ def test_k_sparse_codes_have_exactly_k_nonzeros_per_row_and_keep_the_largest():
     A = X @ m.params_["enc.0.W"] + m.params_["enc.0.b"]
     third = np.sort(A, axis=1)[:, -3]
     np.testing.assert_array_equal(Z, np.where(A >= third[:, None], A, 0.0))
-    m.set_params(k_alpha=2.0)
-    assert np.all(np.count_nonzero(m.transform(X), axis=1) == 6)        # α·k at transform
+    m2 = KSparseAutoencoder((8,), k=3, k_alpha=2.0, random_state=0, dtype="float64").initialize(6)
+    assert np.all(np.count_nonzero(m2.transform(X), axis=1) == 6)       # α·k at transform
 
 
 def test_k_sparse_gradient_flows_only_through_kept_units():

@@ -13,7 +13,7 @@ X = rng.uniform(size=(200, 16))
 def _fit(**kw):
     kw = {"hidden_layer_sizes": (8, 4), "pretrain_epochs": 2, "epochs": 0, "batch_size": 50,
           "random_state": 0, "verbose": False, "learning_rate": 0.01, **kw}
-    return StackedAutoencoder(**kw).fit(X, X[:40])
+    return StackedAutoencoder(**kw).fit(X, X_val=X[:40])
 
 
 @pytest.mark.parametrize("tied", [False, True])
@@ -47,6 +47,38 @@ def test_gradients_of_the_unrolled_model_check():
     assert check_model(m, rng.normal(size=(4, 6))).max_rel_error <= 1e-7
 
 
+@pytest.mark.parametrize("k_alpha", [1.0, 1.5])
+def test_k_sparse_stages_unroll_to_the_pipeline_with_a_mask_after_every_layer(k_alpha):
+    """(S2)-(S3) with layer_options k: each stage passes k-sparse codes (round(k_alpha·k)
+    units at transform time) to the next, and the unrolled model applies the same mask
+    after every encoder layer, so its transform is the composition of the stages'."""
+    m = _fit(layer_options={"k": 2, "k_alpha": k_alpha})
+    s1, s2 = m.stages_
+    k_t = int(round(k_alpha * 2))
+    H1 = s1.transform(X)
+    assert np.all(np.sum(H1 != 0, axis=1) == k_t)                      # stage 1 codes k-sparse
+    np.testing.assert_allclose(m.transform(X), s2.transform(H1), rtol=1e-5, atol=1e-7)
+    assert np.all(np.sum(m.transform(X) != 0, axis=1) == k_t)
+    J = m.encoder_jacobian(X[:5])                                       # masks in J too
+    assert np.all(np.sum(np.any(J != 0, axis=1), axis=1) <= k_t)
+
+
+def test_gradients_of_an_unrolled_k_sparse_stack_check_away_from_ties():
+    """Masks after both layers (k = 2 of 5, then of 3): every finite-difference step
+    keeps each row's top-k set: the k-th and (k+1)-th values are ≥ 0.01 apart, while a
+    step of 2e-3 in one parameter moves an activation by far less."""
+    m = StackedAutoencoder((5, 3), activation="tanh", output="gaussian", dtype="float64",
+                           layer_options={"k": 2}, random_state=0).initialize(6)
+    Xg = np.random.default_rng(3).normal(size=(4, 6))
+    caches, _, masks, _ = m._encode(m.params_, Xg, m._encoder_ks(True))
+    assert all(mask is not None for mask in masks)
+    for c in caches:
+        top = -np.sort(-c.out, axis=1)
+        assert np.min(top[:, 1] - top[:, 2]) >= 0.01
+    report = check_model(m, Xg)
+    assert report.passed and report.max_rel_error <= 1e-7, report.table()
+
+
 def test_same_seed_same_parameters_and_save_load(tmp_path):
     import npae
     a, b = _fit(), _fit()
@@ -62,6 +94,7 @@ def test_same_seed_same_parameters_and_save_load(tmp_path):
     ({"layer_options": {"learning_rate": 1}}, "layer_options may set"),
     ({"layer_options": ["noise"]}, "layer_options must be a dict"),
     ({"layer_options": {"noise": "pink"}}, "noise"),
+    ({"layer_options": {"k": 5}}, r"layer_options\['k'\] must be an integer in \[1, 4\]"),
 ])
 def test_bad_settings_are_refused(kw, message):
     with pytest.raises(ValueError, match=message):

@@ -1,32 +1,36 @@
 """The autoencoder: a deep encoder, a mirrored decoder, hand-written backprop.
 
-Notation (DESIGN.md). X (B, D) a batch; the encoder has L dense layers with widths
-``hidden_layer_sizes`` = (n_1, …, n_L), the last one the code size H = n_L; the decoder
-has M dense layers ending in D outputs. f_l is layer l's activation.
+Notation: docs/notation.md. Tags are local to this module; cited from elsewhere they
+read "autoencoder (B3)", and this module cites the others the same way ("losses (F4)",
+"penalties (P6)", "noise (N3)"). X (B, D) is a batch, one example per row; the encoder
+has L dense layers with widths ``hidden_layer_sizes`` = (n_1, …, n_L), the last one the
+code size H = n_L; the decoder has M dense layers ending in D outputs (M = L when it
+mirrors the encoder). a_l and h_l (B, n_l) are layer l's pre-activation and activation,
+f_l its activation function (g_m for decoder layer m); ℒ is the loss.
 
-Forward pass, with H_0 = X:
+Forward pass, with h_0 = X:
 
-    (F1)  A_l = H_{l−1} W_l + b_l                 encoder layer l = 1..L,  (B, n_l)
-    (F2)  H_l = f_l(A_l)                          its activation;  z = H_L  (B, H)
-    (F3)  A'_m = H'_{m−1} V_m + c_m               decoder layer m = 1..M, H'_0 = z
-    (F4)  H'_m = g_m(A'_m)                        for m < M; A'_M are the output logits
-    (F5)  x̂ = mean(A'_M)                          σ for a Bernoulli output, identity for Gaussian
-    (F6)  L = recon(A'_M, X) + (λ/2) Σ ‖W‖_F²     (npae.losses, npae.penalties)
+    (F1)  a_l = h_{l−1} W_l + b_l                 encoder layer l = 1..L,  (B, n_l)
+    (F2)  h_l = f_l(a_l)                          its activation;  z = h_L  (B, H)
+    (F3)  a'_m = h'_{m−1} V_m + c_m               decoder layer m = 1..M, h'_0 = z
+    (F4)  h'_m = g_m(a'_m)                        for m < M; A' = a'_M are the output logits (B, D)
+    (F5)  x̂ = mean(A')                            σ(A') for a Bernoulli output, A' for Gaussian
+    (F6)  ℒ = recon(A', X) + (λ/2) Σ ‖W‖_F²       losses (F2)/(F4), penalties (P1)
 
 Backward pass, from the top (the 1/B of the batch mean enters once, in B1):
 
-    (B1)  dA'_M = ∂recon/∂A'_M = (x̂ − X) / B    for both outputs (npae.losses)
-    (B2)  dV_m = H'_{m−1}ᵀ dA'_m ;  dc_m = Σ_n dA'_m ;  dH'_{m−1} = dA'_m V_mᵀ
-    (B3)  dA'_{m−1} = dH'_{m−1} ⊙ g'_{m−1}(A'_{m−1})
-    (B4)  dz = dH'_0, then the same two steps down the encoder:
-          dW_l = H_{l−1}ᵀ dA_l ;  db_l = Σ_n dA_l ;  dH_{l−1} = dA_l W_lᵀ ;  dA_l = dH_l ⊙ f_l'(A_l)
-    (B5)  dW += λ W for every weight matrix (weight decay)
-    (B6)  dX = dH_0 + ∂recon/∂X              the input gradient: X enters as input and as target
+    (B1)  dA' = ∂recon/∂A' = (x̂ − X) / B         for both outputs (losses (B1)/(B3))
+    (B2)  dV_m = h'_{m−1}ᵀ da'_m ;  dc_m = Σ_n da'_m ;  dh'_{m−1} = da'_m V_mᵀ      (da'_M = dA')
+    (B3)  da'_{m−1} = dh'_{m−1} ⊙ g'_{m−1}(a'_{m−1})
+    (B4)  dz = dh'_0 = dh_L, then down the encoder for l = L..1:
+          da_l = dh_l ⊙ f_l'(a_l) ;  dW_l = h_{l−1}ᵀ da_l ;  db_l = Σ_n da_l ;  dh_{l−1} = da_l W_lᵀ
+    (B5)  dW += λ W for every weight matrix (weight decay, penalties (P2))
+    (B6)  dX = dh_0 + ∂recon/∂X              the input gradient: X enters as input and as target
 
 Tied weights: decoder layer m uses V_m = W_{L+1−m}ᵀ and owns only its bias c_m. W then
 reaches the loss twice, and its gradient is the sum of the two uses:
 
-    (B7)  dW_l = H_{l−1}ᵀ dA_l  +  (H'_{m−1}ᵀ dA'_m)ᵀ       with m = L + 1 − l
+    (B7)  dW_l = h_{l−1}ᵀ da_l  +  (h'_{m−1}ᵀ da'_m)ᵀ       with m = L + 1 − l
 
 Regularized autoencoders: one mechanism, many models
 -----------------------------------------------------
@@ -36,43 +40,63 @@ defaults, so e.g. a sparse denoising autoencoder is ``Autoencoder(sparsity="kl",
 noise="masking")``). With ν the step's noise drawn by ``sample_noise`` (npae.noise):
 
     (F0)  X̃ = c(X; ν)                        corrupted input (X̃ = X when ν is None);
-                                             the encoder reads H_0 = X̃ in (F1)
-    (F7)  z = H_L ⊙ M,  M_nj = 1[h_nj among the k largest of row n]    k-sparse (else z = H_L)
+                                             the encoder reads h_0 = X̃ in (F1)
+    (F7)  z = h_L ⊙ S,  S_nj = 1[h_nj among the k largest of row n]    k-sparse (else z = h_L)
     (F8)  R_sp = λ_s (1/B) Σ_nj |z_nj|        or   β Σ_j KL(ρ ‖ ρ̂_j),  ρ̂_j = (1/B) Σ_n z_nj
+                                             (penalties (P3) or (P5)-(P6))
     (F9)  R_c = λ_c (1/B) Σ_n ‖J_f(x̃_n)‖_F²   = λ_c (1/B) Σ_nj (h_nj(1 − h_nj))² Σ_i W_ij²
-                                             one-layer sigmoid encoder h = σ(x̃ W + b)
-    (F10) L = recon(A'_M, X) + R_sp + R_c + (λ/2) Σ ‖W‖_F²      the target is the CLEAN X
+                                             one-layer sigmoid encoder h = σ(x̃ W + b),
+                                             penalties (P10)-(P12)
+    (F10) ℒ = recon(A', X) + R_sp + R_c + (λ/2) Σ ‖W‖_F²      the target is the CLEAN X
 
 and the backward pass gains, in this order (npae.penalties derives each term):
 
     (B8)  dz += ∂R_sp/∂z = (λ_s/B) sign(z)   or   (1/B) β [−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)]
-    (B9)  dH_L = dz ⊙ M                      only the k kept units pass a gradient
-    (B10) dH_L += ∂R_c/∂h = (2λ_c/B) s q (1 − 2h),  s = h(1 − h), q_j = Σ_i W_ij²;
-          then (B4) carries dH_L down the encoder (through σ' = s into W, b and X̃)
-    (B11) dW_1 += ∂R_c/∂W|_q = (2λ_c/B) W ⊙ Σ_n s_n²      W reaches R_c twice: via h and via q
-    (B12) dX = (∂X̃/∂X)ᵀ dH_0 + ∂recon/∂X     X enters corrupted and as the target
-          (∂X̃/∂X: 1 for Gaussian noise, the mask m for masking, 1 − r for salt-and-pepper)
+                                             (penalties (P4) or (P7)-(P8))
+    (B9)  dh_L = dz ⊙ S                      only the k kept units pass a gradient
+    (B10) dh_L += ∂R_c/∂h = (2λ_c/B) σ' q (1 − 2h),  σ' = h(1 − h), q_j = Σ_i W_ij²;
+          then (B4) carries dh_L down the encoder (through σ' into W, b and X̃)
+    (B11) dW_1 += ∂R_c/∂W |_h = (2λ_c/B) W ⊙ Σ_n σ'_n²     the path through q, h held
+          fixed (penalties (P14)): W reaches R_c twice, via h and via q
+    (B12) dX = (∂X̃/∂X)ᵀ dh_0 + ∂recon/∂X     X enters corrupted and as the target
+          (∂X̃/∂X: 1 for Gaussian noise, the mask m for masking, 1 − r for salt-and-pepper;
+          noise (N2), (N4), (N6))
+
+``values`` holds each term exactly as it enters (F10), its weight applied (recon, and
+sparsity, contractive, weight_decay when their weight is positive), so ℒ is the sum of
+the selected entries (docs/notation.md). Unweighted diagnostics are elsewhere:
+ρ̂ by npae.metrics.mean_activation, ‖J_f‖_F by npae.metrics.mean_jacobian_norm.
 
 Design decisions. ``sparsity`` and ``k`` are two ways to a sparse code and are not
 combined. The sparsity penalties act on the code z. KL sparsity needs sigmoid code
-units, so that ρ̂_j is a probability. The contractive penalty is the closed form of
+units, so that ρ̂_j is a probability; ρ̂_j is the mean over the minibatch, not over the
+training set as in Ng's notes (see penalties (P5)), which biases the penalty upward and
+makes ``score`` depend on ``batch_size``. The contractive penalty is the closed form of
 Rifai et al. (2011) for ONE sigmoid layer and is refused for deeper or non-sigmoid
 encoders (train deep contractive encoders layer by layer, as Rifai et al. do); it is
 evaluated at the encoder's input x̃ and on h before any k-sparse mask. Salt-and-pepper
 values are the minimum and maximum of the training data, learned by ``fit`` and saved
 with the model (``data_range_``), so (F0) is differentiable in X away from the replaced
-entries. At transform time a k-sparse model keeps round(k_alpha · k) units
-(Makhzani & Frey 2014 use α ≥ 1 at test time); training always keeps k.
+entries. At test time (``transform``, ``reconstruct``, ``reconstruction_error``) a
+k-sparse model keeps round(k_alpha · k) units (Makhzani & Frey 2014 use α ≥ 1 at test
+time); training always keeps k. A subclass may mask intermediate encoder layers too
+(``_encoder_ks``; npae.models.stacked does for k-sparse stages): (F7) and (B9) then
+apply after each such layer.
 
-With identity activations everywhere and a Gaussian output this is a linear autoencoder,
-whose optimum spans the top-H principal subspace (Baldi & Hornik 1989; see npae.pca).
+A linear autoencoder and PCA. With identity activations everywhere, a Gaussian output,
+no weight decay and the code layer the narrowest, the global minimum of the squared
+error spans the top-H principal subspace of the centered data (the biases absorb the
+mean); when the data covariance has distinct eigenvalues every other critical point is
+a saddle (Baldi & Hornik 1989). Only the subspace is determined: the weights are the
+principal directions up to an invertible H × H map (see :func:`pca`).
 Parameters are named ``enc.l.W``, ``enc.l.b``, ``dec.m.W``, ``dec.m.b`` with l, m from 0.
 
 References: Goodfellow, Bengio & Courville, *Deep Learning*, ch. 6 and 14;
 Hinton & Salakhutdinov, "Reducing the dimensionality of data with neural networks", 2006;
 regularizers: Ng, "Sparse autoencoder" (CS294A notes, 2011); Makhzani & Frey, "k-Sparse
 autoencoders" (ICLR 2014); Vincent et al., "Stacked denoising autoencoders" (JMLR 2010);
-Rifai et al., "Contractive auto-encoders" (ICML 2011).
+Rifai et al., "Contractive auto-encoders" (ICML 2011); Baldi & Hornik, "Neural networks
+and principal component analysis", Neural Networks 2, 1989.
 """
 from __future__ import annotations
 
@@ -170,10 +194,12 @@ class Autoencoder(BaseModel):
                              "decoder_layer_sizes and decoder_activation as None")
         if dec is None:
             self._dec_sizes = self._sizes[-2::-1]
-            dec_acts = self.decoder_activation or tuple(a.name for a in self._enc_acts[-2::-1])
+            dec_acts = (tuple(a.name for a in self._enc_acts[-2::-1])
+                        if self.decoder_activation is None else self.decoder_activation)
         else:
             self._dec_sizes = check_layer_sizes(dec, "decoder_layer_sizes", allow_empty=True)
-            dec_acts = self.decoder_activation or self.activation
+            dec_acts = (self.activation if self.decoder_activation is None
+                        else self.decoder_activation)
         self._dec_acts = self._per_layer(dec_acts, len(self._dec_sizes), "decoder_activation")
         check_scalar(self.weight_decay, "weight_decay", 0, None)
         if not isinstance(self.tied_weights, (bool, np.bool_)):
@@ -240,17 +266,25 @@ class Autoencoder(BaseModel):
 
     # Where each loss term's equations are, for the gradient checker's diagnosis.
     term_equations = {
-        "recon": "(F1)-(F6), (B1)-(B7) in npae/models/autoencoder.py; npae/losses.py",
-        "sparsity": "(F8), (B8) in npae/models/autoencoder.py; (F2)-(B4) in npae/penalties.py",
-        "contractive": "(F9), (B10)-(B11) in npae/models/autoencoder.py; (F6)-(B6) in "
+        "recon": "(F1)-(F7), (B1)-(B7), (B9) in npae/models/autoencoder.py; (F1)-(B4) in "
+                 "npae/losses.py",
+        "sparsity": "(F8), (B8) in npae/models/autoencoder.py; (P3)-(P9) in npae/penalties.py",
+        "contractive": "(F9), (B10)-(B11) in npae/models/autoencoder.py; (P10)-(P14) in "
                        "npae/penalties.py",
-        "weight_decay": "(B5) in npae/models/autoencoder.py; (F1)-(B1) in npae/penalties.py",
-        "input": "(B6), (B12) in npae/models/autoencoder.py",
+        "weight_decay": "(B5) in npae/models/autoencoder.py; (P1)-(P2) in npae/penalties.py",
+        "input": "(B6), (B12) in npae/models/autoencoder.py; (N1)-(N6) in npae/noise.py",
     }
 
     @staticmethod
     def _per_layer(spec, n, argument):
-        names = (spec,) * n if isinstance(spec, str) else tuple(spec)
+        if isinstance(spec, str):
+            get_activation(spec, argument)          # checked even when no layer uses it
+            names = (spec,) * n
+        elif isinstance(spec, (tuple, list)):
+            names = tuple(spec)
+        else:
+            raise ValueError(f"{argument} must be an activation name or a tuple of names "
+                             f"(one per layer), got {spec!r}")
         if len(names) != n:
             raise ValueError(f"{argument} must be one name or {n} names (one per layer), "
                              f"got {spec!r}")
@@ -273,8 +307,12 @@ class Autoencoder(BaseModel):
     def _init_params(self, D, rng):
         """Glorot-uniform weights (He-uniform before a ReLU), zero biases, in ``dtype``.
 
-        U(−r, r) with r = √(6 / (n_in + n_out)) keeps activation variances roughly
-        constant through sigmoid/tanh layers; r = √(6 / n_in) does so for ReLU.
+        U(−r, r) with r = √(6 / (n_in + n_out)) has Var W = 2 / (n_in + n_out), Glorot &
+        Bengio's (2010) compromise between keeping the forward and the backward variance
+        of a linear layer (or tanh near 0) constant. It does not preserve variance
+        through a sigmoid (σ'(a) ≤ ¼ shrinks the backward signal, and σ's outputs have
+        mean ½, not 0). r = √(6 / n_in) (He et al. 2015) keeps a ReLU layer's forward
+        second moment constant.
         """
         self._validate_hyperparameters()
         widths = (D,) + self._sizes
@@ -335,14 +373,37 @@ class Autoencoder(BaseModel):
         return self._loss.check_targets(X, name)
 
     # -- forward and backward ------------------------------------------------------
-    def _encode(self, params, X_in, k=None):
-        """(F1)-(F2) and (F7): encoder caches, the code before the mask h, the mask M, z."""
+    def _encoder_ks(self, training):
+        """k of the top-k mask (F7) after each encoder layer, None for no mask: the code
+        layer's k (round(k_alpha · k) at test time) and no mask below it."""
+        k = self.k if training else self._transform_k()
+        return (None,) * (len(self._sizes) - 1) + (k,)
+
+    def _encode(self, params, X_in, ks):
+        """(F1)-(F2) and (F7) layer by layer: the caches, the code before its mask h_L,
+        the masks S (one per layer, None where ``ks`` has None), and the code z."""
         enc, _ = self._layers()
-        enc_caches = run_layers(params, enc, X_in)                          # (F1)-(F2)
-        h = enc_caches[-1].out                                              # H_L (B, H)
-        mask = top_k_mask(h, k) if k is not None else None                  # (F7) (B, H)
-        z = h * mask if k is not None else h                                # (F7) code (B, H)
-        return enc_caches, h, mask, z
+        caches, masks, h_in = [], [], X_in
+        for layer, k in zip(enc, ks):
+            cache = run_layers(params, [layer], h_in)[0]                    # (F1)-(F2) (B, n_l)
+            mask = top_k_mask(cache.out, k) if k is not None else None      # (F7) S (B, n_l)
+            h_in = cache.out * mask if mask is not None else cache.out      # (F7) (B, n_l)
+            caches.append(cache)
+            masks.append(mask)
+        return caches, caches[-1].out, masks, h_in                          # z = h_L ⊙ S
+
+    @staticmethod
+    def _encoder_backward(params, enc, caches, masks, dh, grads, need_dX):
+        """(B4) down the encoder from dh_L, with (B9) dh_l ⊙ S_l after each masked layer
+        below the code (the code's own mask is applied by the caller)."""
+        if not any(m is not None for m in masks[:-1]):
+            return backprop_layers(params, enc, caches, dh, grads, need_dX)  # (B4), (B7)
+        for l in range(len(enc) - 1, -1, -1):
+            dh = backprop_layers(params, [enc[l]], [caches[l]], dh, grads,
+                                 need_dX or l > 0)                          # (B4) layer l
+            if l > 0 and masks[l - 1] is not None:
+                dh = dh * masks[l - 1]                                      # (B9) S_{l−1}
+        return dh
 
     def _forward_backward(self, params, X, noise, terms, need_grads, need_input_grad):
         X = check_array(X, "X", ndim=2, dtype=params["enc.0.W"].dtype,
@@ -354,9 +415,10 @@ class Autoencoder(BaseModel):
         lam_s, lam_c, rho = self.sparsity_weight, self.contractive_weight, self.sparsity_target
 
         X_in = X if noise is None else _corrupt(noise, X)                   # (F0) X̃ (B, D)
-        enc_caches, h, mask, z = self._encode(params, X_in, self.k)         # (F1)-(F2), (F7)
+        enc_caches, h, masks, z = self._encode(params, X_in, self._encoder_ks(True))  # (F1)-(F2), (F7)
+        mask = masks[-1]                                                    # S of the code
         dec_caches = run_layers(params, dec, z)                             # (F3)-(F4)
-        logits = dec_caches[-1].out                                         # A'_M (B, D)
+        logits = dec_caches[-1].out                                         # A' = a'_M (B, D)
         weights = [params[k] for k in params if k.endswith(".W")]
         values = {"recon": self._loss.value(logits, X)}                     # (F6) clean target
         if "sparsity" in available:                                         # (F8)
@@ -383,7 +445,8 @@ class Autoencoder(BaseModel):
         if "contractive" in use:
             dh_c, dW_q = contractive_grad(h, params["enc.0.W"], lam_c)
             dh = dh + dh_c                                                  # (B10)
-        dX_in = backprop_layers(params, enc, enc_caches, dh, grads, need_input_grad)  # (B4)
+        dX_in = self._encoder_backward(params, enc, enc_caches, masks, dh, grads,
+                                       need_input_grad)                     # (B4); tied: (B7)
         if "contractive" in use:
             grads["enc.0.W"] += dW_q                                        # (B11) W's 2nd use
         if "weight_decay" in use:
@@ -412,7 +475,7 @@ class Autoencoder(BaseModel):
     def transform(self, X):
         """Encode: the code z for each row of X, (N, H) (a k-sparse model keeps round(k_alpha·k))."""
         X = self._check_input(X)
-        return self._encode(self.params_, X, self._transform_k())[3]
+        return self._encode(self.params_, X, self._encoder_ks(False))[3]
 
     def inverse_transform(self, Z):
         """Decode codes Z (N, H) to the mean reconstruction x̂ (N, D)."""
@@ -420,18 +483,22 @@ class Autoencoder(BaseModel):
         self._validate_hyperparameters()
         Z = check_array(Z, "Z", ndim=2, dtype=self._dtype, n_features=self._sizes[-1])
         _, dec = self._layers()
-        return self._loss.mean(run_layers(self.params_, dec, Z)[-1].out)
+        return self._loss.mean(run_layers(self.params_, dec, Z)[-1].out)   # (F3)-(F5)
 
     def reconstruct(self, X):
         """x̂ = decode(encode(X)), (N, D); X is encoded as given (no corruption, any range)."""
         return self.inverse_transform(self.transform(X))
 
     def reconstruction_error(self, X):
-        """Per-example reconstruction loss (summed over features), (N,): an anomaly score."""
+        """Per-example reconstruction loss (summed over features), (N,): an anomaly score.
+
+        The code is the one ``reconstruct`` decodes (a k-sparse model keeps round(k_alpha·k)
+        units), so this is the loss of ``reconstruct(X)`` against X.
+        """
         self._check_fitted()
         X = self._check_X(X)
         _, dec = self._layers()
-        z = self._encode(self.params_, X, self.k)[3]
+        z = self._encode(self.params_, X, self._encoder_ks(False))[3]
         return self._loss.per_example(run_layers(self.params_, dec, z)[-1].out, X)
 
     def encoder_jacobian(self, X):
@@ -439,26 +506,27 @@ class Autoencoder(BaseModel):
 
         Forward-mode chain rule through (F1)-(F2), with f' written as in npae.layers:
 
-            J_1 = W_1 ⊙ f_1'(A_1)          broadcast to (N, D, n_1)
-            J_l = (J_{l−1} W_l) ⊙ f_l'(A_l)   (N, D, n_l)
+            J_1 = W_1 ⊙ f_1'(a_1)          broadcast to (N, D, n_1)
+            J_l = (J_{l−1} W_l) ⊙ f_l'(a_l)   (N, D, n_l)
 
-        then the k-sparse mask of ``transform`` (a kept unit passes its row, a zeroed one
-        has zero derivative away from ties). Costs N·D·H numbers: batch large sets (see
+        and after each masked layer the k-sparse mask of ``transform`` (a kept unit passes
+        its column, a zeroed one has zero derivative away from ties). Stored as (N, D, H):
+        J[n] is D × H, the transpose of the H × D Jacobian ∂z/∂x of Rifai et al.; the
+        Frobenius norm is the same. Costs N·D·H numbers: batch large sets (see
         npae.metrics.mean_jacobian_norm). For a one-layer sigmoid encoder it equals
         npae.penalties.sigmoid_encoder_jacobian.
         """
         X = self._check_input(X)
         enc, _ = self._layers()
-        caches = run_layers(self.params_, enc, X)
+        caches, _, masks, _ = self._encode(self.params_, X, self._encoder_ks(False))
         J = None
-        for layer, cache in zip(enc, caches):
+        for layer, cache, mask in zip(enc, caches, masks):
             W = self.params_[layer.W]                                       # (n_in, n_out)
             fprime = layer.activation.backward(np.ones_like(cache.pre), cache.pre, cache.out)
             J = W[None] if J is None else np.einsum("ndi,ij->ndj", J, W)    # (N, D, n_out)
-            J = J * fprime[:, None, :]                                      # ⊙ f'(A_l)
-        k_t = self._transform_k()
-        if k_t is not None:
-            J = J * top_k_mask(caches[-1].out, k_t)[:, None, :]             # (F7)
+            J = J * fprime[:, None, :]                                      # ⊙ f'(a_l)
+            if mask is not None:
+                J = J * mask[:, None, :]                                    # (F7) S_l
         return J
 
 

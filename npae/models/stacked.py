@@ -1,18 +1,26 @@
 """Stacked autoencoder: greedy layer-wise pretraining, then end-to-end fine-tuning.
 
+Notation: docs/notation.md and npae.models.autoencoder (cited as "autoencoder (F1)").
 Greedy layer-wise training (Hinton & Salakhutdinov 2006; Bengio et al. 2007; Vincent
-et al. 2010) builds a deep encoder one layer at a time. With H_0 = X and widths
+et al. 2010) builds a deep encoder one layer at a time. With h_0 = X and widths
 (n_1, …, n_L):
 
     (S1)  for l = 1..L: train a one-layer autoencoder
-              h = f_l(H_{l−1} W_l + b_l),   Ĥ_{l−1} = out_l(h V_l + c_l)
+              h = f_l(h_{l−1} W_l + b_l),   ĥ_{l−1} = out_l(h V_l + c_l)
           on the codes of the layer below (optionally denoising or sparse: any
           regularizer of npae.Autoencoder, given in ``layer_options``);
-    (S2)  H_l = f_l(H_{l−1} W_l + b_l)        its codes become the next layer's data;
+    (S2)  h_l = f_l(h_{l−1} W_l + b_l) ⊙ S_l    its codes (the stage's ``transform``)
+          become the next layer's data; S_l = 1 unless the stages are k-sparse, when
+          S_l keeps the round(k_alpha · k) largest entries of each row (autoencoder (F7));
     (S3)  unroll: the deep autoencoder with encoder W_1..W_L and decoder V_L..V_1
-          (decoder layer m = 1..L uses the V and c of stage L + 1 − m);
-    (S4)  fine-tune all layers together on the reconstruction loss of X (F1–F6 of
-          npae.models.autoencoder), plain: the stage regularizers are not applied.
+          (decoder layer m = 1..L uses the V and c of stage L + 1 − m), and with a
+          k-sparse stage's mask S_l after encoder layer l, so that its ``transform`` is
+          exactly the pipeline (S2);
+    (S4)  fine-tune all layers together on the reconstruction loss of X (autoencoder
+          (F1)-(F7)), plain: the stage penalties and noise are not applied. A k-sparse
+          mask is part of the architecture and stays (training keeps k units per layer,
+          ``transform`` round(k_alpha · k), as each stage does; autoencoder (B9) after
+          every masked layer).
 
 Each stage sees data of a different kind, so its output (reconstruction) model follows
 the data: stage 1 uses ``output``; a later stage uses a Bernoulli output when the
@@ -85,6 +93,24 @@ class StackedAutoencoder(Autoencoder):
         if unknown:
             raise ValueError(f"layer_options may set {list(STAGE_OPTIONS)}, got unknown "
                              f"{sorted(unknown)}")
+        if options.get("k") is not None:
+            check_positive_int(options["k"], "layer_options['k']", minimum=1,
+                               maximum=min(self._sizes))               # every stage's width
+
+    def _stage_k(self):
+        """(k, k_alpha) of k-sparse stages, or None."""
+        options = self.layer_options or {}
+        if options.get("k") is None:
+            return None
+        return options["k"], options.get("k_alpha", 1.0)
+
+    def _encoder_ks(self, training):
+        """(S3): a k-sparse stage's mask after every encoder layer (autoencoder (F7))."""
+        stage_k = self._stage_k()
+        if stage_k is None:
+            return super()._encoder_ks(training)
+        k, k_alpha = stage_k
+        return (k if training else int(round(k_alpha * k)),) * len(self._sizes)
 
     def _stage_output(self, l):
         if l == 0:

@@ -212,8 +212,7 @@ def _check_exp_finite(logvar, what, both_signs=False):
             f"{what} reached {worst:.4g}, beyond log(max {logvar.dtype}) = {limit:.1f}, so "
             f"exp of it overflows. With logvar_bound=None (the default identity head, vae "
             f"(F4)) nothing bounds it: lower learning_rate, rescale the input, or set "
-            f"logvar_bound (e.g. {LOGVAR_BOUND:g}), the soft bound vae (F4b). The "
-            f"parameters are left as they were before this step.")
+            f"logvar_bound (e.g. {LOGVAR_BOUND:g}), the soft bound vae (F4b)")
 
 
 def interpolate_codes(z_start, z_end, n_steps=8, method="linear"):
