@@ -127,7 +127,7 @@ def main(argv=None):
                     output="bernoulli", optimizer="adam", learning_rate=1e-3, batch_size=128,
                     epochs=args.epochs, random_state=args.seed, verbose=False)
         t0 = time.perf_counter()
-        model.fit(X, Xt)
+        model.fit(X, X_val=Xt)
         h = model.history_
         per_epoch = np.diff([0.0] + h["seconds"])
         print(f"{'epoch':>5} {'train loss':>11} {'test -ELBO':>11} {'seconds':>8}")

@@ -25,6 +25,9 @@ def check_array(X, name="X", ndim=2, dtype=None, n_features=None, finite=True):
         raise ValueError(f"{name} could not be converted to an array: {exc}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name} must hold real numbers, got complex dtype {arr.dtype} "
+                         f"(npae does not drop imaginary parts; pass X.real or np.abs(X))")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     if arr.size == 0:
@@ -81,16 +84,22 @@ def check_scalar(value, name, low=None, high=None, low_open=False, high_open=Fal
 
 
 def check_choice(value, name, choices):
-    if value not in choices:
+    try:
+        known = value in choices
+    except TypeError:                       # e.g. a list, which cannot be a dict key
+        known = False
+    if not known:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
 
 
 def check_float_dtype(value, name="dtype"):
     """Return ``np.dtype(value)`` if it is float32 or float64 (training vs checks)."""
+    if value is None:                       # np.dtype(None) would be float64
+        raise ValueError(f"{name} must be float32 or float64, got None")
     try:
         dtype = np.dtype(value)
-    except TypeError:
+    except (TypeError, ValueError):
         raise ValueError(f"{name} must be float32 or float64, got {value!r}") from None
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"{name} must be float32 or float64, got {value!r}")

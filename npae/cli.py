@@ -229,7 +229,7 @@ def cmd_demo(args):
     model = Autoencoder((256, 32), activation="relu", output="bernoulli", epochs=epochs,
                         batch_size=128, learning_rate=1e-3, random_state=args.seed, verbose=True)
     t0 = time.perf_counter()
-    model.fit(X, X_test)
+    model.fit(X, X_val=X_test)
     seconds = time.perf_counter() - t0
     figures = _figures(model, X_test, y_test, out)
     model.save(out / "model.npz")
@@ -274,7 +274,7 @@ def cmd_train(args):
     except TypeError as exc:
         raise UsageError(f"{args.model}: {exc}") from None
     out = Path(args.out or f"npae-{args.model}")
-    model.fit(X, X_test)
+    model.fit(X, X_val=X_test)
     model.save(out / "model.npz")
     _write_json(out / "history.json", model.history_)
     figures = _figures(model, X_test, y_test, out)

@@ -56,11 +56,20 @@ def _file_mode(path):
     return 0o666 & ~umask
 
 
-def _jsonable(value):
+def jsonable(value):
+    """A hyperparameter as JSON keeps it: tuples as lists, numpy scalars as Python numbers,
+    dtypes by name (recursively), so that numpy integers save like ints."""
     if isinstance(value, (np.dtype, type)):
-        return np.dtype(value).name
-    if isinstance(value, tuple):
-        return list(value)
+        try:
+            return np.dtype(value).name
+        except TypeError:
+            return repr(value)
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -69,23 +78,39 @@ def _jsonable(value):
 def save_model(model, path):
     """Write ``model`` (fitted) to ``path`` as described in the module docstring."""
     from . import __version__
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save to {path}: it is a directory; pass a file name "
+                                f"such as {path / 'model.npz'}")
     meta = {
         "format": FORMAT_VERSION,
         "npae_version": __version__,
         "class": type(model).__name__,
-        "hyperparameters": {k: _jsonable(v) for k, v in model.get_params().items()},
-        "history": model.history_,
-        "extra": model._extra_state(),
+        "hyperparameters": {k: jsonable(v) for k, v in model.get_params().items()},
+        "history": jsonable(model.history_),
+        "extra": jsonable(model._extra_state()),
     }
+    try:
+        text = json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cannot save this {type(model).__name__}: a hyperparameter or its "
+                         f"history cannot be written as JSON ({exc})") from None
     arrays = dict(model.params_)
-    arrays[META_KEY] = np.array(json.dumps(meta))
+    arrays[META_KEY] = np.array(text)
     return atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_model(path, expected_class=None):
-    """Rebuild a model saved by :func:`save_model`; refuses pickles and mismatches."""
-    from .models.base import MODEL_CLASSES
+    """Rebuild a model saved by :func:`save_model`; refuses pickles and mismatches.
+
+    Every way a file can be wrong (not a zip, no metadata, bad JSON, missing or
+    mistyped fields, unknown or invalid hyperparameters, parameters of the wrong names,
+    shapes or dtypes, NaN/inf or complex parameters) raises :class:`CheckpointError`
+    naming the file and what is wrong.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory, not a checkpoint file")
     with open(path, "rb") as f:
         if f.read(4) != b"PK\x03\x04":          # an .npz is a zip archive
             raise CheckpointError(f"{path} is not a readable .npz checkpoint (not a zip archive)")
@@ -93,7 +118,7 @@ def load_model(path, expected_class=None):
         with np.load(path, allow_pickle=False) as data:
             if META_KEY not in data.files:
                 raise CheckpointError(f"{path} is not an npae checkpoint (no {META_KEY} entry)")
-            meta = json.loads(str(data[META_KEY]))
+            meta_array = data[META_KEY]
             arrays = {k: data[k] for k in data.files if k != META_KEY}
     except CheckpointError:
         raise
@@ -104,22 +129,82 @@ def load_model(path, expected_class=None):
                               "pickled objects") from None
     except Exception as exc:
         raise CheckpointError(f"{path} is not a readable .npz checkpoint: {exc}") from None
+    meta = _read_meta(path, meta_array)
+    model = _build_model(path, meta, expected_class)
+    try:
+        n_features = meta["extra"]["n_features"]
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
+        expected = model._init_params(n_features, np.random.default_rng(0))
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise CheckpointError(f"{path}: the saved settings do not describe a model ({exc})") from None
+    if set(expected) != set(arrays) or any(expected[k].shape != arrays[k].shape for k in expected):
+        missing, unknown = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
+        shapes = [f"{k} {arrays[k].shape} (expected {expected[k].shape})" for k in expected
+                  if k in arrays and expected[k].shape != arrays[k].shape]
+        raise CheckpointError(f"{path}: parameter names or shapes do not match a "
+                              f"{meta['class']} with the saved hyperparameters (missing "
+                              f"{missing}, unexpected {unknown}, wrong shapes {shapes})")
+    for k, a in arrays.items():
+        if not np.issubdtype(a.dtype, np.floating):
+            raise CheckpointError(f"{path}: parameter {k} has dtype {a.dtype}; a checkpoint "
+                                  "holds real floating-point parameters only")
+        if not np.isfinite(a).all():
+            raise CheckpointError(f"{path}: parameter {k} holds NaN or infinite values")
+    model.params_ = {k: arrays[k].astype(model.dtype) for k in expected}
+    model.history_ = meta["history"]
+    try:
+        model._restore_extra_state(meta["extra"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"{path}: bad 'extra' state in the metadata ({exc})") from None
+    model._remember_architecture()
+    return model
+
+
+def _read_meta(path, meta_array):
+    """The metadata dict, with every field of the right type, or CheckpointError."""
+    if meta_array.dtype.kind != "U" or meta_array.ndim != 0:
+        raise CheckpointError(f"{path}: the {META_KEY} entry must be one JSON string, got "
+                              f"a {meta_array.dtype} array of shape {meta_array.shape}")
+    try:
+        meta = json.loads(str(meta_array))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: the {META_KEY} metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: the metadata must be a JSON object, got "
+                              f"{type(meta).__name__}")
     if meta.get("format") != FORMAT_VERSION:
         raise CheckpointError(
             f"{path} has checkpoint format {meta.get('format')!r} (written by npae "
             f"{meta.get('npae_version')}); this npae reads format {FORMAT_VERSION}")
-    name = meta.get("class")
+    for key, kind in (("class", str), ("hyperparameters", dict), ("history", dict),
+                      ("extra", dict)):
+        if key not in meta:
+            raise CheckpointError(f"{path}: the metadata has no {key!r} field")
+        if not isinstance(meta[key], kind):
+            raise CheckpointError(f"{path}: the metadata field {key!r} must be a JSON "
+                                  f"{'string' if kind is str else 'object'}, got "
+                                  f"{type(meta[key]).__name__}")
+    for key, values in meta["history"].items():
+        if not isinstance(values, list):
+            raise CheckpointError(f"{path}: history entry {key!r} must be a list, got "
+                                  f"{type(values).__name__}")
+    return meta
+
+
+def _build_model(path, meta, expected_class):
+    """A model of the saved class and hyperparameters (validated), or CheckpointError."""
+    from .models.base import MODEL_CLASSES
+    name = meta["class"]
     if name not in MODEL_CLASSES:
         raise CheckpointError(f"{path} holds an unknown model class {name!r}")
     cls = MODEL_CLASSES[name]
     if expected_class is not None and not issubclass(cls, expected_class):
         raise CheckpointError(f"{path} holds a {name}, not a {expected_class.__name__}")
-    model = cls(**cls._hyperparameters_from_json(meta["hyperparameters"]))
-    expected = model._init_params(int(meta["extra"]["n_features"]), np.random.default_rng(0))
-    if set(expected) != set(arrays) or any(expected[k].shape != arrays[k].shape for k in expected):
-        raise CheckpointError(f"{path}: parameter names or shapes do not match a {name} "
-                              "with the saved hyperparameters")
-    model.params_ = {k: arrays[k].astype(model.dtype) for k in expected}
-    model.history_ = meta["history"]
-    model._restore_extra_state(meta["extra"])
+    try:
+        model = cls(**cls._hyperparameters_from_json(meta["hyperparameters"]))
+        model._validate_hyperparameters()
+        model._validate_training_settings()
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: bad hyperparameters for a {name}: {exc}") from None
     return model

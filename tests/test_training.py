@@ -39,7 +39,7 @@ def test_progress_line_appears_only_on_long_runs_and_when_enabled():
 def test_history_has_one_row_per_epoch_for_every_term():
     X = np.random.default_rng(1).uniform(size=(50, 6))
     m = npae.Autoencoder((3,), weight_decay=0.01, epochs=3, batch_size=16, random_state=0,
-                         verbose=False).fit(X, X[:10])
+                         verbose=False).fit(X, X_val=X[:10])
     lengths = {k: len(v) for k, v in m.history_.items()}
     assert set(lengths.values()) == {3}
     loss = np.array(m.history_["loss"])

@@ -320,7 +320,7 @@ ae = npae.Autoencoder(hidden_layer_sizes=(hidden, code_size), activation=("relu"
                       learning_rate=1e-3, batch_size=128, epochs=epochs, random_state=0,
                       verbose=True)
 t = time.perf_counter()
-ae.fit(X_train, X_test)
+ae.fit(X_train, X_val=X_test)
 fit_seconds = time.perf_counter() - t
 print(f"{ae!r}\ntrained on {len(X_train)} digits in {fit_seconds:.1f} s")
 h = ae.history_
@@ -402,7 +402,7 @@ ae2 = npae.Autoencoder(hidden_layer_sizes=(hidden_2d, 2), activation=("relu", "i
                        output="bernoulli", optimizer="adam", learning_rate=1e-3,
                        batch_size=128, epochs=epochs_2d, random_state=0, verbose=True)
 t = time.perf_counter()
-ae2.fit(X_train, X_test)
+ae2.fit(X_train, X_val=X_test)
 print(f"2-unit code: test BCE {ae2.history_['val_loss'][-1]:.1f} after {epochs_2d} epochs "
       f"({time.perf_counter() - t:.1f} s)")
 plotting.codes_2d((X_test - mean_img) @ comps_img[:2].T, y_test,   # PCA's top 2 of section 4

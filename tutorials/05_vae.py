@@ -261,7 +261,7 @@ vae = VAE(hidden_layer_sizes=HIDDEN, latent_dim=8 if FAST else 20, activation="r
           output="bernoulli", learning_rate=1e-3, batch_size=128, epochs=EPOCHS,
           random_state=0, verbose=False)
 t0 = time.perf_counter()
-vae.fit(X_train, X_test)
+vae.fit(X_train, X_val=X_test)
 print(f"trained in {time.perf_counter() - t0:.1f} s")
 h = vae.history_
 for e in range(len(h["epoch"])):

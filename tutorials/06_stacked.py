@@ -232,7 +232,7 @@ for label, model in [
             pretrain_epochs=P, epochs=F, layer_options={"noise": "masking", "noise_level": 0.3},
             **common))]:
     t = time.perf_counter()
-    models[label] = model.fit(X_train, X_val)
+    models[label] = model.fit(X_train, X_val=X_val)
     seconds[label] = time.perf_counter() - t
     print(f"{label:18s} trained in {seconds[label]:6.1f} s")
 
@@ -332,7 +332,7 @@ for label, model in [
         ("end to end", npae.Autoencoder(epochs=E_LONG, **common)),
         ("stacked", npae.StackedAutoencoder(pretrain_epochs=P, epochs=E_LONG - 2 * P, **common))]:
     t = time.perf_counter()
-    long_runs[label] = model.fit(X_train, X_val)
+    long_runs[label] = model.fit(X_train, X_val=X_val)
     acc = linear_probe_accuracy(model.transform(X_train), y_train, model.transform(X_test),
                                 y_test, **PROBE)
     print(f"{label:10s} {E_LONG} passes: test BCE {model.loss(X_test)[1]['recon']:6.2f} nats, "

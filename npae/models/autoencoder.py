@@ -183,6 +183,10 @@ class Autoencoder(BaseModel):
         self.dtype = dtype
         self.verbose = verbose
 
+    #: the settings params_ belong to (BaseModel._check_fitted)
+    _ARCHITECTURE = ("hidden_layer_sizes", "activation", "output", "tied_weights",
+                     "decoder_layer_sizes", "decoder_activation", "dtype")
+
     # -- architecture -----------------------------------------------------------------
     def _validate_hyperparameters(self):
         self._sizes = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")

@@ -8,12 +8,28 @@ A model subclass provides
   – returns ``(loss, values, grads, dX)``: the whole step, a pure function;
 * ``sample_noise(X, rng)`` – the step's randomness (``None`` when there is none).
 
-and gets ``fit``, ``loss_and_grads``, ``loss``, ``input_gradient``, ``score``,
-``get_params``/``set_params``, ``save``/``load`` from here (DESIGN.md §2, §5, §6).
+and gets ``fit``, ``fit_transform``, ``loss_and_grads``, ``loss``, ``input_gradient``,
+``score``, ``get_params``/``set_params``, ``save``/``load`` from here (DESIGN.md §2, §5, §6).
+
+scikit-learn's conventions: ``fit(X, y=None, *, X_val=None)`` (``y`` is ignored, so a
+model works inside a ``Pipeline``; validation data is keyword-only), ``fit`` returns
+``self``, ``n_features_in_``, and :class:`NotFittedError` is a ``ValueError`` and an
+``AttributeError`` as scikit-learn's is.
+
+Fitted state is all-or-nothing. ``fit`` remembers the settings the parameters belong
+to (``_ARCHITECTURE``: widths, activations, tied weights, output, dtype, ...); after a
+``set_params`` that changes one of them every method that needs the parameters,
+``save`` included, refuses and names the setting, instead of running the old
+parameters through a new architecture. Other settings (loss weights, training
+settings) may change after fit: they act on the next ``loss`` or ``fit``. A ``fit`` that fails before training (bad data
+found late, a stacked stage that diverges) leaves the previous fitted state (or an
+unfitted model) exactly as it was; one that diverges during training leaves the last
+good parameters of this fit (npae.training).
 """
 from __future__ import annotations
 
 import inspect
+import json
 
 import numpy as np
 
@@ -21,18 +37,24 @@ from .._validation import (check_array, check_choice, check_float_dtype, check_p
                            check_scalar)
 from ..estimator import Estimator
 from ..optim import OPTIMIZERS, make_optimizer
-from ..persistence import load_model, save_model
+from ..persistence import jsonable, load_model, save_model
 from ..training import evaluate, train
 
 MODEL_CLASSES = {}
 
 
-class NotFittedError(RuntimeError):
-    """A method that needs learned parameters was called before ``fit``."""
+class NotFittedError(ValueError, AttributeError):
+    """A method that needs learned parameters was called before ``fit`` (or after a
+    ``set_params`` that changed the model); a ValueError and an AttributeError, like
+    scikit-learn's."""
 
 
 class BaseModel(Estimator):
     """Estimator conventions without scikit-learn: hyperparameters verbatim, state ends in ``_``."""
+
+    #: the settings ``params_`` depend on (their names, shapes and how the forward pass reads
+    #: them); changing one after fit makes the parameters meaningless until the next fit
+    _ARCHITECTURE = ("dtype",)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -66,6 +88,33 @@ class BaseModel(Estimator):
     def _check_fitted(self):
         if getattr(self, "params_", None) is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+        fitted = getattr(self, "_fitted_architecture_", None)
+        if fitted is None:
+            return
+        for name, value in self._architecture().items():
+            if value != fitted.get(name, value):
+                raise NotFittedError(
+                    f"{name} was changed by set_params after this {type(self).__name__} was "
+                    f"fitted (fitted with {fitted[name]!r}, now {value!r}): its parameters "
+                    f"belong to the old setting. Call fit(X) again to train with the new one, "
+                    f"or set it back")
+
+    def _architecture(self):
+        """The values of ``_ARCHITECTURE`` in comparable (JSON) form."""
+        return {name: jsonable(getattr(self, name)) for name in self._ARCHITECTURE}
+
+    def _remember_architecture(self):
+        """Record the settings ``params_`` belong to (see the module docstring)."""
+        self._fitted_architecture_ = self._architecture()
+
+    def _fitted_state(self):
+        return {k: v for k, v in vars(self).items() if k.endswith("_")}
+
+    def _set_fitted_state(self, state):
+        for k in [k for k in vars(self) if k.endswith("_")]:
+            delattr(self, k)
+        for k, v in state.items():
+            setattr(self, k, v)
 
     def _check_X(self, X, name="X", fitted=True):
         D = self.n_features_in_ if fitted else None
@@ -78,25 +127,40 @@ class BaseModel(Estimator):
         return X
 
     # -- fitting -------------------------------------------------------------------
-    def fit(self, X, X_val=None):
-        """Initialise the parameters from ``random_state`` and train; returns self."""
+    def fit(self, X, y=None, *, X_val=None):
+        """Initialise the parameters from ``random_state`` and train; returns self.
+
+        ``y`` is ignored (unsupervised; it is there for scikit-learn pipelines);
+        ``X_val`` (keyword-only) adds validation curves to ``history_``.
+        """
         self._validate_hyperparameters()
         self._validate_training_settings()
         X = check_array(X, "X", ndim=2, dtype=self._dtype)
         self._check_targets(X, "X")
+        _check_ignored_y(y, X)
         if X_val is not None:
             X_val = check_array(X_val, "X_val", ndim=2, dtype=self._dtype, n_features=X.shape[1])
             self._check_targets(X_val, "X_val")
         rng = np.random.default_rng(self.random_state)
-        self.n_features_in_ = X.shape[1]
-        self._prepare(X)
-        self.params_ = self._initial_params(X, X_val, rng)
-        self.optimizer_ = make_optimizer(self.optimizer, self.learning_rate)
+        before = self._fitted_state()
+        try:                                        # all of it, or the state before fit
+            self.n_features_in_ = X.shape[1]
+            self._prepare(X)
+            self.params_ = self._initial_params(X, X_val, rng)
+            self.optimizer_ = make_optimizer(self.optimizer, self.learning_rate)
+        except BaseException:
+            self._set_fitted_state(before)
+            raise
         self.history_ = {}
         self._rng_ = rng
+        self._remember_architecture()
         train(self, X, X_val, epochs=self.epochs, batch_size=self.batch_size,
               optimizer=self.optimizer_, rng=rng, verbose=self.verbose, history=self.history_)
         return self
+
+    def fit_transform(self, X, y=None, *, X_val=None):
+        """``fit(X, X_val=X_val).transform(X)``: the codes of the training data."""
+        return self.fit(X, y, X_val=X_val).transform(X)
 
     def initialize(self, n_features, random_state=None):
         """Set fresh ``params_`` for ``n_features`` inputs without training (checks, teaching)."""
@@ -106,6 +170,7 @@ class BaseModel(Estimator):
         self.n_features_in_ = int(n_features)
         self.params_ = self._init_params(self.n_features_in_, np.random.default_rng(seed))
         self.history_ = {}
+        self._remember_architecture()
         return self
 
     def _initial_params(self, X, X_val, rng):
@@ -157,16 +222,22 @@ class BaseModel(Estimator):
                              f"got unknown {sorted(unknown)}")
         return set(terms)
 
-    def score(self, X):
-        """Higher is better: minus the mean loss over X (noise from a fixed seed)."""
+    def score(self, X, y=None):
+        """Higher is better: minus the mean loss over X (noise from a fixed seed); y is ignored."""
         self._check_fitted()
         X = self._check_X(X)
         return -evaluate(self, X, self.batch_size, np.random.default_rng(0))["loss"]
 
     # -- persistence --------------------------------------------------------------
     def save(self, path):
-        """Write the fitted model to one ``.npz`` atomically (see :mod:`npae.persistence`)."""
+        """Write the fitted model to one ``.npz`` atomically (see :mod:`npae.persistence`).
+
+        Refuses (and writes nothing) when a hyperparameter was changed after ``fit`` or is
+        invalid, so that every file written can be loaded.
+        """
         self._check_fitted()
+        self._validate_hyperparameters()
+        self._validate_training_settings()
         return save_model(self, path)
 
     @classmethod
@@ -180,3 +251,12 @@ class BaseModel(Estimator):
     def _restore_extra_state(self, extra):
         self.n_features_in_ = int(extra["n_features"])
 
+
+
+def _check_ignored_y(y, X):
+    """``y`` is ignored, but a 2-D array with another row count is old-style validation data."""
+    if y is None or np.ndim(y) != 2 or len(y) == len(X):
+        return
+    raise TypeError(f"fit(X, y): y is ignored (one label per row of X, for scikit-learn), but "
+                    f"got an array of shape {np.shape(y)} for X of shape {X.shape}; pass "
+                    f"validation data by keyword: fit(X, X_val=...)")

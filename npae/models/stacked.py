@@ -44,6 +44,7 @@ from __future__ import annotations
 
 
 from .._validation import check_positive_int
+from ..training import TrainingDiverged
 from .autoencoder import Autoencoder
 
 #: the hyperparameters of a stage that ``layer_options`` may set
@@ -134,7 +135,11 @@ class StackedAutoencoder(Autoencoder):
         self.pretrain_history_ = {}
         stages = []
         for l in range(L):
-            stage = self._stage(l, rng).fit(H, H_val)                         # (S1)
+            try:
+                stage = self._stage(l, rng).fit(H, X_val=H_val)                  # (S1)
+            except TrainingDiverged as exc:
+                raise TrainingDiverged(f"pretraining stage {l + 1} of {L} diverged, so this "
+                                       f"model keeps its state from before fit: {exc}") from exc
             self.pretrain_history_[f"layer {l + 1}"] = stage.history_
             stages.append(stage)
             if l < L - 1:

@@ -323,6 +323,14 @@ class VAE(BaseModel):
         self.dtype = dtype
         self.verbose = verbose
 
+    #: the settings params_ belong to (BaseModel._check_fitted); see also _architecture
+    _ARCHITECTURE = ("hidden_layer_sizes", "latent_dim", "activation", "output", "dtype")
+
+    def _architecture(self):
+        """Plus whether the decoder variance is a parameter (``dec.logvar``) or fixed."""
+        return {**super()._architecture(),
+                "decoder_variance": "learned" if self._learned_variance else "fixed"}
+
     # -- architecture -----------------------------------------------------------------
     def _validate_hyperparameters(self):
         self._sizes = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes",
