@@ -1,25 +1,34 @@
 """Reconstruction losses on the output layer's pre-activation A (logits).
 
 Each loss owns its output nonlinearity, so the pair (output, loss) is derived once and
-never silently assumed: x̂ = mean(A). Per DESIGN.md every loss is summed over
-features and averaged over the batch of B examples.
+never silently assumed: x̂ = mean(A). As every npae loss (docs/notation.md), each is
+summed over features and averaged over the batch of B examples; ℒ is the loss. Tags
+are this module's; cited from elsewhere they read "losses (F4)".
 
 Gaussian output (identity, squared error):
 
     (F1)  x̂ = A
-    (F2)  L = (1/B) Σ_n ½ ‖A_n − X_n‖²
-    (B1)  ∂L/∂A = (A − X) / B
-    (B2)  ∂L/∂X = −(A − X) / B        (the target's own gradient, for input checks)
+    (F2)  ℒ = (1/B) Σ_n ½ ‖A_n − X_n‖²
+    (B1)  ∂ℒ/∂A = (A − X) / B
+    (B2)  ∂ℒ/∂X = −(A − X) / B        (the target's own gradient, for input checks)
 
 Bernoulli output (sigmoid, cross-entropy on logits):
 
     (F3)  x̂ = σ(A)
-    (F4)  L = −(1/B) Σ_nd [X log σ(A) + (1 − X) log(1 − σ(A))]
+    (F4)  ℒ = −(1/B) Σ_nd [X log σ(A) + (1 − X) log(1 − σ(A))]
             = (1/B) Σ_nd [softplus(A) − X A]
-          using log σ(a) = −softplus(−a) and softplus(a) − softplus(−a) = a.
-          The second form is finite for every A; the first overflows for |A| ≳ 700.
-    (B3)  ∂L/∂A = (σ(A) − X) / B      since softplus'(a) = σ(a)
-    (B4)  ∂L/∂X = −A / B
+          using log σ(a) = −softplus(−a), log(1 − σ(a)) = −softplus(a), and
+          softplus(a) − softplus(−a) = a.
+    (B3)  ∂ℒ/∂A = (σ(A) − X) / B      since softplus'(a) = σ(a)
+    (B4)  ∂ℒ/∂X = −A / B
+
+The second form of (F4) is finite for every A. The first, evaluated as written, fails
+long before any exponential overflows: σ(a) rounds to exactly 1 at a ≈ 36.7 in float64
+(16.6 in float32), so log(1 − σ(a)) = log 0 = −inf, and a target x = 1 then gives
+(1 − x) · (−inf) = 0 · (−inf) = NaN (any other x gives +inf). On the other side
+log σ(a) = −inf once σ(a) is 0: below a ≈ −709.8 (float64) when σ is computed as
+1/(1 + e^{−a}), where e^{−a} overflows — the only overflow — and below ≈ −745 (float64)
+/ −104 (float32) with npae's stable sigmoid.
 
 The 1/B of the batch mean enters here, at the top of the backward chain, once.
 """

@@ -2,31 +2,35 @@
 
 A denoising autoencoder (Vincent et al. 2008, 2010) encodes a corrupted copy x̃ of
 each example and is asked to reconstruct the clean x. To keep a training step a pure
-function (DESIGN.md §2), the randomness is drawn first, by ``sample``, into a small
-frozen record; applying the record is then deterministic and differentiable in x.
+function (docs/notation.md, "the pure step"), the randomness is drawn first, by
+``sample``, into a small frozen record; applying the record is then deterministic and
+differentiable in x.
 
-Notation: X (B, D) the clean batch, X̃ (B, D) the corrupted one, p a probability,
-s ≥ 0 a standard deviation, [lo, hi] the data range.
+Notation (docs/notation.md): X (B, D) the clean batch, X̃ (B, D) the corrupted one, p a
+probability, s ≥ 0 the corruption's standard deviation, [lo, hi] the data range. Tags
+(N1)-(N6) are this module's; cited from elsewhere they read "noise (N3)". "A fraction
+p of the entries" below means each entry independently with probability p: the
+fraction in one batch is p only in expectation (it is Binomial(B·D, p) / (B·D)).
 
 Gaussian, ε ~ N(0, I) drawn once:
 
-    (F1)  X̃ = X + s ε                                     every entry moves a little
-    (B1)  ∂L/∂X = ∂L/∂X̃                                   ∂x̃/∂x = 1
+    (N1)  X̃ = X + s ε                                     every entry moves a little
+    (N2)  ∂L/∂X = ∂L/∂X̃                                   ∂x̃/∂x = 1
 
 Masking noise, m ~ Bernoulli(1 − p) drawn once (each entry dropped with probability p):
 
-    (F2)  X̃ = X ⊙ m                                       a fraction p of the pixels set to 0
-    (B2)  ∂L/∂X = ∂L/∂X̃ ⊙ m                               dropped entries do not depend on x
+    (N3)  X̃ = X ⊙ m                                       each pixel set to 0 with probability p
+    (N4)  ∂L/∂X = ∂L/∂X̃ ⊙ m                               dropped entries do not depend on x
 
 Salt-and-pepper noise, r ~ Bernoulli(p) marks the replaced entries and, for each,
 v = lo or hi with probability ½ each, drawn once:
 
-    (F3)  X̃ = X ⊙ (1 − r) + v ⊙ r                         a fraction p set to lo or hi
-    (B3)  ∂L/∂X = ∂L/∂X̃ ⊙ (1 − r)
+    (N5)  X̃ = X ⊙ (1 − r) + v ⊙ r                         each entry, w.p. p, set to lo or hi
+    (N6)  ∂L/∂X = ∂L/∂X̃ ⊙ (1 − r)
 
 The replacement values v are constants held in the record (the model learns lo and
 hi from its training data at ``fit`` time, see ``Autoencoder._prepare``), never the
-minimum and maximum of the batch being corrupted: so (F3) is differentiable in x,
+minimum and maximum of the batch being corrupted: so (N5) is differentiable in x,
 with derivative 1 on kept entries and 0 on replaced ones, and the input gradient of a
 denoising step can be checked by finite differences. All three are one affine map
 X̃ = X ⊙ keep + offset; they are written separately so each reads like its equation.
@@ -68,10 +72,10 @@ class GaussianNoise:
 
     def apply(self, X):
         _check_shape(self.eps, X, "Gaussian noise")
-        return X + self.scale * self.eps                 # (F1) (B, D)
+        return X + self.scale * self.eps                 # (N1) (B, D)
 
     def backward(self, dX_tilde):
-        return dX_tilde                                  # (B1)
+        return dX_tilde                                  # (N2)
 
 
 @dataclass(frozen=True)
@@ -89,10 +93,10 @@ class MaskingNoise:
 
     def apply(self, X):
         _check_shape(self.mask, X, "mask")
-        return X * self.mask                             # (F2) (B, D)
+        return X * self.mask                             # (N3) (B, D)
 
     def backward(self, dX_tilde):
-        return dX_tilde * self.mask                      # (B2)
+        return dX_tilde * self.mask                      # (N4)
 
 
 @dataclass(frozen=True)
@@ -117,10 +121,10 @@ class SaltAndPepperNoise:
 
     def apply(self, X):
         _check_shape(self.replaced, X, "salt-and-pepper draw")
-        return np.where(self.replaced, self.values, X)   # (F3) X ⊙ (1 − r) + v ⊙ r
+        return np.where(self.replaced, self.values, X)   # (N5) X ⊙ (1 − r) + v ⊙ r
 
     def backward(self, dX_tilde):
-        return dX_tilde * ~self.replaced                 # (B3) (B, D)
+        return dX_tilde * ~self.replaced                 # (N6) (B, D)
 
 
 NOISES = {cls.name: cls for cls in (GaussianNoise, MaskingNoise, SaltAndPepperNoise)}

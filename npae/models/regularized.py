@@ -1,7 +1,8 @@
 """Named presets of the regularized autoencoder: thin subclasses that only change defaults.
 
 All the mechanism lives in :class:`npae.models.autoencoder.Autoencoder` (equations
-F0-F10, B8-B12 there, each term derived in :mod:`npae.penalties` and :mod:`npae.noise`).
+autoencoder (F0)-(F10), (B8)-(B12), each term derived in :mod:`npae.penalties` and
+:mod:`npae.noise`; notation in docs/notation.md).
 A preset takes every hyperparameter of ``Autoencoder`` with the same meaning and
 changes only some defaults, so that the model a student is looking for has a name:
 
@@ -41,7 +42,8 @@ class SparseAutoencoder(Autoencoder):
 
     KL: β Σ_j KL(ρ ‖ ρ̂_j) with ρ̂_j the batch-mean activation of code unit j, pulling
     every unit's mean activation towards ``sparsity_target`` ρ (Ng 2011).
-    L1: λ (1/B) Σ_nj |z_nj|. See npae.penalties (F2)-(F5), (B2)-(B4).
+    L1: λ (1/B) Σ_nj |z_nj|. See penalties (P3)-(P9). ρ̂_j is a minibatch mean, which
+    biases the KL penalty upward by about β Σ_j Var(h_j)/(2Bρ(1−ρ)) (penalties (P5)).
     """
 
     def __init__(self, hidden_layer_sizes=(64,), activation="sigmoid", output="bernoulli",
@@ -57,7 +59,7 @@ class KSparseAutoencoder(Autoencoder):
     """k-sparse autoencoder (Makhzani & Frey 2014): keep the k largest codes per example.
 
     Linear code units by default, as in the paper; the gradient flows only through the
-    kept units (Autoencoder (F7), (B9)); at transform time round(k_alpha · k) are kept.
+    kept units (autoencoder (F7), (B9)); at transform time round(k_alpha · k) are kept.
     """
 
     def __init__(self, hidden_layer_sizes=(64,), activation="identity", output="bernoulli",
@@ -72,9 +74,10 @@ class KSparseAutoencoder(Autoencoder):
 class DenoisingAutoencoder(Autoencoder):
     """Denoising autoencoder (Vincent et al. 2008): encode a corrupted x̃, reconstruct x.
 
-    ``noise`` is "masking" (default; a fraction ``noise_level`` of the entries set to 0),
-    "gaussian" (x + s ε with s = ``noise_level``) or "salt_and_pepper" (a fraction set
-    to the training data's minimum or maximum). See npae.noise (F1)-(F3).
+    ``noise`` is "masking" (default; each entry set to 0 with probability ``noise_level``),
+    "gaussian" (x + s ε with s = ``noise_level``) or "salt_and_pepper" (each entry, with
+    probability ``noise_level``, set to the training data's minimum or maximum). See
+    noise (N1), (N3), (N5).
     """
 
     def __init__(self, hidden_layer_sizes=(64,), activation="sigmoid", output="bernoulli",
@@ -90,7 +93,7 @@ class ContractiveAutoencoder(Autoencoder):
     """Contractive autoencoder (Rifai et al. 2011) with a one-layer sigmoid encoder.
 
     Adds λ (1/B) Σ_n ‖J_f(x_n)‖_F², in closed form Σ_j (h_j(1 − h_j))² Σ_i W_ij²
-    (npae.penalties (F6)-(F8), (B5)-(B6)); deeper encoders are refused.
+    (penalties (P10)-(P14)); deeper encoders are refused.
     """
 
     def __init__(self, hidden_layer_sizes=(64,), activation="sigmoid", output="bernoulli",
