@@ -44,6 +44,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import math
 import os
 import sys
@@ -253,6 +254,23 @@ def find_dataset(name, data_dir=None, split=None) -> Path | None:
 
 # --------------------------------------------------------------------------- download
 
+#: what one mirror can do wrong: network errors (OSError, including URLError and timeouts),
+#: broken HTTP (IncompleteRead when a body ends early, BadStatusLine for non-HTTP bytes),
+#: and bad content (ValueError from the gzip, IDX and checksum checks, EOFError)
+_MIRROR_FAILURES = (OSError, ValueError, EOFError, http.client.HTTPException)
+
+
+def _check_dtype(dtype, name="dtype"):
+    """``np.dtype(dtype)``, or a ValueError naming the argument (None is refused)."""
+    try:
+        if dtype is None:
+            raise TypeError
+        return np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a NumPy dtype such as np.float32 or 'uint8', got "
+                         f"{dtype!r}") from None
+
+
 def _mirror_list(name: str, mirrors) -> list[str]:
     if mirrors is None and os.environ.get("NPAE_MIRRORS"):
         mirrors = [m.strip() for m in os.environ["NPAE_MIRRORS"].split(",") if m.strip()]
@@ -260,6 +278,8 @@ def _mirror_list(name: str, mirrors) -> list[str]:
         mirrors = DEFAULT_MIRRORS[name]
     if isinstance(mirrors, str):
         mirrors = [mirrors]
+    if not isinstance(mirrors, (list, tuple)):
+        raise ValueError(f"mirrors must be a base URL or a list of them, got {mirrors!r}")
     out = []
     for base in mirrors:
         base = str(base).replace("{name}", name)
@@ -284,6 +304,9 @@ def _fetch(url: str, dest, label: str, progress: bool) -> None:
             done += len(chunk)
             if progress:
                 _progress_line(label, done, total)
+        if total and done != total:                 # the connection closed mid-body
+            raise OSError(f"incomplete read: the connection closed after {done:,} of "
+                          f"{total:,} bytes")
     if progress:
         _progress_line(label, done, total)
         sys.stderr.write("\n")
@@ -331,6 +354,7 @@ def download(name, data_dir=None, mirrors=None, progress=True, checksums=None) -
     else:
         target = Path(data_dir).expanduser()
         target = target if target.name == name else target / name
+    created = not target.exists()
     target.mkdir(parents=True, exist_ok=True)
     for stem in _ALL_FILES:
         expected = checksums.get(stem)
@@ -355,12 +379,14 @@ def download(name, data_dir=None, mirrors=None, progress=True, checksums=None) -
                 if present is not None and present != final:
                     present.unlink()        # the old, failed copy under the other name
                 break
-            except (OSError, ValueError) as exc:
-                failures.append(f"{url}: {exc}")
+            except _MIRROR_FAILURES as exc:        # move on to the next mirror
+                failures.append(f"{url}: {type(exc).__name__}: {exc}")
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         else:
+            if created and not any(target.iterdir()):
+                target.rmdir()                      # leave no empty folder behind
             raise OSError(f"could not download {stem}.gz for {name} into {target}; "
                           f"mirrors tried:\n  " + "\n  ".join(failures))
     return target
@@ -377,7 +403,10 @@ def _how_to_get(name: str) -> str:
 def _load_idx_dataset(name, split, data_dir, download_, mirrors, flatten, dtype, normalize):
     name = _canonical(name, _FILE_DATASETS)
     check_choice(split, "split", _SPLIT_FILES)
-    dtype = np.dtype(dtype)
+    for flag, value in (("download", download_), ("flatten", flatten), ("normalize", normalize)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
+    dtype = _check_dtype(dtype)
     if normalize and not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be a floating type when normalize=True (pixels/255), "
                          f"got {dtype}")
@@ -463,7 +492,7 @@ def load(name, split="train", *, data_dir=None, download=False, mirrors=None, fl
                 raise ValueError(f"n must be <= {len(y)} (size of {name} {split}), got {n}")
             X, y = X[:n].copy(), y[:n].copy()
         return X, y
-    dtype = np.dtype(dtype)
+    dtype = _check_dtype(dtype)
     if normalize and not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be a floating type when normalize=True, got {dtype}")
     n = n if n is not None else (10_000 if split == "train" else 2_000)
@@ -637,7 +666,7 @@ def load_glyph_digits(n=10000, seed=0, dtype=np.float32, fonts=None):
     """
     n = check_positive_int(n, "n")
     seed = check_positive_int(seed, "seed", minimum=0)
-    dtype = np.dtype(dtype)
+    dtype = _check_dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be a floating type, got {dtype}")
     field, com, hull, stroke_t = _glyph_templates(_resolve_fonts(fonts))
@@ -786,7 +815,7 @@ def load_patches(n=10000, size=8, whiten=True, epsilon=1.0, downsample=2, seed=0
     epsilon = check_scalar(epsilon, "epsilon", 0, None, low_open=True)
     if whiten not in (True, False):
         raise ValueError(f"whiten must be True or False, got {whiten!r}")
-    dtype = np.dtype(dtype)
+    dtype = _check_dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be a floating type, got {dtype}")
     path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)

@@ -120,10 +120,13 @@ _LOG_2PI = np.log(2.0 * np.pi)
 
 
 def _rng(random_state):
-    if random_state is not None and not isinstance(
-            random_state, (numbers.Integral, np.random.Generator, np.random.SeedSequence)):
-        raise ValueError(f"random_state must be None, an int or a np.random.Generator, "
-                         f"got {random_state!r}")
+    ok = random_state is None or isinstance(random_state, (np.random.Generator,
+                                                          np.random.SeedSequence))
+    ok = ok or (isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+                and random_state >= 0)
+    if not ok:
+        raise ValueError(f"random_state must be None, a non-negative int or a "
+                         f"np.random.Generator, got {random_state!r}")
     return np.random.default_rng(random_state)
 
 
@@ -311,6 +314,7 @@ class GaussianMixture(Estimator):
                 best = run
         for name, value in best.items():
             setattr(self, name, value)
+        self.n_features_in_ = X.shape[1]
         return self
 
     # -- inference ---------------------------------------------------------------------

@@ -164,6 +164,39 @@ def _check_labels(y, n):
     return y
 
 
+def _column_scale(X):
+    """Training mean and standard deviation of each column, (D,) float64, at any scale.
+
+    The mean accumulates in float64. The standard deviation is computed from the
+    centred columns divided by their largest magnitude first, std = a √(mean((x/a)²)),
+    a = max |x − mean|: squaring float32 values of 1e20 would overflow (1e40 > 3.4e38)
+    and values of 1e-25 would underflow to 0, while x/a lies in [−1, 1]. A column with
+    zero spread is divided by 1.
+    """
+    mean = X.mean(axis=0, dtype=np.float64)                       # (D,)
+    Xc = X - mean.astype(X.dtype)                                 # (B, D) centred copy
+    peak = np.max(np.abs(Xc), axis=0).astype(np.float64)          # (D,) a
+    safe = np.where(peak > 0, peak, 1.0)
+    Xc /= safe.astype(X.dtype)                                    # in [−1, 1]
+    std = peak * np.sqrt(np.mean(np.square(Xc), axis=0, dtype=np.float64))
+    return mean, np.where(std > 0, std, 1.0)
+
+
+def _check_unstandardized_scale(X):
+    """With standardize=False, refuse data whose scale the absolute ``tol`` cannot follow.
+
+    The gradient at W = 0 is Xᵀ(P − Y)/B, proportional to the scale of X, and ``tol``
+    and ``l2`` are absolute: on a separable 5-feature set (tests/test_probe.py) the
+    unstandardized fit reached chance accuracy (0.55) at a scale of 1e-3 and below and at
+    1e10 and above (1.00 from 1 to 1e6). Peaks outside [1e-2, 1e6] are refused.
+    """
+    peak = float(np.max(np.abs(X)))
+    if not 1e-2 <= peak <= 1e6:
+        raise ValueError(f"X has entries of magnitude up to {peak:.3g}: with standardize=False "
+                         f"the fit's tolerances are absolute and at a scale outside [1e-2, 1e6] "
+                         f"it stops near W = 0; use standardize=True (the default) or rescale X")
+
+
 class LinearProbe(Estimator):
     """Multinomial logistic regression (module docstring: F1–F3, B1–B3), L-BFGS fit.
 
@@ -211,18 +244,16 @@ class LinearProbe(Estimator):
         dtype = self._dtype
         X = check_array(X, "X", ndim=2, dtype=dtype)              # the working dtype
         y = _check_labels(y, X.shape[0])
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"y must contain at least 2 classes, got only {self.classes_}")
-        D, C = X.shape[1], len(self.classes_)
-        if self.standardize:                                      # statistics in float64
-            self.mean_ = X.mean(axis=0, dtype=np.float64)         # (D,)
-            X = X - self.mean_.astype(dtype)                      # (B, D) a centred copy
-            std = np.sqrt(np.mean(np.square(X), axis=0, dtype=np.float64))   # (D,)
-            self.scale_ = np.where(std > 0, std, 1.0)             # constant column: ÷ 1
-            X /= self.scale_.astype(dtype)
+        classes, y_idx = np.unique(y, return_inverse=True)
+        if len(classes) < 2:
+            raise ValueError(f"y must contain at least 2 classes, got only {classes}")
+        D, C = X.shape[1], len(classes)
+        if self.standardize:
+            mean, scale = _column_scale(X)
+            X = (X - mean.astype(dtype)) / scale.astype(dtype)    # (B, D) a standardized copy
         else:
-            self.mean_, self.scale_ = np.zeros(D), np.ones(D)
+            mean, scale = np.zeros(D), np.ones(D)
+            _check_unstandardized_scale(X)
 
         def fun(theta):                                           # flat θ = (W, b), float64
             params = {"W": theta[:D * C].reshape(D, C).astype(dtype),
@@ -231,9 +262,13 @@ class LinearProbe(Estimator):
             return float(loss), np.concatenate([grads["W"].ravel(), grads["b"]]).astype(
                 np.float64)
 
-        theta, self.loss_, self.n_iter_, self.converged_ = _lbfgs(
+        theta, loss, n_iter, converged = _lbfgs(
             fun, np.zeros(D * C + C), self.max_iter, self.tol, self.memory,
             rel_noise=10 * np.finfo(dtype).eps, verbose=self.verbose)
+        # all fitted attributes at once: a fit that raises leaves the previous fit intact
+        self.classes_, self.mean_, self.scale_ = classes, mean, scale
+        self.loss_, self.n_iter_, self.converged_ = loss, n_iter, converged
+        self.n_features_in_ = D
         self.params_ = {"W": theta[:D * C].reshape(D, C).astype(dtype),
                         "b": theta[D * C:].astype(dtype)}
         return self

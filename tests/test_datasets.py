@@ -246,7 +246,7 @@ def test_corrupt_download_is_rejected_and_not_left_in_the_cache(isolated, http_r
                  checksums=sums, progress=False)
     message = str(info.value)
     assert "corrupt" in message and "train-images-idx3-ubyte" in message and url in message
-    assert list((isolated / "cache" / "mnist").iterdir()) == []
+    assert not (isolated / "cache" / "mnist").exists()          # not even an empty folder
 
 
 def test_mirror_fallback_after_404_and_file_urls(isolated, http_root):
@@ -288,7 +288,7 @@ def test_all_mirrors_failing_names_each_mirror(isolated, http_root):
         download("mnist", data_dir=isolated / "c", mirrors=[url + "/x/", url + "/y/"],
                  progress=False)
     assert url + "/x/" in str(info.value) and url + "/y/" in str(info.value)
-    assert list((isolated / "c" / "mnist").iterdir()) == []
+    assert not (isolated / "c" / "mnist").exists()               # not even an empty folder
 
 
 # ------------------------------------------------------------------ glyph digits
@@ -430,3 +430,95 @@ def test_load_digits_falls_back_to_glyphs_and_says_so(monkeypatch):
     assert X.shape == (50, 784) and X_test.shape == (20, 784) and y.dtype == np.int64
     assert "glyph" in source and "npae download mnist" in source
     assert 0.0 <= X.min() and X.max() <= 1.0
+
+
+# ------------------------------------------------------------------ misbehaving mirrors
+
+class _BadMirror(http.server.BaseHTTPRequestHandler):
+    """Serves /<mode>/<file>: each mode is one way a mirror can fail mid-download."""
+
+    good_root = None                     # folder of correct files (for "truncated")
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        mode, name = self.path.strip("/").split("/", 1)
+        body = (self.good_root / name).read_bytes()
+        if mode == "garbage":            # not HTTP at all: BadStatusLine
+            self.wfile.write(b"\x00\x01 this is no status line\r\n\r\n" + body[:50])
+        elif mode == "midbody":          # promises the whole file, closes after 100 bytes
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:100])
+        elif mode == "wrongbytes":       # a complete answer with bytes that are no gzip file
+            self.send_response(200)
+            self.send_header("Content-Length", "64")
+            self.end_headers()
+            self.wfile.write(bytes(range(64)))
+        elif mode == "truncated":        # a short but well-formed HTTP body (a cut gzip)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body) // 2))
+            self.end_headers()
+            self.wfile.write(body[:len(body) // 2])
+        self.close_connection = True
+
+
+@pytest.fixture
+def bad_mirrors(tmp_path, monkeypatch):
+    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    good = tmp_path / "good"
+    sums, _ = make_fake(good)
+    handler = type("Handler", (_BadMirror,), {"good_root": good})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", good, sums
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+MIRROR_FAILURES = [("garbage", "BadStatusLine"), ("midbody", "incomplete read"),
+                   ("wrongbytes", "bad gzip"), ("truncated", "bad gzip")]
+
+
+@pytest.mark.parametrize("mode, what", MIRROR_FAILURES)
+def test_a_failing_mirror_moves_on_to_the_next_good_one(isolated, bad_mirrors, mode, what):
+    """Issue 13 item 9: each kind of failure of mirror 1 falls through to mirror 2."""
+    url, good, sums = bad_mirrors
+    folder = download("mnist", data_dir=isolated / "cache",
+                      mirrors=[f"{url}/{mode}/", good.as_uri()], checksums=sums, progress=False)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{s}.gz" for s in STEMS)
+    for stem in STEMS:                               # the good mirror's files, complete
+        assert (folder / f"{stem}.gz").read_bytes() == (good / f"{stem}.gz").read_bytes()
+
+
+def test_when_every_mirror_fails_the_error_lists_each_and_nothing_is_left(isolated,
+                                                                        bad_mirrors):
+    url, _, sums = bad_mirrors
+    mirrors = [f"{url}/{mode}/" for mode, _ in MIRROR_FAILURES] + ["http://127.0.0.1:1/refused/"]
+    with pytest.raises(OSError) as info:
+        download("mnist", data_dir=isolated / "cache", mirrors=mirrors, checksums=sums,
+                 progress=False)
+    message = str(info.value)
+    for mode, what in MIRROR_FAILURES:
+        assert f"/{mode}/train-images-idx3-ubyte.gz: " in message and what in message
+    assert "refused" in message
+    assert not (isolated / "cache" / "mnist").exists()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(split=["train"]), "split must be one of"),
+    (dict(split="validation"), "split must be one of"),
+    (dict(dtype="banana"), "dtype must be a NumPy dtype"),
+    (dict(dtype=None), "dtype must be a NumPy dtype"),
+    (dict(download="yes"), "download must be True or False"),
+    (dict(mirrors=5, download=True), "mirrors must be a base URL"),
+])
+def test_loader_arguments_of_the_wrong_type_name_the_argument(isolated, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        load_mnist(data_dir=isolated / "nothing", **kwargs)
