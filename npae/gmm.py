@@ -235,6 +235,8 @@ class GaussianMixture(Estimator):
     All arithmetic is float64, whatever the dtype of X.
     """
 
+    _sklearn_kind = "density_estimator"
+
     def __init__(self, n_components=1, covariance_type="full", max_iter=100, tol=1e-4,
                  reg_covar=1e-6, n_init=1, random_state=None, verbose=False):
         self.n_components = n_components

@@ -219,6 +219,8 @@ class LinearProbe(Estimator):
     ``converged_``.
     """
 
+    _sklearn_kind = "classifier"
+
     def __init__(self, l2=1e-4, max_iter=100, tol=1e-5, memory=10, standardize=True,
                  dtype=np.float32, verbose=False):
         self.l2 = l2
