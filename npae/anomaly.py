@@ -14,10 +14,16 @@ Reconstruction score
 
 the *mean* squared error per example, x̂ = ``model.reconstruct(X)`` when the model has
 that method, else ``model.inverse_transform(model.transform(X))`` (the code's decoding,
-e.g. the VAE's mean μ decoded). The mean over features (rather than the ½-sum of the
-training loss) makes scores comparable across input sizes; it does not change any
-ranking and hence not the AUC. For a Bernoulli decoder x̂ is the mean σ(a), so (R1)
-is the Brier score of the pixels.
+e.g. the VAE's mean μ decoded). The mean over features, rather than the ½-sum of a
+Gaussian model's training loss, makes scores comparable across input sizes; against
+½·Σ_d (x̂_nd − x_nd)² it is a constant factor 2/D, so it changes no ranking and no AUC.
+It is not the loss every model trains on: a Bernoulli decoder trains on the
+cross-entropy, and squared error can rank examples differently: one pixel x = 1
+predicted 0.01 costs 0.98 squared error and 4.6 nats, four pixels x = 1 predicted 0.5
+cost 1.0 and 2.8 nats, so (R1) ranks the second example higher and cross-entropy the
+first. For a Bernoulli decoder x̂ is the mean σ(a), so (R1) is the
+Brier score of the pixels; ``Autoencoder.reconstruction_error`` gives the model's own
+per-example loss as an alternative score. Notation: docs/notation.md.
 
 ROC curve
 ---------

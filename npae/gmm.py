@@ -25,7 +25,7 @@ Marginalizing z,
 
     (L1)  log p(x_n) = log Σ_k π_k N(x_n | μ_k, Σ_k)
     (L2)  log N(x | μ_k, Σ_k) = −½ D log 2π − Σ_d log (L_k)_dd − ½ ‖u‖²,
-          u = L_k⁻¹ (x − μ_k)          (a triangular solve; log|Σ_k| = 2 Σ_d log (L_k)_dd)
+          u = L_k⁻¹ (x − μ_k)   (L_k⁻¹ = solve(L_k, I), explicit, once per k; log|Σ_k| = 2 Σ_d log (L_k)_dd)
           diag: L_k = diag(σ_k), so u_d = (x_d − μ_kd) / σ_kd
     (L3)  ℓ(θ) = Σ_n log p(x_n)        (we report the mean ℓ/N, per sample)
 

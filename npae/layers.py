@@ -1,6 +1,6 @@
 """Dense layer and activations, each a forward/backward pair.
 
-Notation (DESIGN.md): a batch X has one example per row.
+Notation (docs/notation.md): a batch X has one example per row.
 
 Dense layer, X (B, n_in), W (n_in, n_out), b (n_out,):
 

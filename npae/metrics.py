@@ -1,14 +1,16 @@
 """Numbers that describe what a regularizer did: sparsity, contraction, denoising quality.
 
-Notation: Z (N, H) codes, X (N, D) clean data, Y (N, D) an estimate of X (a noisy or
-a denoised copy), R the data range (1 for pixels in [0, 1]).
+Notation (docs/notation.md): Z (N, H) codes, X (N, D) clean data, Y (N, D) an estimate of
+X (a noisy or a denoised copy), R the data range (1 for pixels in [0, 1]). These are
+unweighted diagnostics: a model's ``values`` hold only weighted loss terms.
 
 Sparsity of a code:
 
     (M1)  ρ̄_j = (1/N) Σ_n z_nj                      mean activation of unit j      (H,)
     (M2)  f_0 = (1/(N H)) #{(n, j) : |z_nj| ≤ τ}     fraction of near-zero codes
 
-Contraction of an encoder f (Rifai et al. 2011), with J_f(x) = ∂f/∂x (D, H):
+Contraction of an encoder f (Rifai et al. 2011), with J_f(x) = ∂f/∂x stored as D × H
+(J_ij = ∂f_j/∂x_i; Rifai et al. write the H × D transpose, with the same Frobenius norm):
 
     (M3)  C = (1/N) Σ_n ‖J_f(x_n)‖_F                mean Frobenius norm (not squared)
 

@@ -8,29 +8,29 @@ differentiable in x.
 
 Notation (docs/notation.md): X (B, D) the clean batch, X̃ (B, D) the corrupted one, p a
 probability, s ≥ 0 the corruption's standard deviation, [lo, hi] the data range. Tags
-(N1)-(N6) are this module's; cited from elsewhere they read "noise (N3)". "A fraction
+(D1)-(D6) are this module's; cited from elsewhere they read "noise (D3)". "A fraction
 p of the entries" below means each entry independently with probability p: the
 fraction in one batch is p only in expectation (it is Binomial(B·D, p) / (B·D)).
 
 Gaussian, ε ~ N(0, I) drawn once:
 
-    (N1)  X̃ = X + s ε                                     every entry moves a little
-    (N2)  ∂L/∂X = ∂L/∂X̃                                   ∂x̃/∂x = 1
+    (D1)  X̃ = X + s ε                                     every entry moves a little
+    (D2)  ∂ℒ/∂X = ∂ℒ/∂X̃                                   ∂x̃/∂x = 1
 
 Masking noise, m ~ Bernoulli(1 − p) drawn once (each entry dropped with probability p):
 
-    (N3)  X̃ = X ⊙ m                                       each pixel set to 0 with probability p
-    (N4)  ∂L/∂X = ∂L/∂X̃ ⊙ m                               dropped entries do not depend on x
+    (D3)  X̃ = X ⊙ m                                       each pixel set to 0 with probability p
+    (D4)  ∂ℒ/∂X = ∂ℒ/∂X̃ ⊙ m                               dropped entries do not depend on x
 
 Salt-and-pepper noise, r ~ Bernoulli(p) marks the replaced entries and, for each,
 v = lo or hi with probability ½ each, drawn once:
 
-    (N5)  X̃ = X ⊙ (1 − r) + v ⊙ r                         each entry, w.p. p, set to lo or hi
-    (N6)  ∂L/∂X = ∂L/∂X̃ ⊙ (1 − r)
+    (D5)  X̃ = X ⊙ (1 − r) + v ⊙ r                         each entry, w.p. p, set to lo or hi
+    (D6)  ∂ℒ/∂X = ∂ℒ/∂X̃ ⊙ (1 − r)
 
 The replacement values v are constants held in the record (the model learns lo and
 hi from its training data at ``fit`` time, see ``Autoencoder._prepare``), never the
-minimum and maximum of the batch being corrupted: so (N5) is differentiable in x,
+minimum and maximum of the batch being corrupted: so (D5) is differentiable in x,
 with derivative 1 on kept entries and 0 on replaced ones, and the input gradient of a
 denoising step can be checked by finite differences. All three are one affine map
 X̃ = X ⊙ keep + offset; they are written separately so each reads like its equation.
@@ -72,10 +72,10 @@ class GaussianNoise:
 
     def apply(self, X):
         _check_shape(self.eps, X, "Gaussian noise")
-        return X + self.scale * self.eps                 # (N1) (B, D)
+        return X + self.scale * self.eps                 # (D1) (B, D)
 
     def backward(self, dX_tilde):
-        return dX_tilde                                  # (N2)
+        return dX_tilde                                  # (D2)
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,10 @@ class MaskingNoise:
 
     def apply(self, X):
         _check_shape(self.mask, X, "mask")
-        return X * self.mask                             # (N3) (B, D)
+        return X * self.mask                             # (D3) (B, D)
 
     def backward(self, dX_tilde):
-        return dX_tilde * self.mask                      # (N4)
+        return dX_tilde * self.mask                      # (D4)
 
 
 @dataclass(frozen=True)
@@ -121,10 +121,10 @@ class SaltAndPepperNoise:
 
     def apply(self, X):
         _check_shape(self.replaced, X, "salt-and-pepper draw")
-        return np.where(self.replaced, self.values, X)   # (N5) X ⊙ (1 − r) + v ⊙ r
+        return np.where(self.replaced, self.values, X)   # (D5) X ⊙ (1 − r) + v ⊙ r
 
     def backward(self, dX_tilde):
-        return dX_tilde * ~self.replaced                 # (N6) (B, D)
+        return dX_tilde * ~self.replaced                 # (D6) (B, D)
 
 
 NOISES = {cls.name: cls for cls in (GaussianNoise, MaskingNoise, SaltAndPepperNoise)}

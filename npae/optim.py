@@ -97,7 +97,7 @@ class Adam:
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         c = math.sqrt((1 - b2) / (1 - b2 ** self.t))
-        a = self.learning_rate * (1 - b1) / ((1 - b1 ** self.t) * c)
+        a = self.learning_rate * (1 - b1) / ((1 - b1 ** self.t) * c)   # (O4) folded into a, c
         eps = self.eps / c
         for k, p in params.items():
             if not p.flags.c_contiguous:
@@ -125,7 +125,7 @@ class Adam:
         s *= self.beta2
         s += buf                                                    # (O3) s̃ ← β₂ s̃ + g²
         np.sqrt(s, out=buf)
-        buf += eps                                                  # √s̃ + ε/c      (O4)
+        buf += eps                                                  # √s̃ + ε/c of (O5)
         np.divide(m, buf, out=buf)
         buf *= a
         theta -= buf                                                # (O5)

@@ -36,7 +36,7 @@ For one example, ∂ lse(a)/∂a_c = exp(a_c) / Σ_c' exp(a_c') = softmax(a)_c a
     (B2)  dL/dW = Xᵀ (dL/dA) + λ W
     (B3)  dL/db = Σ_n (dL/dA)_n
 
-L is convex in (W, b) (lse is convex, the rest is linear, the ridge strictly convex in
+L is convex in (W, b) (lse convex, rest linear; not strict in b: b + c·1 gives the same L; ridge on
 W), so every local minimum is global and the fit does not depend on a seed: W starts
 at zero.
 

@@ -153,7 +153,7 @@ def test_the_elbo_gap_is_the_kl_to_the_posterior_and_importance_sampling_closes_
     assert abs(err.mean()) <= 4 * err.std(ddof=1) / np.sqrt(err.size)  # bias O(1/K): unseen
 
 
-# --------------------------------------------------------------------------- Bernoulli: density or not
+# ---------------------------------------------------------------------- Bernoulli: density or not
 
 def test_on_binary_data_the_bernoulli_vae_is_normalized_so_its_estimate_is_a_likelihood():
     """Σ over all 2^D binary x of p(x) = 1: the mean importance weight p̂_K(x) is unbiased

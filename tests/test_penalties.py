@@ -169,10 +169,11 @@ def test_minibatch_kl_sparsity_is_biased_upward_by_var_over_2B_rho_one_minus_rho
     for B in (32, 128, 512):
         R = 4000
         batches = h[rng.integers(0, h.size, (R, B))][:, :, None]       # (R, B, 1): one unit
-        kl = np.array([kl_sparsity(hb, rho, 1.0) for hb in batches])   # loop over batches, not units
+        kl = np.array([kl_sparsity(hb, rho, 1.0) for hb in batches])   # a loop over batches
         predicted = h.var() / (2 * B * rho * (1 - rho))
         se = kl.std(ddof=1) / np.sqrt(R)
-        print(f"B = {B}: mean KL(ρ‖ρ̂_B) = {kl.mean():.5f} ± {se:.5f}, second order {predicted:.5f}")
+        print(f"B = {B}: mean KL(ρ‖ρ̂_B) = {kl.mean():.5f} ± {se:.5f}, "
+              f"second order {predicted:.5f}")
         assert kl.mean() > 10 * se                                      # positive: biased
         assert abs(kl.mean() - predicted) <= 4 * se + 0.05 * predicted
         biases.append(kl.mean())

@@ -2,7 +2,7 @@
 
 Notation: docs/notation.md. Tags are local to this module; cited from elsewhere they
 read "autoencoder (B3)", and this module cites the others the same way ("losses (F4)",
-"penalties (P6)", "noise (N3)"). X (B, D) is a batch, one example per row; the encoder
+"penalties (P6)", "noise (D3)"). X (B, D) is a batch, one example per row; the encoder
 has L dense layers with widths ``hidden_layer_sizes`` = (n_1, …, n_L), the last one the
 code size H = n_L; the decoder has M dense layers ending in D outputs (M = L when it
 mirrors the encoder). a_l and h_l (B, n_l) are layer l's pre-activation and activation,
@@ -60,7 +60,7 @@ and the backward pass gains, in this order (npae.penalties derives each term):
           fixed (penalties (P14)): W reaches R_c twice, via h and via q
     (B12) dX = (∂X̃/∂X)ᵀ dh_0 + ∂recon/∂X     X enters corrupted and as the target
           (∂X̃/∂X: 1 for Gaussian noise, the mask m for masking, 1 − r for salt-and-pepper;
-          noise (N2), (N4), (N6))
+          noise (D2), (D4), (D6))
 
 ``values`` holds each term exactly as it enters (F10), its weight applied (recon, and
 sparsity, contractive, weight_decay when their weight is positive), so ℒ is the sum of
@@ -276,7 +276,7 @@ class Autoencoder(BaseModel):
         "contractive": "(F9), (B10)-(B11) in npae/models/autoencoder.py; (P10)-(P14) in "
                        "npae/penalties.py",
         "weight_decay": "(B5) in npae/models/autoencoder.py; (P1)-(P2) in npae/penalties.py",
-        "input": "(B6), (B12) in npae/models/autoencoder.py; (N1)-(N6) in npae/noise.py",
+        "input": "(B6), (B12) in npae/models/autoencoder.py; (D1)-(D6) in npae/noise.py",
     }
 
     @staticmethod
@@ -419,7 +419,8 @@ class Autoencoder(BaseModel):
         lam_s, lam_c, rho = self.sparsity_weight, self.contractive_weight, self.sparsity_target
 
         X_in = X if noise is None else _corrupt(noise, X)                   # (F0) X̃ (B, D)
-        enc_caches, h, masks, z = self._encode(params, X_in, self._encoder_ks(True))  # (F1)-(F2), (F7)
+        enc_caches, h, masks, z = self._encode(params, X_in,
+                                               self._encoder_ks(True))      # (F1)-(F2), (F7)
         mask = masks[-1]                                                    # S of the code
         dec_caches = run_layers(params, dec, z)                             # (F3)-(F4)
         logits = dec_caches[-1].out                                         # A' = a'_M (B, D)

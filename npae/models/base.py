@@ -9,7 +9,8 @@ A model subclass provides
 * ``sample_noise(X, rng)`` – the step's randomness (``None`` when there is none).
 
 and gets ``fit``, ``fit_transform``, ``loss_and_grads``, ``loss``, ``input_gradient``,
-``score``, ``get_params``/``set_params``, ``save``/``load`` from here (DESIGN.md §2, §5, §6).
+``score``, ``get_params``/``set_params``, ``save``/``load`` from here (the contracts in
+README.md; the ``values`` convention in docs/notation.md).
 
 scikit-learn's conventions: ``fit(X, y=None, *, X_val=None)`` (``y`` is ignored, so a
 model works inside a ``Pipeline``; validation data is keyword-only), ``fit`` returns

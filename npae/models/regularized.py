@@ -77,7 +77,7 @@ class DenoisingAutoencoder(Autoencoder):
     ``noise`` is "masking" (default; each entry set to 0 with probability ``noise_level``),
     "gaussian" (x + s ε with s = ``noise_level``) or "salt_and_pepper" (each entry, with
     probability ``noise_level``, set to the training data's minimum or maximum). See
-    noise (N1), (N3), (N5).
+    noise (D1), (D3), (D5).
     """
 
     def __init__(self, hidden_layer_sizes=(64,), activation="sigmoid", output="bernoulli",

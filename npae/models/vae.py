@@ -365,8 +365,9 @@ class VAE(BaseModel):
     # Where each loss term's equations are, for the gradient checker's diagnosis.
     term_equations = {
         "recon": "(F7)-(F8), (B1)-(B3) and the path through z, (B4)-(B9), in "
-                 "npae/models/vae.py",
-        "kl": "(E4)-(E6), (F9), (B4)-(B5) in npae/models/vae.py",
+                 "npae/models/vae.py (reparameterize_backward is (E7)-(E8))",
+        "kl": "(E4)-(E6), (F9), (B4)-(B6) in npae/models/vae.py ((F4b), (B6b) with "
+              "logvar_bound; gaussian_kl_grad is (E5)-(E6))",
         "weight_decay": "(B10) in npae/models/vae.py; (F1)-(B1) in npae/penalties.py",
         "input": "(B11) in npae/models/vae.py",
     }
@@ -452,7 +453,7 @@ class VAE(BaseModel):
         self._kl_warmup = 1.0 if W == 0 else min(1.0, epoch / W)
 
     def fit(self, X, *args, **kwargs):
-        """Train from ``random_state`` (see BaseModel.fit, same arguments); the KL weight ends at β."""
+        """Train from ``random_state`` (BaseModel.fit, same arguments); the KL weight ends at β."""
         try:
             return super().fit(X, *args, **kwargs)
         finally:
