@@ -13,7 +13,7 @@ X = np.random.default_rng(0).uniform(0.1, 0.9, size=(400, 50))
 def test_gaussian_noise_adds_scale_times_a_standard_normal_draw():
     nu = sample_noise(X, "gaussian", 0.3, np.random.default_rng(1))
     eps = np.random.default_rng(1).standard_normal(X.shape)
-    np.testing.assert_array_equal(nu.apply(X), X + 0.3 * eps)                 # (F1)
+    np.testing.assert_array_equal(nu.apply(X), X + 0.3 * eps)                 # (D1)
     d = nu.apply(X) - X
     assert abs(d.std() - 0.3) < 0.01 and abs(d.mean()) < 0.01
 
@@ -23,7 +23,7 @@ def test_masking_noise_zeroes_a_fraction_p_and_keeps_the_rest_unchanged():
     Xt = nu.apply(X)
     dropped = Xt == 0
     assert abs(dropped.mean() - 0.3) < 0.01                                  # 20,000 entries
-    np.testing.assert_array_equal(Xt[~dropped], X[~dropped])                 # (F2)
+    np.testing.assert_array_equal(Xt[~dropped], X[~dropped])                 # (D3)
     assert set(np.unique(nu.mask)) == {0.0, 1.0}
 
 
@@ -32,15 +32,15 @@ def test_salt_and_pepper_replaces_a_fraction_p_by_lo_or_hi_with_probability_half
     Xt = nu.apply(X)
     r = nu.replaced
     assert abs(r.mean() - 0.4) < 0.015
-    np.testing.assert_array_equal(Xt[~r], X[~r])                             # (F3) kept
-    assert set(np.unique(Xt[r])) == {-1.0, 2.0}                              # (F3) replaced
+    np.testing.assert_array_equal(Xt[~r], X[~r])                             # (D5) kept
+    assert set(np.unique(Xt[r])) == {-1.0, 2.0}                              # (D5) replaced
     assert abs(np.mean(Xt[r] == 2.0) - 0.5) < 0.02
 
 
 @pytest.mark.parametrize("name,level", [("gaussian", 0.5), ("masking", 0.3),
                                         ("salt_and_pepper", 0.3)])
 def test_backward_is_the_derivative_of_apply_with_the_draw_held_fixed(name, level):
-    """(B1)-(B3): for L(X) = Σ G ⊙ X̃(X), ∂L/∂X from backward(G) matches central
+    """(D2), (D4), (D6): for L(X) = Σ G ⊙ X̃(X), ∂L/∂X from backward(G) matches central
     differences. Salt-and-pepper values are constants of the draw, so X̃ is affine in X."""
     Xs = X[:6, :7].copy()
     nu = sample_noise(Xs, name, level, np.random.default_rng(4))

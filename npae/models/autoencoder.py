@@ -147,7 +147,8 @@ class Autoencoder(BaseModel):
     noise : {None, "gaussian", "masking", "salt_and_pepper"}
         Corruption of the input (F0), drawn by ``sample_noise`` (npae.noise).
     noise_level : float
-        s ≥ 0 (Gaussian standard deviation) or p ∈ [0, 1] (fraction corrupted).
+        s ≥ 0 (Gaussian standard deviation) or p ∈ [0, 1] (the probability that an
+        entry is corrupted: the fraction corrupted only in expectation).
     contractive_weight : float
         λ_c of the contractive penalty (F9); one-layer sigmoid encoders only.
     optimizer, learning_rate, batch_size, epochs, random_state, dtype, verbose
