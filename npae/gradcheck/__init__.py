@@ -39,7 +39,7 @@ transposed gradient; only some rows / columns / entries wrong, or the same error
 every row; analytic zero where numeric is not (a term left out); NaN or inf, and where.
 For a model check the row also names the term and the equations the model cites for it:
 "term `sparsity`, array `enc.0.b`: analytic = −1 × numeric everywhere (the sign is
-flipped): see (F8), (B8) in npae/models/autoencoder.py; (F3)-(B4) in npae/penalties.py".
+flipped): see (F8), (B8) in npae/models/autoencoder.py; (P3)-(P9) in npae/penalties.py".
 
 Directional mode, for models of any size. Entrywise differences cost 4 forward passes
 per parameter: 4.3 million for a 784-512-256-32 autoencoder. With ``directions=K`` the
