@@ -26,7 +26,7 @@ and the data:
   ideally a model trained with dynamic binarization (``VAE(binarize=True)``), as in the
   IWAE paper's Table 1 (Burda et al. 2016, K = 5000).
 
-The ELBO (E1 and E3 of the model), estimated with the K samples, two ways:
+The ELBO (vae (E1) and (E3)), estimated with the K samples, two ways:
 
     (I5)  analytic KL:  ELBO_n ≈ (1/K) Σ_k log p(x_n | z_nk) − KL_n
     (I6)  sampled:      ELBO_n ≈ (1/K) Σ_k log w_nk                     E_q of (I2)

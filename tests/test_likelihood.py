@@ -114,7 +114,7 @@ def _linear_gaussian_vae(seed=0, var_factor=1.0, shift=0.0):
     m.params_["mu.W"][:] = W_mu
     m.params_["mu.b"][:] = -c @ W_mu + shift
     m.params_["logvar.W"][:] = 0.0
-    m.params_["logvar.b"][:] = np.log(var_factor * S)                  # identity head (F4)
+    m.params_["logvar.b"][:] = np.log(var_factor * S)                  # identity head vae (F4)
     cov = V.T @ V + v * np.eye(D)
     X = rng.multivariate_normal(c, cov, size=50)
     _, logdet = np.linalg.slogdet(cov)
@@ -135,7 +135,7 @@ def test_with_the_exact_posterior_every_importance_weight_is_p_of_x():
 
 
 def test_the_elbo_gap_is_the_kl_to_the_posterior_and_importance_sampling_closes_it():
-    """(E2): log p(x) − ELBO(x) = KL(q(z|x) ‖ p(z|x)), known here in closed form; the
+    """vae (E2): log p(x) − ELBO(x) = KL(q(z|x) ‖ p(z|x)), known here in closed form; the
     analytic-KL ELBO over K = 4000 draws matches it within 4 standard errors. With q wider
     than the posterior the weights are bounded and K = 1000 recovers log p(x) to within
     a tenth of the gap, without a bias visible over 50 examples."""
