@@ -371,6 +371,9 @@ def main(argv=None):
     except OSError as exc:              # missing data, failed download, unwritable folder
         print(f"error: {_first_line(exc)}", file=sys.stderr)
         return 1
+    except FloatingPointError as exc:   # TrainingDiverged: nothing was saved
+        print(f"error: {_first_line(exc)} (nothing was saved)", file=sys.stderr)
+        return 1
 
 
 def _first_line(exc):

@@ -80,6 +80,8 @@ class BaseModel(Estimator):
         if self.random_state is not None:
             check_positive_int(self.random_state, "random_state", minimum=0)
         check_float_dtype(self.dtype)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            raise ValueError(f"verbose must be True or False, got {self.verbose!r}")
 
     @property
     def _dtype(self):
