@@ -143,7 +143,7 @@ VAE_CONFIGS = {
 @pytest.mark.parametrize("name", list(VAE_CONFIGS))
 @pytest.mark.parametrize("epoch", [None, 1, 3])
 def test_vae_values_kl_is_the_weighted_term_also_during_warm_up(name, epoch):
-    """values["kl"] = β_t · mean KL_n with β_t = β · min(1, t/W) (W = 4 epochs of warm-up:
+    """values["kl"] = β_t · mean KL_n with β_t = β · min(1, t/T) (T = 4 epochs of warm-up:
     t = 1 gives β/4, t = 3 gives 3β/4), so the values sum to the loss; the KL in nats is
     posterior_kl (here: from the step's own forward, as binarization changes the input)."""
     kw = VAE_CONFIGS[name]

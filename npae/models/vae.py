@@ -70,7 +70,7 @@ Forward pass for a batch X (B, D), with ε (B, H) passed in through ``noise``:
     (F9)  KL_n = −½ Σ_j (1 + log σ²_nj − μ²_nj − exp(log σ²_nj))               (E4)
     (F10) ℒ = (1/B) Σ_n [recon_n + β_t KL_n] + (λ/2) Σ ‖W‖_F²
 
-β_t = β · min(1, t / W) during a KL warm-up over W epochs (t the epoch), else β.
+β_t = β · min(1, t / T) during a KL warm-up over T epochs (t the epoch), else β.
 With ``logvar_bound`` = κ (opt-in, a numerical safeguard) (F4) becomes (F4b) below, for
 the encoder's head and for a learned decoder log-variance alike.
 
@@ -98,10 +98,10 @@ the KL parts of B4-B5 (as β_t/B), and nowhere else:
 Why the soft bound, and why it is off by default. σ² = exp(log σ²) overflows float32
 at log σ² ≈ 88.7 and float64 at ≈ 709.8, and with the identity head (F4) a head output
 can get there after one bad step or on a wildly scaled input. The default model is the
-textbook one; when exp(log σ²) would overflow, the step raises
-:class:`LogVarianceOverflow` (a :class:`npae.training.TrainingDiverged`, so ``fit``
-stops before any update, with the last finite parameters) and says what to do,
-instead of returning inf. The opt-in safeguard ``logvar_bound`` = κ > 0 replaces (F4) by
+textbook one; when exp(log σ²) would overflow (or exp(±θ_x) of a learned decoder
+variance), the step raises :class:`LogVarianceOverflow`, a
+:class:`npae.training.TrainingDiverged` that says what to do, instead of returning inf;
+``fit`` then stops and keeps the last good parameters (npae.training). The opt-in safeguard ``logvar_bound`` = κ > 0 replaces (F4) by
 
     (F4b) log σ² = κ tanh(a_v / κ)                                               (B, H)
     (B6b) da_v = dlog σ² ⊙ (1 − (log σ² / κ)²)          tanh' written through its output
@@ -123,8 +123,8 @@ Bernoulli draw of every pixel at every step; Salakhutdinov & Murray 2008). Given
 ``noise`` the step is a pure function of (params, X, noise). X_b is piecewise constant
 in X, so the input gradient of a binarized step is zero.
 
-KL warm-up. With ``kl_warmup_epochs`` = W > 0, epoch t (from 0) trains with the KL
-weight β_t = β · min(1, t / W) (set by the trainer's ``on_epoch_start`` hook; Bowman et
+KL warm-up. With ``kl_warmup_epochs`` = T > 0, epoch t (from 0) trains with the KL
+weight β_t = β · min(1, t / T) (set by the trainer's ``on_epoch_start`` hook; Bowman et
 al. 2016, Sønderby et al. 2016); after ``fit`` the weight is β again.
 
 References: Kingma & Welling, "Auto-encoding variational Bayes", ICLR 2014; Rezende,
@@ -288,7 +288,7 @@ class VAE(BaseModel):
     beta : float
         β ≥ 0, the KL weight of (F10); β = 1 is the ELBO, β > 1 a β-VAE (Higgins et al. 2017).
     kl_warmup_epochs : int
-        W ≥ 0: epoch t uses the KL weight β_t = β · min(1, t / W); 0 means no warm-up.
+        T ≥ 0: epoch t uses the KL weight β_t = β · min(1, t / T); 0 means no warm-up.
     binarize : bool
         Dynamic binarization: every step trains on X_b = 1[U < X], U ~ U(0, 1) drawn in
         ``sample_noise`` (Bernoulli decoder only; X are probabilities in [0, 1]).
@@ -450,9 +450,9 @@ class VAE(BaseModel):
         return {"eps": eps, "u": rng.random(X.shape, dtype=self._dtype)}
 
     def on_epoch_start(self, epoch):
-        """Called by the trainer: the KL warm-up factor min(1, t / W) for epoch t (from 0)."""
-        W = self.kl_warmup_epochs
-        self._kl_warmup = 1.0 if W == 0 else min(1.0, epoch / W)
+        """Called by the trainer: the KL warm-up factor min(1, t / T) for epoch t (from 0)."""
+        T = self.kl_warmup_epochs
+        self._kl_warmup = 1.0 if T == 0 else min(1.0, epoch / T)
 
     def fit(self, X, *args, **kwargs):
         """Train from ``random_state`` (BaseModel.fit, same arguments); the KL weight ends at β."""
