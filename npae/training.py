@@ -24,11 +24,12 @@ copy of the parameters, the optimizer's state and the generator's state (one cop
 epoch, the previous epoch's kept too, since θ_{t−2} may lie in it). On a bad step it
 restores the copy and replays the good steps (same batches, same noise: training is
 deterministic given the generator). The per-step cost is one ``np.isfinite(p).all()``
-per parameter array (1% of a step of the 784-512-256-32 MNIST autoencoder, batch 128;
-``benchmarks/bench_guard.py``-style measurement in tests/test_reliability.py's module
-docstring); a sum of the entries would not do, since a float32 sum of finite values
-can overflow. The optimizer's moments are checked once per epoch (an overflow to inf
-there freezes an Adam update without making a parameter non-finite).
+per parameter array: 0.1-0.2 ms, 0.3-1% of a step of the 784-512-256-32 MNIST
+autoencoder (batch 128, float32; ``python benchmarks/bench_guard.py``), where copying
+the parameters and Adam's moments every step would cost 4-7%. A sum of the entries
+would not do: a float32 sum of finite values can overflow. The optimizer's moments
+are checked once per epoch (an overflow to inf there freezes an Adam update without
+making a parameter non-finite).
 
 The history records per epoch the training loss and each named term (averaged over
 the epoch's batches, weighted by batch size), the same on validation data when given
