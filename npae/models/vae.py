@@ -101,7 +101,8 @@ can get there after one bad step or on a wildly scaled input. The default model 
 textbook one; when exp(log σ²) would overflow (or exp(±θ_x) of a learned decoder
 variance), the step raises :class:`LogVarianceOverflow`, a
 :class:`npae.training.TrainingDiverged` that says what to do, instead of returning inf;
-``fit`` then stops and keeps the last good parameters (npae.training). The opt-in safeguard ``logvar_bound`` = κ > 0 replaces (F4) by
+``fit`` then stops and keeps the last good parameters (npae.training). The opt-in
+safeguard ``logvar_bound`` = κ > 0 replaces (F4) by
 
     (F4b) log σ² = κ tanh(a_v / κ)                                               (B, H)
     (B6b) da_v = dlog σ² ⊙ (1 − (log σ² / κ)²)          tanh' written through its output
