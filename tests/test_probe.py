@@ -151,3 +151,36 @@ def test_raw_pixel_probe_on_mnist(mnist_dir, mnist_train):
     print(f"raw-pixel linear probe: test accuracy {acc:.4f} in "
           f"{time.perf_counter() - start:.1f} s")
     assert acc >= 0.92
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e-25, 1e10, 1e-10, 1.0])
+def test_standardization_works_at_any_scale_of_float32_data(scale):
+    """Issue 13 item 10: 1e20 and 1e-25 used to give 0.57 where the unscaled data gives
+    1.00 (the square of 1e20 overflows float32, of 1e-25 underflows). The standardized
+    features, and so the fit, no longer depend on the scale."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((300, 5)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    reference = LinearProbe().fit(X, y)
+    Xs = X * np.float32(scale)
+    probe = LinearProbe().fit(Xs, y)
+    print(f"scale {scale:g}: accuracy {probe.score(Xs, y):.2f}")
+    assert probe.score(Xs, y) == reference.score(X, y) == 1.0
+    np.testing.assert_allclose(probe.scale_ / scale, reference.scale_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e-25, 1e-3])
+def test_unstandardized_data_at_an_extreme_scale_is_refused(scale):
+    X = np.random.default_rng(5).standard_normal((50, 3)).astype(np.float32) * np.float32(scale)
+    with pytest.raises(ValueError, match=r"standardize=False.*outside \[1e-2, 1e6\]"):
+        LinearProbe(standardize=False).fit(X, np.arange(50) % 2)
+
+
+def test_a_failed_refit_keeps_the_previous_fit():
+    params, X, y = random_problem(B=60, D=4, C=3, seed=6)
+    probe = LinearProbe().fit(X, y)
+    before = {k: v.copy() for k, v in probe.params_.items()}
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        probe.fit(X[:, :2], np.zeros(60, dtype=int))
+    assert probe.n_features_in_ == 4 and len(probe.classes_) == 3
+    assert all(np.array_equal(probe.params_[k], before[k]) for k in before)
