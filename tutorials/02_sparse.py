@@ -91,13 +91,13 @@ print(f"data: {source}; train {X_train.shape}, test {X_test.shape}")
 # %% [markdown]
 # ## 2. The KL gradient, derived through $\hat\rho_j$
 #
-# $R_{KL}$ depends on $h$ only through the $H$ means $\hat\rho_j$. Differentiate (F4)
+# $R_{KL}$ depends on $h$ only through the $H$ means $\hat\rho_j$. Differentiate penalties (P6)
 # with respect to one mean:
 #
 # $$ \frac{\partial R}{\partial\hat\rho_j}
 #    = \beta\left[-\frac{\rho}{\hat\rho_j} + \frac{1-\rho}{1-\hat\rho_j}\right]. \tag{B3} $$
 #
-# and (F3) gives $\partial\hat\rho_m/\partial h_{nj} = \delta_{mj}/B$: example $n$'s code on
+# and (P5) gives $\partial\hat\rho_m/\partial h_{nj} = \delta_{mj}/B$: example $n$'s code on
 # unit $j$ moves only unit $j$'s mean, by $1/B$. The chain rule sums over $m$ and keeps one
 # term:
 #
@@ -106,32 +106,32 @@ print(f"data: {source}; train {X_train.shape}, test {X_test.shape}")
 #    = \frac{1}{B}\,\frac{\partial R}{\partial\hat\rho_j}. \tag{B4} $$
 #
 # So every example of the batch receives **the same** gradient on unit $j$ — the term
-# they share. Below, each step is checked on its own: (B3) against central differences
-# of $R(\hat\rho)$, then (B4) against central differences of $R(h)$.
+# they share. Below, each step is checked on its own: (P7) against central differences
+# of $R(\hat\rho)$, then (P8) against central differences of $R(h)$.
 
 # %%
 rng = np.random.default_rng(0)
 B, H, rho, beta = 6, 5, 0.05, 3.0
 h = 1 / (1 + np.exp(-rng.normal(-1.0, 1.0, size=(B, H))))     # sigmoid codes in (0, 1)
-rho_hat = h.mean(axis=0)                                       # (F3)
+rho_hat = h.mean(axis=0)                                       # (P5)
 print("rho_hat =", np.round(rho_hat, 4))
 
-def R_of_rho_hat(r):                                           # (F4) as a function of ρ̂
+def R_of_rho_hat(r):                                           # (P6) as a function of ρ̂
     return beta * np.sum(penalties.kl_divergence_bernoulli(rho, r))
 
-dR_drho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))         # (B3)
+dR_drho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))         # (P7)
 r = rho_hat.copy()
 numeric = numerical_gradient(lambda: R_of_rho_hat(r), r)
-print(f"(B3) dR/drho_hat: relative error {relative_error(dR_drho_hat, numeric):.1e}")
+print(f"(P7) dR/drho_hat: relative error {relative_error(dR_drho_hat, numeric):.1e}")
 
 print(f"value: penalties.kl_sparsity = {penalties.kl_sparsity(h, rho, beta):.10f}, "
-      f"(F4) on the batch mean = {R_of_rho_hat(rho_hat):.10f}")
-dh = penalties.kl_sparsity_grad(h, rho, beta)                              # (B4)
+      f"(P6) on the batch mean = {R_of_rho_hat(rho_hat):.10f}")
+dh = penalties.kl_sparsity_grad(h, rho, beta)                              # (P8)
 hh = h.copy()
 numeric_h = numerical_gradient(lambda: penalties.kl_sparsity(hh, rho, beta), hh)
-print(f"(B4) dR/dh: relative error {relative_error(dh, numeric_h):.1e}")
-print("every row of dR/dh is the same row (B4):", bool(np.all(dh == dh[0])))
-print("and that row is (B3)/B:", np.allclose(dh[0], dR_drho_hat / B, rtol=1e-14))
+print(f"(P8) dR/dh: relative error {relative_error(dh, numeric_h):.1e}")
+print("every row of dR/dh is the same row (P8):", bool(np.all(dh == dh[0])))
+print("and that row is (P7)/B:", np.allclose(dh[0], dR_drho_hat / B, rtol=1e-14))
 
 # %% [markdown]
 # The code that computes it, from `npae.penalties`:
@@ -142,9 +142,9 @@ print(inspect.getsource(penalties.kl_sparsity_grad))
 # %% [markdown]
 # **Keeping $\hat\rho$ away from 0 and 1.** In exact arithmetic sigmoid codes lie strictly in
 # $(0, 1)$, but in floating point $\sigma(a)$ rounds to exactly 1 for $a \gtrsim 17$ (float32),
-# and a unit saturated on the whole batch would divide by zero in (B3). npae evaluates (F4)
-# and (B3) at $\min(\max(\hat\rho_j, \delta), 1-\delta)$ with $\delta$ the machine epsilon,
-# and passes (B3) at that point on to every $h_{nj}$ unchanged (the clamp's own zero
+# and a unit saturated on the whole batch would divide by zero in (P7). npae evaluates (P6)
+# and (P7) at $\min(\max(\hat\rho_j, \delta), 1-\delta)$ with $\delta$ the machine epsilon,
+# and passes (P7) at that point on to every $h_{nj}$ unchanged (the clamp's own zero
 # derivative is not applied). Inside $[\delta, 1-\delta]$ nothing changes; a saturated unit
 # gets a finite gradient that still points back towards $\rho$:
 

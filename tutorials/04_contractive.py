@@ -61,7 +61,7 @@ print(f"data: {source}; train {X_train.shape}, test {X_test.shape}")
 # $$ \|J_f(x)\|_F^2 = \sum_j s_j^2 \sum_i W_{ij}^2 = \sum_j s_j^2\, q_j,
 #    \qquad q_j = \sum_i W_{ij}^2. \tag{F7} $$
 #
-# For a batch, $R = \lambda\,\frac1B\sum_n \|J_f(x_n)\|_F^2$ (F8): $O(BH + DH)$ work instead of
+# For a batch, $R = \lambda\,\frac1B\sum_n \|J_f(x_n)\|_F^2$ penalties (P12): $O(BH + DH)$ work instead of
 # the $O(BDH)$ numbers of the explicit Jacobian. Three ways to the same number:
 
 # %%
@@ -72,7 +72,7 @@ W = rng.normal(scale=0.8, size=(Dc, Hc))
 b = rng.normal(scale=0.5, size=Hc)
 h = sigmoid(Xc @ W + b)
 
-closed = penalties.contractive(h, W, 1.0)                         # (F7)-(F8)
+closed = penalties.contractive(h, W, 1.0)                         # (P11)-(P12)
 explicit = penalties.contractive_explicit(h, W, 1.0)              # einsum -> (B, D, H)
 eps = 1e-6
 E = np.eye(Dc)
@@ -88,14 +88,14 @@ print(inspect.getsource(penalties.contractive))
 # %% [markdown]
 # ## 2. The gradient: $W$ reaches the penalty twice
 #
-# In (F7) $W$ appears inside $q_j$ *and* inside $s_j$ (through $a = xW + b$). Holding one
+# In (P11) $W$ appears inside $q_j$ *and* inside $s_j$ (through $a = xW + b$). Holding one
 # fixed at a time, with $\partial s/\partial h = 1 - 2h$:
 #
 # $$ \frac{\partial R}{\partial h_{nj}}\Big|_q = \frac{2\lambda}{B}\, s_{nj}\, q_j\,(1 - 2h_{nj}) \tag{B5} $$
 # $$ \frac{\partial R}{\partial W_{ij}}\Big|_h = \frac{2\lambda}{B}\, W_{ij} \sum_n s_{nj}^2 \tag{B6} $$
 #
-# (B5) is then carried down the encoder like any gradient on the code, through $\sigma'$ into
-# $W$, $b$ and $x$; (B6) is added to $dW$ where the reader can see it:
+# (P13) is then carried down the encoder like any gradient on the code, through $\sigma'$ into
+# $W$, $b$ and $x$; (P14) is added to $dW$ where the reader can see it:
 # `grads["enc.0.W"] += dW_q` in `npae/models/autoencoder.py` (B11). Both parts are needed:
 
 # %%
