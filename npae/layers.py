@@ -23,10 +23,16 @@ written through whichever of a or h makes it cheapest and stable:
 
 The sigmoid and softplus are written with e^{−|a|} ≤ 1, so they never overflow,
 for pre-activations of any size.
+
+Each elementwise function here is written once, as a NumPy expression whose last call
+writes into ``out``; ``@rowwise`` (npae.parallel) runs it by blocks of rows on both
+cores when the array is large, with the same bits as one call on the whole array.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from .parallel import rowwise
 
 
 def dense_forward(X, W, b):
@@ -44,15 +50,18 @@ def dense_backward(dA, X, W, need_dX=True):
     return dX, dW, db
 
 
-def sigmoid(a):
+@rowwise(weight=8)
+def sigmoid(a, out=None):
     """σ(a) = 1/(1+e^{−a}) for a ≥ 0 and e^{a}/(1+e^{a}) for a < 0, both via e^{−|a|}."""
     e = np.exp(-np.abs(a))                          # in (0, 1]: cannot overflow
-    return np.where(a >= 0, 1.0, e) / (1.0 + e)
+    numerator = np.maximum(e, a >= 0)               # 1 where a ≥ 0 (as e ≤ 1), else e; NaN stays
+    return np.divide(numerator, 1.0 + e, out=out)   # (np.where(a >= 0, 1, e) is 7× slower)
 
 
-def softplus(a):
+@rowwise(weight=8)
+def softplus(a, out=None):
     """log(1 + e^{a}) = max(a, 0) + log(1 + e^{−|a|}), exact and overflow-free."""
-    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+    return np.add(np.maximum(a, 0), np.log1p(np.exp(-np.abs(a))), out=out)
 
 
 def logsumexp(a, axis=-1):
@@ -90,32 +99,37 @@ class Sigmoid:
         return sigmoid(a)
 
     @staticmethod
-    def backward(dh, a, h):
-        return dh * h * (1 - h)                     # σ'(a) = h (1 − h)
+    @rowwise(weight=3)
+    def backward(dh, a, h, out=None):
+        return np.multiply(dh * h, 1 - h, out=out)  # σ'(a) = h (1 − h)
 
 
 class Tanh:
     name = "tanh"
 
     @staticmethod
-    def forward(a):
-        return np.tanh(a)
+    @rowwise(weight=6)
+    def forward(a, out=None):
+        return np.tanh(a, out=out)
 
     @staticmethod
-    def backward(dh, a, h):
-        return dh * (1 - h * h)                     # tanh'(a) = 1 − h²
+    @rowwise(weight=3)
+    def backward(dh, a, h, out=None):
+        return np.multiply(dh, 1 - h * h, out=out)  # tanh'(a) = 1 − h²
 
 
 class ReLU:
     name = "relu"
 
     @staticmethod
-    def forward(a):
-        return np.maximum(a, 0)
+    @rowwise(weight=1)
+    def forward(a, out=None):
+        return np.maximum(a, 0, out=out)
 
     @staticmethod
-    def backward(dh, a, h):
-        return dh * (a > 0)                         # 1[a > 0]; 0 at the kink
+    @rowwise(weight=2)
+    def backward(dh, a, h, out=None):
+        return np.multiply(dh, a > 0, out=out)      # 1[a > 0]; 0 at the kink
 
 
 class Softplus:
@@ -126,8 +140,9 @@ class Softplus:
         return softplus(a)
 
     @staticmethod
-    def backward(dh, a, h):
-        return dh * sigmoid(a)                      # softplus'(a) = σ(a)
+    @rowwise(weight=9)
+    def backward(dh, a, h, out=None):
+        return np.multiply(dh, sigmoid(a), out=out)  # softplus'(a) = σ(a)
 
 
 ACTIVATIONS = {cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, Softplus)}

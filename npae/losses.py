@@ -34,10 +34,13 @@ The 1/B of the batch mean enters here, at the top of the backward chain, once.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ._validation import check_unit_interval
 from .layers import sigmoid, softplus
+from .parallel import rowwise
 
 
 class GaussianLoss:
@@ -85,11 +88,16 @@ class BernoulliLoss:
 
     @staticmethod
     def value(A, X):
-        return float(np.sum(softplus(A) - X * A) / A.shape[0])   # (F4)
+        E = _shared_exp.of(A)                              # e^{−|A|}, kept for grad(A, X)
+        terms = _bce_terms(A, X, E)                        # softplus(A) − X A, by rows
+        return float(np.sum(terms) / A.shape[0])           # (F4); the sum on one thread
 
     @staticmethod
     def grad(A, X):
-        return (sigmoid(A) - X) / A.shape[0]               # (B3) (B, D)
+        E, A_then = _shared_exp.take(A)                    # value(A, X)'s e^{−|A|}, if any
+        if E is None:
+            return _bce_grad(A, X, A.shape[0])
+        return _bce_grad_reusing(A, X, E, A_then, A.shape[0])
 
     @staticmethod
     def target_grad(A, X):
@@ -98,6 +106,59 @@ class BernoulliLoss:
     @staticmethod
     def check_targets(X, name="X"):
         return check_unit_interval(X, name)
+
+
+class _SharedExp(threading.local):
+    """e^{−|A|} computed by ``BernoulliLoss.value(A, X)``, handed to ``grad(A, X)``.
+
+    A model computes the loss value and then its gradient on the same logits A; both
+    need e^{−|A|} (softplus and σ, npae.layers), the only exponential of the pair. value
+    keeps A, a copy of A and E = e^{−|A|}; grad uses E for each block of rows whose
+    entries still equal the copy, and recomputes the others (A changed in place), so a
+    stale E is never used. The copy and the comparison are two cheap passes in place
+    of abs, negate and exp. One entry per thread, dropped by grad; arrays above
+    ``MAX_SIZE`` entries are not kept.
+    """
+
+    MAX_SIZE = 1 << 22
+
+    def of(self, A):
+        A = np.asarray(A)
+        E = _exp_neg_abs(A)
+        self.entry = (A, A.copy(), E) if A.size <= self.MAX_SIZE else None
+        return E
+
+    def take(self, A):
+        entry, self.entry = getattr(self, "entry", None), None
+        if entry is None or entry[0] is not A:
+            return None, None
+        return entry[2], entry[1]
+
+
+_shared_exp = _SharedExp()
+
+
+@rowwise(weight=3)
+def _exp_neg_abs(A, out=None):
+    return np.exp(-np.abs(A), out=out)                     # in (0, 1]: cannot overflow
+
+
+@rowwise(weight=6)
+def _bce_terms(A, X, E, out=None):
+    return np.subtract(np.maximum(A, 0) + np.log1p(E), X * A, out=out)   # softplus(A) − X A
+
+
+@rowwise(weight=8)
+def _bce_grad(A, X, B, out=None):
+    return np.divide(sigmoid(A) - X, B, out=out)           # (B3) (σ(A) − X) / B
+
+
+@rowwise(weight=6)
+def _bce_grad_reusing(A, X, E, A_then, B, out=None):
+    if not np.array_equal(A, A_then):                      # changed since value(): recompute
+        E = _exp_neg_abs(A)
+    sigma = np.maximum(E, A >= 0) / (1.0 + E)              # σ(A) as npae.layers.sigmoid
+    return np.divide(sigma - X, B, out=out)                # (B3) (σ(A) − X) / B
 
 
 LOSSES = {cls.name: cls for cls in (GaussianLoss, BernoulliLoss)}

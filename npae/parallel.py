@@ -1,0 +1,217 @@
+"""Both cores for the elementwise work: a small persistent thread pool.
+
+NumPy's matrix products run on every core (OpenBLAS's threads), but its elementwise
+functions (``np.exp``, ``+=``, ``np.sqrt`` ...) run on the calling thread only. They do
+release the GIL while they loop over the data, so T Python threads, each running the
+same elementwise code on its own block of rows, compute at the same time. This module
+splits such a pass into T contiguous blocks, runs T − 1 of them on persistent worker
+threads and the last on the calling thread, and waits for all of them.
+
+Bit-identical results. Every element is computed by the same NumPy calls whichever
+thread computes it and however the rows are split: a block is a slice of rows (or of
+a flat array), it keeps the array's memory layout, and an elementwise function's value
+at an element does not depend on the other elements. Reductions (a sum over the batch,
+a loss value) are *not* split: summing in two halves would round differently, so they
+run on the whole array, on one thread, after the elementwise work. ``tests/test_parallel.py``
+checks serial = threaded = repeated, bit for bit, for every threaded pass and a whole
+seeded fit.
+
+The setting. ``T`` is ``os.cpu_count()``, or the environment variable
+``NPAE_NUM_THREADS`` when it is set (read once, when first needed), or what
+:func:`set_num_threads` chose last (``npae.set_num_threads(1)`` turns threading off;
+``set_num_threads(None)`` goes back to the default). A pass whose cost is below
+``MIN_SIZE`` = 131,072 element-operations runs serially: handing a block to a thread
+and waiting for it costs some 15-60 µs here, about what one core needs for a simple
+pass over 200,000 floats. A call made while the pool is busy (from a worker, or from
+a second user thread) runs serially too, so the pool never deadlocks. Threads are
+started on first use and live as daemons; a forked child starts its own.
+
+The workers run each job in a copy of the caller's context (``contextvars``), so an
+``np.errstate`` set by the caller applies in them too.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import os
+import queue
+import threading
+
+import numpy as np
+
+__all__ = ["ENV_VAR", "elementwise", "rowwise", "get_num_threads", "run_blocks", "set_num_threads", "split"]
+
+ENV_VAR = "NPAE_NUM_THREADS"
+
+#: default size (elements) below which a pass is not split; see the module docstring
+MIN_SIZE = 1 << 17
+
+_requested = None          # what set_num_threads chose; None: environment or core count
+_pool = None               # the live _Pool, or None
+_state_lock = threading.Lock()
+
+
+def _parse(value, name):
+    """A thread count >= 1 from an int or a decimal string; the error names ``name``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError(f"{name} must be a positive integer number of threads, got {value!r}")
+
+
+def get_num_threads():
+    """The number of threads elementwise passes use (1: serial)."""
+    if _requested is not None:
+        return _requested
+    env = os.environ.get(ENV_VAR)
+    if env is not None and env.strip() != "":
+        return _parse(env, f"the environment variable {ENV_VAR}")
+    return os.cpu_count() or 1
+
+
+def set_num_threads(n):
+    """Use ``n`` threads for npae's elementwise passes (1 turns threading off).
+
+    ``None`` goes back to the default: ``NPAE_NUM_THREADS`` if set, else ``os.cpu_count()``.
+    Results are bit-identical for every ``n``. Returns the previous setting.
+    """
+    global _requested
+    previous = get_num_threads()
+    _requested = None if n is None else _parse(n, "n")
+    return previous
+
+
+def split(n, parts, align=1):
+    """Boundaries 0 = b_0 < b_1 < … < b_parts = n of ``parts`` near-equal contiguous blocks.
+
+    Inner boundaries are multiples of ``align``; blocks that would be empty are dropped.
+    """
+    bounds = [0]
+    for i in range(1, parts):
+        b = (n * i // parts) // align * align
+        if b > bounds[-1]:
+            bounds.append(b)
+    if n > bounds[-1]:
+        bounds.append(n)
+    return bounds
+
+
+class _Pool:
+    """T − 1 daemon threads, each with its own job queue, and one queue for results."""
+
+    def __init__(self, n_workers):
+        self.n_workers = n_workers
+        self.lock = threading.Lock()              # held by the one caller using the pool
+        self.jobs = [queue.SimpleQueue() for _ in range(n_workers)]
+        self.done = queue.SimpleQueue()
+        for q in self.jobs:
+            threading.Thread(target=self._work, args=(q,), daemon=True,
+                             name="npae-worker").start()
+
+    def _work(self, q):
+        while True:
+            context, fn, args = q.get()
+            try:
+                context.run(fn, *args)
+                self.done.put(None)
+            except BaseException as exc:          # handed to the caller, re-raised there
+                self.done.put(exc)
+
+    def run(self, fn, arg_list):
+        """fn(*args) for each args in ``arg_list``: all but the last on the workers."""
+        for q, args in zip(self.jobs, arg_list[:-1]):
+            q.put((contextvars.copy_context(), fn, args))       # one per job: see docstring
+        error = None
+        try:
+            fn(*arg_list[-1])
+        except BaseException as exc:
+            error = exc
+        for _ in arg_list[:-1]:                   # always collect every worker's result
+            result = self.done.get()
+            if error is None and result is not None:
+                error = result
+        if error is not None:
+            raise error
+
+
+def _get_pool(n_threads):
+    global _pool
+    with _state_lock:
+        if _pool is None or _pool.n_workers < n_threads - 1:
+            _pool = _Pool(n_threads - 1)          # (an older, smaller pool's threads idle)
+        return _pool
+
+
+def _forget_pool_in_child():
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
+def run_blocks(fn, n, cost, min_size=MIN_SIZE, align=1):
+    """Call ``fn(start, stop)`` over contiguous blocks covering ``range(n)``.
+
+    ``cost`` is the number of elements the whole pass touches (e.g. ``a.size``); below
+    ``min_size`` one call ``fn(0, n)`` does it all on the calling thread. ``fn`` must
+    write each block's results only into that block (then the split changes no bit).
+    """
+    T = get_num_threads()
+    if T == 1 or n < 2 or cost < min_size:
+        fn(0, n)
+        return
+    bounds = split(n, T, align)
+    pool = _get_pool(T)
+    if len(bounds) < 3 or not pool.lock.acquire(blocking=False):
+        fn(0, n)                                  # one block, or the pool is busy: serial
+        return
+    try:
+        pool.run(fn, list(zip(bounds[:-1], bounds[1:])))
+    finally:
+        pool.lock.release()
+
+
+def elementwise(kernel, *args, weight=1, min_size=MIN_SIZE):
+    """``kernel(*args)`` computed by blocks of rows on the pool; the same bits as serial.
+
+    ``kernel(*args, out=None)`` must be elementwise (entry i of the result depends only
+    on entry i of each array argument) and end in a NumPy call that writes into ``out``.
+    The array arguments are split along their first axis, scalars are passed as they
+    are. The split happens when every array is a floating-point ndarray of one shape
+    and ``weight`` (the pass's cost in simple passes, e.g. 8 for a sigmoid) times the
+    size reaches ``min_size``; otherwise ``kernel(*args)`` runs as it is.
+    """
+    first = args[0]
+    if (get_num_threads() == 1 or not isinstance(first, np.ndarray) or first.ndim == 0
+            or first.size * weight < min_size):
+        return kernel(*args)
+    arrays = [x for x in args if np.ndim(x) > 0]
+    if not all(isinstance(x, np.ndarray) and x.shape == first.shape and x.dtype.kind == "f"
+               for x in arrays):
+        return kernel(*args)
+    out = np.empty(first.shape, np.result_type(*args))
+
+    def block(lo, hi):
+        kernel(*(x[lo:hi] if np.ndim(x) > 0 else x for x in args), out=out[lo:hi])
+
+    run_blocks(block, first.shape[0], cost=first.size * weight, min_size=min_size)
+    return out
+
+
+def rowwise(weight=1):
+    """Decorator: ``f = rowwise(w)(kernel)`` makes ``f(*arrays)`` = ``elementwise(kernel, *arrays)``.
+
+    The kernel keeps its formula where the reader looks for it (an activation's
+    forward or backward); ``weight`` is its cost in simple passes.
+    """
+    def decorate(kernel):
+        @functools.wraps(kernel)
+        def by_rows(*arrays):
+            return elementwise(kernel, *arrays, weight=weight)
+        return by_rows
+    return decorate
