@@ -43,6 +43,7 @@ from _setup import FAST, ROOT, START, out  # Agg backend, npae from a checkout, 
 import npae
 from npae import datasets, plotting
 from npae.anomaly import reconstruction_scores, roc_auc, roc_curve
+from npae.gradcheck import numerical_gradient
 
 
 # %% [markdown]
@@ -102,10 +103,25 @@ plotting.ellipses_2d(X2, mu_true, Sigma_true, labels=z_true, path=out("07_genera
 # computed in log space with a log-sum-exp (in 64 dimensions a density of $10^{-300}$ is
 # ordinary).
 #
-# **M step.** Maximize the expected complete-data log-likelihood
-# $Q(\theta) = \sum_{n,k} \gamma_{nk} [\log \pi_k + \log \mathcal N(x_n \mid \mu_k,
-# \Sigma_k)]$. Setting its derivatives to zero (for $\pi$ with a Lagrange multiplier for
-# $\sum_k \pi_k = 1$):
+# **M step.** Maximize the expected complete-data log-likelihood over θ, with γ held
+# fixed:
+#
+# $$ Q(\theta) = \sum_{n,k} \gamma_{nk}\Big[\log \pi_k - \tfrac12\log\det(2\pi\Sigma_k)
+#    - \tfrac12 (x_n - \mu_k)^\top \Sigma_k^{-1} (x_n - \mu_k)\Big]. $$
+#
+# *The weights* must satisfy $\sum_k \pi_k = 1$: add a Lagrange multiplier,
+# $\mathcal L = Q + \lambda(1 - \sum_k \pi_k)$. Then $\partial\mathcal L/\partial\pi_k =
+# N_k/\pi_k - \lambda = 0$ with $N_k = \sum_n \gamma_{nk}$, so $\pi_k = N_k/\lambda$, and
+# the constraint gives $\lambda = \sum_k N_k = N$ (every row of γ sums to 1).
+# *The means*: $\partial Q/\partial\mu_k = \Sigma_k^{-1}\sum_n \gamma_{nk}(x_n - \mu_k) = 0$.
+# *The covariances* are easiest through the precision $\Lambda_k = \Sigma_k^{-1}$: the
+# $k$-th part of $Q$ is $\sum_n \gamma_{nk}\big[\tfrac12\log\det\Lambda_k - \tfrac12
+# \operatorname{tr}\big(\Lambda_k (x_n - \mu_k)(x_n - \mu_k)^\top\big)\big]$ + const, and the
+# matrix-calculus rules $\partial\log\det\Lambda/\partial\Lambda = \Lambda^{-1}$ (Λ
+# symmetric) and $\partial\operatorname{tr}(\Lambda A)/\partial\Lambda = A^\top = A$ give
+# $\tfrac12 N_k\Lambda_k^{-1} - \tfrac12\sum_n \gamma_{nk}(x_n - \mu_k)(x_n - \mu_k)^\top = 0$.
+# Each stationary point is the maximum: $Q$ is concave in $\pi$, in $\mu_k$ and in
+# $\Lambda_k$ ($\log\det$ is concave, the trace linear). So
 #
 # $$ \text{(M1)}\ N_k = \sum_n \gamma_{nk},\quad
 #    \text{(M2)}\ \pi_k = \frac{N_k}{N},\quad
@@ -114,16 +130,24 @@ plotting.ellipses_2d(X2, mu_true, Sigma_true, labels=z_true, path=out("07_genera
 #    + r I $$
 #
 # — a weighted count, a weighted mean and a weighted covariance. The ridge $rI$
-# (`reg_covar`) is a covariance floor: without it a component can collapse on one point
-# and the likelihood goes to infinity.
+# (`reg_covar`) is not part of the derivation: it is a covariance floor, because without
+# it a component can collapse on one point and the likelihood goes to infinity.
 #
-# **Why $\ell$ never decreases.** For any distribution $q_n$ over $z_n$, Jensen's
-# inequality gives $\log p(x_n) \ge \sum_k q_{nk} \log [p(x_n, k) / q_{nk}]$, with
-# equality when $q_n$ is the posterior. The E step makes the bound tight at the current
-# $\theta$; the M step raises the bound; so the likelihood, which lies above the bound,
-# cannot go down: $\ell(\theta_\text{new}) \ge F(\gamma, \theta_\text{new}) \ge
+# **Why $\ell$ never decreases: the same identity as the VAE's ELBO.** For any
+# distribution $q_n$ over $z_n$, Bayes' rule $p(x_n, k) = p(x_n)\,p(k\mid x_n)$ gives,
+# exactly as for the VAE (tutorial 08, equation (2)),
+#
+# $$ F(q, \theta) := \sum_n\sum_k q_{nk}\log\frac{p(x_n, k\mid\theta)}{q_{nk}}
+#    = \ell(\theta) - \sum_n \mathrm{KL}\big(q_n\,\|\,p(z_n\mid x_n, \theta)\big)
+#    \;\le\; \ell(\theta), $$
+#
+# with equality when $q_n$ is the posterior γ. The E step makes the bound tight at the
+# current $\theta$; $F(\gamma, \theta)$ and $Q(\theta)$ differ by the entropy of γ, which does
+# not depend on θ, so the M step raises the bound; and the likelihood, which lies above
+# the bound, cannot go down: $\ell(\theta_\text{new}) \ge F(\gamma, \theta_\text{new}) \ge
 # F(\gamma, \theta_\text{old}) = \ell(\theta_\text{old})$. (Strictly for $r = 0$; the
-# ridge can cost a drop of order $r$ — see `npae.gmm`.)
+# ridge can cost a drop of order $r$ — see `npae.gmm`.) Both steps are checked below,
+# iteration by iteration.
 #
 # `npae.GaussianMixture` implements (E1) and (M1)–(M4), starting from k-means++ seeds.
 # First, the fit and the two checks of the derivation:
@@ -230,6 +254,76 @@ plotting.save_figure(fig, out("07_em_log_likelihood.png"))
 fig
 
 # %% [markdown]
+# **The derivation, checked iteration by iteration.** With `reg_covar=0` (so (M4) is the
+# exact maximizer of $Q$) and `max_iter=t`, `tol=0`, npae's fit gives $\theta_t$ after
+# $t$ iterations of the same run, and `predict_proba` the E step's γ at $\theta_t$. For
+# each $t$ we compute, by the formulas above (not by npae):
+#
+# * the M step: $\theta_t$ must be (M1)–(M4) applied to $\gamma_{t-1}$, and at that point
+#   $\partial Q/\partial\mu = 0$, $\partial Q/\partial\Sigma = 0$ and $\partial Q/\partial\pi
+#   = \lambda\mathbf 1$ with $\lambda = N$ (the Lagrange condition), by central differences;
+# * the identity $F(q, \theta) = \ell(\theta) - \sum_n\mathrm{KL}(q_n\,\|\,\gamma_n)$ for
+#   $q = \gamma_{t-1}$, the responsibilities *before* the E step;
+# * after the E step, $F(\gamma_t, \theta_t) = \ell(\theta_t)$, and the chain
+#   $\ell(\theta_{t-1}) = F(\gamma_{t-1}, \theta_{t-1}) \le F(\gamma_{t-1}, \theta_t) \le \ell(\theta_t)$:
+#   the M step's gain, then the E step's gain (the KL it closes).
+
+# %%
+def log_joint_by_formula(X, pi, mu, Sigma):
+    """log π_k + log N(x_n | μ_k, Σ_k), (N, K), by inv and det."""
+    return np.stack([np.log(pi[k]) + log_gaussian_by_formula(X, mu[k], Sigma[k])
+                     for k in range(len(pi))], axis=1)
+
+
+def F_bound(q, X, pi, mu, Sigma):
+    """F(q, θ) = Σ_n Σ_k q_nk [log p(x_n, k | θ) − log q_nk]."""
+    return float(np.sum(q * (log_joint_by_formula(X, pi, mu, Sigma) - np.log(q))))
+
+
+def m_step_by_formula(gamma, X):
+    """(M1)-(M4) with r = 0."""
+    Nk = gamma.sum(0)                                                 # (M1)
+    mu = gamma.T @ X / Nk[:, None]                                    # (M3)
+    Sigma = np.stack([(gamma[:, k, None] * (X - mu[k])).T @ (X - mu[k]) / Nk[k]
+                      for k in range(gamma.shape[1])])                # (M4), r = 0
+    return Nk / X.shape[0], mu, Sigma                                 # (M2)
+
+
+fits_t = [npae.GaussianMixture(3, max_iter=t, tol=0.0, reg_covar=0.0, random_state=slow_seed)
+          .fit(X2) for t in range(1, 9)]
+rows_t, worst = [], {"M step": 0.0, "dQ": 0.0, "identity": 0.0, "F = ℓ": 0.0}
+print(f"{'t':>2} {'ℓ(θ_t-1)':>12} {'F(γ_t-1, θ_t)':>14} {'ℓ(θ_t)':>12} {'M-step gain':>12} "
+      f"{'E-step gain = KL':>17}")
+for t in range(1, len(fits_t)):
+    prev, cur = fits_t[t - 1], fits_t[t]
+    g_prev = prev.predict_proba(X2)                                   # γ_{t-1}: E step at θ_{t-1}
+    g_cur = cur.predict_proba(X2)                                     # γ_t
+    th_prev = (prev.weights_, prev.means_, prev.covariances_)
+    th_cur = (cur.weights_, cur.means_, cur.covariances_)
+    pi_m, mu_m, Sig_m = m_step_by_formula(g_prev, X2)
+    worst["M step"] = max(worst["M step"], np.max(np.abs(pi_m - th_cur[0])),
+                          np.max(np.abs(mu_m - th_cur[1])), np.max(np.abs(Sig_m - th_cur[2])))
+    pi_v, mu_v, Sig_v = pi_m.copy(), mu_m.copy(), Sig_m.copy()         # Q's stationary point
+    Q = lambda: F_bound(g_prev, X2, pi_v, mu_v, Sig_v)                # noqa: E731 (F = Q + const)
+    worst["dQ"] = max(worst["dQ"], np.max(np.abs(numerical_gradient(Q, mu_v))),
+                      np.max(np.abs(numerical_gradient(Q, Sig_v, eps=1e-5))),
+                      np.max(np.abs(numerical_gradient(Q, pi_v, eps=1e-5) - N2)) / N2)
+    ell_prev = N2 * prev.score(X2)                                    # ℓ = Σ_n log p(x_n)
+    ell_cur = N2 * cur.score(X2)
+    F_before = F_bound(g_prev, X2, *th_cur)                           # q = γ_{t-1}, θ_t
+    kl = float(np.sum(g_prev * (np.log(g_prev) - np.log(g_cur))))    # Σ_n KL(γ_{t-1,n} ‖ γ_t,n)
+    worst["identity"] = max(worst["identity"], abs(F_before - (ell_cur - kl)) / N2)
+    worst["F = ℓ"] = max(worst["F = ℓ"], abs(F_bound(g_cur, X2, *th_cur) - ell_cur) / N2,
+                         abs(F_bound(g_prev, X2, *th_prev) - ell_prev) / N2)
+    print(f"{t:2d} {ell_prev:12.4f} {F_before:14.4f} {ell_cur:12.4f} {F_before - ell_prev:12.2e} "
+          f"{kl:17.2e}")
+    assert ell_prev - 1e-9 <= F_before <= ell_cur + 1e-9
+print("largest deviations (per point where a sum over n):",
+      {k: f"{v:.1e}" for k, v in worst.items()})
+assert worst["M step"] < 1e-10 and worst["identity"] < 1e-12 and worst["F = ℓ"] < 1e-12
+assert worst["dQ"] < 1e-6
+
+# %% [markdown]
 # ## 3. How many components? BIC
 #
 # More components always fit the training data at least as well, so $\ell$ cannot choose
@@ -302,7 +396,9 @@ plotting.ellipses_2d(X_moons, g.means_, g.covariances_, labels=g.predict(X_moons
 #   model chose $10^{-2}$ except the deep VAE ($3\cdot10^{-3}$). With the usual $10^{-3}$
 #   the plain, denoising and contractive models were still on the "mean image" plateau
 #   after 5 epochs — a sigmoid code starts near $\sigma(0) = \tfrac12$ for every input,
-#   and the best the decoder can do then is the mean image (test MSE 0.068 per pixel).
+#   and the best the decoder can do then is the mean image (test MSE 0.068 per pixel,
+#   measured once with `NPAE_DATA=/work/shared/data python benchmarks/probe_table.py
+#   --select-lr`).
 #
 # The probe: $\lambda = 10^{-4}$, standardized features, L-BFGS for at most 200 iterations.
 
@@ -325,6 +421,10 @@ print(f"data: {data.source}; train {X_train.shape}, test {X_test.shape}; setting
 rows, models = probe_table.probe_table(X_train, y_train, X_test, y_test, seed=0, **SETTINGS)
 print()
 print(probe_table.format_table(rows))
+h_sparse = models["sparse"].transform(X_test)                        # (N, 64) sigmoid codes
+print(f"sparse model: mean activation {h_sparse.mean():.3f} (units "
+      f"{h_sparse.mean(0).min():.3f}..{h_sparse.mean(0).max():.3f}); fraction of (image, unit) "
+      f"pairs with h > 0.5: {np.mean(h_sparse > 0.5):.3f}")
 
 # %% [markdown]
 # **Reading the table.** Numbers at the time of writing, from
@@ -350,8 +450,12 @@ print(probe_table.format_table(rows))
 #   summary is easier for the probe to fit from 10,000 examples than 784 raw numbers. So
 #   the question for each model is not "does it beat the pixels" but "does it beat PCA".
 # * In the one-layer group only the **sparse** autoencoder does (0.909). The KL penalty
-#   makes each unit active for about 5 % of the images, so units become detectors of
-#   particular shapes, closer to what separates the classes. The **linear-head VAE**
+#   holds each unit's *mean* activation near ρ = 0.05 (it constrains the mean, not how
+#   often a unit fires: a unit at 0.05 on every image satisfies it as well as one at 1 on
+#   5 % of them; the line printed under the table gives the run's mean activation and
+#   how often a code exceeds ½). In practice the codes come out small on most images
+#   with a few strong responses, so units become detectors of particular shapes, closer
+#   to what separates the classes. The **linear-head VAE**
 #   ties PCA (0.904): its code is a linear projection of the pixels, and with linear
 #   maps on both sides it is a probabilistic relative of PCA (with a Gaussian decoder a
 #   linear VAE recovers probabilistic PCA exactly; Lucas et al. 2019).
