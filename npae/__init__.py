@@ -13,6 +13,7 @@ from .gmm import GaussianMixture  # noqa: E402
 from .models import (VAE, Autoencoder, ContractiveAutoencoder,  # noqa: E402
                      DenoisingAutoencoder, KSparseAutoencoder, NotFittedError,
                      SparseAutoencoder, StackedAutoencoder, pca)
+from .parallel import get_num_threads, set_num_threads  # noqa: E402  (elementwise threads)
 from .persistence import CheckpointError, load_model as load  # noqa: E402
 from .probe import LinearProbe  # noqa: E402
 from .training import TrainingDiverged  # noqa: E402

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import numbers
 import os
 import queue
 import threading
@@ -51,14 +52,13 @@ _pool = None               # the live _Pool, or None
 _state_lock = threading.Lock()
 
 
-def _parse(value, name):
-    """A thread count >= 1 from an int or a decimal string; the error names ``name``."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit() and int(text) >= 1:
-            return int(text)
-    elif isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
+def _parse(value, name, text=False):
+    """A thread count >= 1 from an int (or a decimal string if ``text``); errors name ``name``."""
+    if text and isinstance(value, str) and value.strip().isdigit() and int(value) >= 1:
+        return int(value)
+    if (not text and isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            and value >= 1):
+        return int(value)
     raise ValueError(f"{name} must be a positive integer number of threads, got {value!r}")
 
 
@@ -68,7 +68,7 @@ def get_num_threads():
         return _requested
     env = os.environ.get(ENV_VAR)
     if env is not None and env.strip() != "":
-        return _parse(env, f"the environment variable {ENV_VAR}")
+        return _parse(env, f"the environment variable {ENV_VAR}", text=True)
     return os.cpu_count() or 1
 
 
@@ -76,10 +76,11 @@ def set_num_threads(n):
     """Use ``n`` threads for npae's elementwise passes (1 turns threading off).
 
     ``None`` goes back to the default: ``NPAE_NUM_THREADS`` if set, else ``os.cpu_count()``.
-    Results are bit-identical for every ``n``. Returns the previous setting.
+    Results are bit-identical for every ``n``. Returns the previous setting (an int, or
+    None for the default), so ``old = set_num_threads(1); …; set_num_threads(old)`` restores.
     """
     global _requested
-    previous = get_num_threads()
+    previous = _requested
     _requested = None if n is None else _parse(n, "n")
     return previous
 
@@ -154,15 +155,16 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
-def run_blocks(fn, n, cost, min_size=MIN_SIZE, align=1):
+def run_blocks(fn, n, cost, min_size=None, align=1):
     """Call ``fn(start, stop)`` over contiguous blocks covering ``range(n)``.
 
     ``cost`` is the number of elements the whole pass touches (e.g. ``a.size``); below
-    ``min_size`` one call ``fn(0, n)`` does it all on the calling thread. ``fn`` must
-    write each block's results only into that block (then the split changes no bit).
+    ``min_size`` (default ``MIN_SIZE``) one call ``fn(0, n)`` does it all on the calling
+    thread. ``fn`` must write each block's results only into that block (then the split
+    changes no bit).
     """
     T = get_num_threads()
-    if T == 1 or n < 2 or cost < min_size:
+    if T == 1 or n < 2 or cost < (MIN_SIZE if min_size is None else min_size):
         fn(0, n)
         return
     bounds = split(n, T, align)
@@ -176,7 +178,7 @@ def run_blocks(fn, n, cost, min_size=MIN_SIZE, align=1):
         pool.lock.release()
 
 
-def elementwise(kernel, *args, weight=1, min_size=MIN_SIZE):
+def elementwise(kernel, *args, weight=1, min_size=None):
     """``kernel(*args)`` computed by blocks of rows on the pool; the same bits as serial.
 
     ``kernel(*args, out=None)`` must be elementwise (entry i of the result depends only
@@ -187,6 +189,7 @@ def elementwise(kernel, *args, weight=1, min_size=MIN_SIZE):
     size reaches ``min_size``; otherwise ``kernel(*args)`` runs as it is.
     """
     first = args[0]
+    min_size = MIN_SIZE if min_size is None else min_size
     if (get_num_threads() == 1 or not isinstance(first, np.ndarray) or first.ndim == 0
             or first.size * weight < min_size):
         return kernel(*args)
