@@ -19,13 +19,17 @@
 # 4. the forward pass against the equations: a Monte-Carlo check of the KL and of the
 #    distribution of z;
 # 5. training on MNIST in the setting of PyTorch's `examples/vae`; the ELBO and the
-#    importance-sampled log-likelihood;
+#    importance-sampled estimate (a score on grey-level pixels), and a true
+#    log-likelihood on binarized digits;
 # 6. samples from the prior, reconstructions, linear and spherical interpolations;
 # 7. a 2-D latent space: the manifold of digits;
 # 8. the effect of β.
 #
-# Notation as in DESIGN.md: $X$ is $(B, D)$, one example per row; $H$ is the latent size;
-# $\odot$ is the elementwise product. Run as a script (`python tutorials/05_vae.py`,
+# Notation: docs/notation.md. $X$ is $(B, D)$, one example per row; $H$ is the latent size;
+# $\odot$ is the elementwise product. As in `npae/models/vae.py`, σ is a standard
+# deviation here and the logistic sigmoid is written $\mathrm{sigm}$. Tutorial 08 checks
+# every identity of section 2 on a linear-Gaussian VAE (probabilistic PCA), where
+# $\log p(x)$ and the posterior are exact. Run as a script (`python tutorials/05_vae.py`,
 # `NPAE_FAST=1` for a quick pass, `NPAE_DATA=<folder holding mnist/>` to use MNIST) or open
 # with jupytext. Figures go to `NPAE_TUTORIAL_OUT` (default `tutorial-output/`).
 
@@ -39,7 +43,7 @@ from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_F
 import npae
 from npae import datasets, plotting
 from npae.gradcheck import check_model
-from npae.likelihood import elbo, importance_sampled_log_likelihood
+from npae.likelihood import binarized_log_likelihood, elbo, importance_sampled_log_likelihood
 from npae.models import vae as vae_module
 from npae.models.vae import VAE
 
@@ -48,8 +52,9 @@ from npae.models.vae import VAE
 # ## Data
 #
 # MNIST when `npae.datasets.find_dataset` finds it, otherwise npae's synthetic digits
-# rendered from matplotlib's fonts. Pixels are in $[0, 1]$: the Bernoulli decoder reads
-# each pixel as the probability of "ink".
+# rendered from matplotlib's fonts. Pixels are grey levels in $[0, 1]$: the Bernoulli
+# decoder's cross-entropy treats each as a soft target, the probability of "ink". That
+# is a standard training loss but not a density on grey levels (section 5).
 
 # %%
 X_train, y_train, X_test, y_test, source = datasets.load_digits(
@@ -87,8 +92,8 @@ plotting.latent_grid(lambda Z: ae.inverse_transform((c_mean + Z * c_std).astype(
 # grid (`05_ae_grid.png`) the cells that fall into that space show blends and distorted
 # shapes: the decoder was never trained there. To put a number on the holes: standardise
 # the codes, lay a $15\times15$ grid of Gaussian quantiles over them, and count the grid
-# points that have no code within 0.2 standard deviations. (On MNIST a few percent; the
-# same count for the VAE in section 7 finds none.)
+# points that have no code within 0.2 standard deviations (printed below; section 7
+# prints the same count for the VAE, next to this one).
 
 
 # %%
@@ -111,7 +116,7 @@ print(f"AE: {100 * empty_fraction(codes):.0f}% of the grid points have no code n
 #
 # A latent $z \in \mathbb R^H$ with prior $p(z) = \mathcal N(0, I)$ generates $x$ through a
 # decoder network with output logits $A'(z)$: $p(x\mid z) = \prod_d
-# \mathrm{Bernoulli}(x_d; \sigma(A'_d))$ (or a Gaussian with mean $A'$). We would like to
+# \mathrm{Bernoulli}(x_d; \mathrm{sigm}(A'_d))$ for binary $x$ (or a Gaussian with mean $A'$). We would like to
 # maximise $\log p(x) = \log \int p(x\mid z)\,p(z)\,dz$, but the integral is intractable.
 # An *encoder* proposes where to look: $q(z\mid x) = \mathcal N(\mu(x),
 # \operatorname{diag}\sigma^2(x))$, with two heads for $\mu$ and $\log\sigma^2$.
@@ -130,8 +135,12 @@ print(f"AE: {100 * empty_fraction(codes):.0f}% of the grid points have no code n
 #    \;\ge\; \mathrm{ELBO}(x). \tag{E2} $$
 #
 # So the gap in Jensen's inequality is exactly how far $q$ is from the true posterior;
-# maximising the ELBO over the encoder pulls $q$ towards $p(z\mid x)$, and over the
-# decoder raises $\log p(x)$. Regrouping the terms:
+# maximising the ELBO over the encoder pulls $q$ towards $p(z\mid x)$ (with the decoder
+# fixed, $\log p(x)$ is fixed, so raising the ELBO can only shrink the KL). Over the
+# decoder it raises $\log p(x) - \mathrm{KL}(q\,\|\,p(z\mid x))$, not necessarily
+# $\log p(x)$: a decoder may gain ELBO by making its posterior easier for $q$ to match.
+# Tutorial 08 checks (E1)–(E2) to rounding where all three terms are closed-form.
+# Regrouping the terms:
 #
 # $$ \mathrm{ELBO}(x) = \underbrace{\mathbb E_q[\log p(x\mid z)]}_{-\text{reconstruction}}
 #    - \underbrace{\mathrm{KL}\big(q(z\mid x)\,\|\,p(z)\big)}_{\text{pull to the prior}}.
@@ -163,10 +172,14 @@ print(f"AE: {100 * empty_fraction(codes):.0f}% of the grid points have no code n
 # estimate of both. The loss npae minimises, per batch, is
 #
 # $$ L = \frac1B\sum_n \big[\mathrm{recon}_n + \beta\,\mathrm{KL}_n\big], \qquad
-#    \mathrm{recon}_n = \sum_d \big[\operatorname{softplus}(A'_{nd}) - x_{nd}A'_{nd}\big]
-#    = -\log p(x_n\mid z_n), $$
+#    \mathrm{recon}_n = \sum_d \big[\operatorname{softplus}(A'_{nd}) - x_{nd}A'_{nd}\big], $$
 #
-# the negative single-sample ELBO when $\beta = 1$. Here are the forward and backward
+# which is $-\log p(x_n\mid z_n)$ for binary $x$, so $L$ is then the negative
+# single-sample ELBO when $\beta = 1$. On grey-level pixels $x \in (0, 1)$ the
+# Bernoulli "likelihood" $\prod_d \lambda_d^{x_d}(1-\lambda_d)^{1-x_d}$ is not a density
+# ($\int_0^1 \lambda^x(1-\lambda)^{1-x}\,dx \le \tfrac12$ for every λ), so recon is a
+# cross-entropy and $-L$ a score that compares models on the same data, not a bound on
+# any $\log p(x)$. Here are the forward and backward
 # equations as the module states them, and the lines of code that carry their tags:
 
 # %%
@@ -182,11 +195,14 @@ print("\n".join(line for line in src.splitlines() if "# (B" in line))
 # model is still wrong. Section 4 tests the forward pass against the equations for that
 # reason.
 #
-# One more line needs a word: the head's output $a_v$ passes through
-# $\log\sigma^2 = s\tanh(a_v/s)$ with $s = 30$ (F4). $\sigma^2 = e^{\log\sigma^2}$
-# overflows float32 at $\log\sigma^2 \approx 89$; the soft bound keeps every exponential
-# finite for any head output, is within 1% of the identity for $|a_v| \le 5.2$, and adds
-# the factor $1 - (\log\sigma^2/s)^2$ to the backward pass (B6).
+# The log-variance head is the identity, $\log\sigma^2 = a_v$ (F4), as in Kingma &
+# Welling and in PyTorch's example, so the gradients above are exactly the ones a
+# student derives. $\sigma^2 = e^{\log\sigma^2}$ overflows float32 at $\log\sigma^2 \approx
+# 88.7$; if a step would get there, npae stops with `LogVarianceOverflow` (a
+# `TrainingDiverged`) instead of producing inf. The opt-in numerical safeguard
+# `logvar_bound=κ` replaces (F4) by $\log\sigma^2 = \kappa\tanh(a_v/\kappa)$ (F4b), which keeps
+# every exponential finite for any head output and adds the factor
+# $1 - (\log\sigma^2/\kappa)^2$ to the backward pass (B6b); it is off here.
 #
 # ## 3. Every gradient, checked with ε fixed
 #
@@ -253,8 +269,13 @@ print("variance of z ", np.round(f.z.var(0, ddof=1), 3), "  σ²", np.round(var,
 #
 # The reference setting of PyTorch's `examples/vae`: encoder 784-400-(20, 20), decoder
 # 20-400-784, ReLU, Bernoulli decoder on pixels/255, Adam with learning rate $10^{-3}$,
-# batch 128, 10 epochs. That example reports a test loss of 105.6–105.9 nats per example.
-# (In fast mode: a small model on a little data, for a quick run-through.)
+# batch 128, 10 epochs. That example's README reports a test loss of 105.6–105.9 nats
+# per example (a cross-entropy score on grey levels, section 2); npae's VAE reaches 105.62
+# in this setting with seed 0 (printed by `pytest tests/test_vae.py -m mnist -s`; this
+# run prints its own below). (In fast mode: a small model on a
+# little data, for a quick run-through.) The history's `kl` is the KL term as it enters
+# the loss, $\beta_t$ times the KL in nats ($\beta = 1$ here, so the same number);
+# `VAE.posterior_kl` gives the KL in nats per example.
 
 # %%
 vae = VAE(hidden_layer_sizes=HIDDEN, latent_dim=8 if FAST else 20, activation="relu",
@@ -268,33 +289,59 @@ for e in range(len(h["epoch"])):
     print(f"epoch {h['epoch'][e]:2d}: train recon {h['recon'][e]:7.2f}  kl {h['kl'][e]:6.2f}   "
           f"test -ELBO {h['val_loss'][e]:7.2f}")
 plotting.loss_curves(h, path=out("05_loss.png"))
-print(f"test -ELBO (one ε per example): {-vae.score(X_test):.2f} nats")
+print(f"test -ELBO score (one ε per example): {-vae.score(X_test):.2f} nats; mean KL in nats "
+      f"{np.mean(vae.posterior_kl(X_test)):.2f}")
 
 # %% [markdown]
-# The ELBO is a lower bound on $\log p(x)$. A tighter estimate uses $K$ samples as
+# For binary data the ELBO is a lower bound on $\log p(x)$. A tighter estimate uses $K$ samples as
 # importance samples (Burda et al. 2016):
 #
 # $$ \log \hat p_K(x) = \log \frac1K \sum_{k=1}^K \frac{p(x\mid z_k)\,p(z_k)}{q(z_k\mid x)},
 #    \qquad z_k \sim q(z\mid x), $$
 #
 # whose expectation rises with $K$ towards $\log p(x)$ and equals the ELBO at $K = 1$. The
-# weights are $e^{-100}$-ish, so `npae.likelihood` sums them as a log-sum-exp with the
-# maximum subtracted, for all examples and samples at once.
+# log-weights $\log w_k$ are sums over 784 pixels and spread over hundreds of nats across
+# examples and samples; $e^{\log w}$ leaves float64's range below ≈ −745 (underflow to 0)
+# or above ≈ 709 (overflow; a Gaussian decoder with a small variance gives large
+# positive log-weights). ($e^{-100} \approx 3.7\times10^{-44}$ itself is an ordinary float64.)
+# So `npae.likelihood` sums them as a log-sum-exp with the maximum subtracted, where
+# every exponent is ≤ 0 and the largest term is exactly 1, for all examples and samples
+# at once.
+#
+# **What the numbers are.** On grey-level pixels the Bernoulli decoder is not a density
+# (section 2), so the importance-sampled value below is a cross-entropy *score* in nats,
+# comparable between models on the same data but not $\log p(x)$. A true log-likelihood
+# needs binary data: the second cell trains the same VAE with dynamic binarization
+# (`binarize=True`: every pixel resampled as a Bernoulli draw of its grey level at every
+# step) and evaluates $\log\hat p_K(x)$ on test digits binarized once
+# (`npae.likelihood.binarized_log_likelihood`, which states the binarization and $K$), the
+# setting of the IWAE paper's Table 1 (which uses $K = 5000$).
 
 # %%
 n_is, K = (50, 20) if FAST else (500, 1000)
 t0 = time.perf_counter()
 for k in sorted({1, 10, K}):
     ll = importance_sampled_log_likelihood(vae, X_test[:n_is], n_samples=k, random_state=0)
-    print(f"K = {k:4d}: mean log p(x) estimate {ll.mean():8.2f} ± "
-          f"{ll.std(ddof=1) / np.sqrt(n_is):.2f} nats  (first {n_is} test digits)")
-print(f"ELBO on the same digits: {np.mean(elbo(vae, X_test[:n_is], random_state=0)):8.2f}; "
+    print(f"K = {k:4d}: mean importance-sampled score {ll.mean():8.2f} ± "
+          f"{ll.std(ddof=1) / np.sqrt(n_is):.2f} nats  (first {n_is} test digits, grey levels: "
+          f"a cross-entropy score, not log p(x))")
+print(f"ELBO score on the same digits: {np.mean(elbo(vae, X_test[:n_is], random_state=0)):8.2f}; "
       f"{time.perf_counter() - t0:.1f} s")
+
+# %%
+t0 = time.perf_counter()
+vae_bin = VAE(hidden_layer_sizes=HIDDEN, latent_dim=8 if FAST else 20, activation="relu",
+              output="bernoulli", binarize=True, learning_rate=1e-3, batch_size=128,
+              epochs=EPOCHS, random_state=0, verbose=False).fit(X_train)
+res = binarized_log_likelihood(vae_bin, X_test[:n_is], n_samples=K, random_state=0)
+print(f"dynamically binarized VAE ({time.perf_counter() - t0:.1f} s): log p(x) = "
+      f"{res['log_likelihood']:.2f} ± {res['standard_error']:.2f} nats on {res['n_examples']} "
+      f"binarized test digits, K = {res['n_samples']}; {res['binarization']}")
 
 # %% [markdown]
 # ## 6. Samples, reconstructions, interpolations
 #
-# Sampling is now easy: $z \sim \mathcal N(0, I)$, then the decoder's mean $\sigma(A'(z))$.
+# Sampling is now easy: $z \sim \mathcal N(0, I)$, then the decoder's mean $\mathrm{sigm}(A'(z))$.
 
 # %%
 plotting.image_grid(vae.sample(64, random_state=0), ncols=8, path=out("05_samples.png"),
@@ -304,9 +351,16 @@ plotting.reconstructions(X_test[:10], vae.reconstruct(X_test[:10]),
 
 # %% [markdown]
 # Interpolating between the codes $\mu(x_a)$ and $\mu(x_b)$ of two test digits: linearly,
-# and spherically (slerp), which keeps intermediate codes near the sphere of radius
-# $\approx\sqrt H$ where $\mathcal N(0, I)$ puts its mass; the linear path's midpoint has
-# a smaller norm than either end — a region the decoder saw less of.
+# and spherically (slerp). $\mathcal N(0, I)$ puts most of its mass near the sphere of
+# radius $\approx\sqrt H$. The linear path's norm is convex along the path, so it never
+# exceeds the larger end's, and when the two codes point in different directions its
+# middle dips below both ends (for orthogonal codes of equal norm $r$, to $r/\sqrt2$) —
+# towards a region the decoder saw less of; for nearly parallel codes it does not dip.
+# Slerp rotates instead: between two codes of equal norm it keeps that norm exactly, and
+# between unequal norms its norm stays between theirs only roughly (it can bulge above
+# them). So it stays near the $\sqrt H$ sphere only if the endpoints are near it; the
+# posterior means $\mu(x)$ usually have norms below $\sqrt H$ (printed, with the norms
+# along both paths).
 
 # %%
 pairs = [(0, 1), (2, 3), (4, 7)]
@@ -320,6 +374,8 @@ plotting.image_rows(rows, n=10, path=out("05_interpolations.png"),
 mu_ab = vae.transform(X_test[[0, 1]])
 path_lin = vae_module.interpolate_codes(mu_ab[0], mu_ab[1], 9, "linear")
 path_sph = vae_module.interpolate_codes(mu_ab[0], mu_ab[1], 9, "spherical")
+print(f"√H = {np.sqrt(vae.latent_dim):.2f}; cosine between the two codes "
+      f"{mu_ab[0] @ mu_ab[1] / np.prod(np.linalg.norm(mu_ab, axis=1)):.2f}")
 print("norms along the linear path:   ", np.round(np.linalg.norm(path_lin, axis=1), 2))
 print("norms along the spherical path:", np.round(np.linalg.norm(path_sph, axis=1), 2))
 
@@ -350,8 +406,10 @@ print(f"grid points with no code nearby: VAE {100 * empty_fraction(codes_vae):.0
 # $\beta$ weighs the KL against the reconstruction (Higgins et al. 2017). Small $\beta$
 # is close to a plain autoencoder: sharp reconstructions, codes free to spread, a worse
 # match to the prior. Large $\beta$ pulls every $q(z\mid x)$ towards $\mathcal N(0, I)$:
-# blurrier reconstructions, and the KL — the information the code carries about $x$ —
-# concentrates in fewer latent units. A unit is *active* when its posterior mean varies
+# blurrier reconstructions, and the KL concentrates in fewer latent units. (The average
+# KL is not exactly the information the code carries: $\mathbb E_x\,\mathrm{KL}(q(z\mid x)\,\|\,
+# p(z)) = I_q(x; z) + \mathrm{KL}(q(z)\,\|\,p(z))$ with $q(z)$ the aggregate posterior
+# $\mathbb E_x q(z\mid x)$, so it is an upper bound on the mutual information $I_q(x; z)$.) A unit is *active* when its posterior mean varies
 # across the data, $\operatorname{Var}_x \mu_j(x) > 0.01$ (Burda et al. 2016); we also
 # print the average KL each unit carries (E4 per coordinate) and count the units below
 # 0.1 nat, which are nearly switched off. Every model is evaluated by the same ELBO
