@@ -33,6 +33,33 @@ Marginalizing z,
 log Σ_k e^{c_k} = m + log Σ_k e^{c_k − m}, m = max_k c_k, so that densities of 1e-300
 and below, common in 32 dimensions, neither underflow to log 0 nor overflow.
 
+Diagonal covariances as matrix products
+---------------------------------------
+With Σ_k = diag(σ²_k), the quadratic form of (L2) expands over the features d:
+
+    (L2d) Σ_d (x_d − μ_kd)²/σ²_kd = Σ_d x_d²/σ²_kd − 2 Σ_d x_d μ_kd/σ²_kd + Σ_d μ²_kd/σ²_kd,
+          i.e. for all n and k at once  Q = X² (1/σ²)ᵀ − 2 X (μ/σ²)ᵀ + (Σ_d μ²/σ²)ᵀ,
+
+two (N, D)·(D, K) matrix products instead of K passes over (N, D); so log N =
+−½ [Q + Σ_d log σ²_kd + D log 2π]. The M step's variances likewise:
+
+    (M4d) σ²_kd = (1/N_k) Σ_n γ_nk x_nd² − μ²_kd + r,   one (K, N)·(N, D) product.
+
+The price is cancellation. When x is close to μ_k but both are far from 0 in units of
+σ_k, the three terms of (L2d) are large and nearly cancel: each carries a rounding
+error of about ε = 2.2e-16 times its size, so Q loses ε · (largest term) in absolute
+terms. With data at an offset m = 10⁴ from the origin and σ = 1 that is 1e-8 per
+feature; at m = 10⁸ every digit is gone and (M4d) can even return a negative
+variance. Two measures keep it harmless: (L2) and (M4) do not change when x and μ are
+shifted by the same vector, so both expansions are computed on X − c with c the mean
+of the component means (the data mean in the M step, where μ_k − c is also formed
+from X − c: a mean rounded at the offset's scale would enter σ² at first order), which
+removes any common offset; and a component for which the expansion's largest term still exceeds 1e7 times
+its result (a mean more than ~3000 σ from c) is computed in the direct form
+(x − μ_k)²/σ²_k instead, so the error stays below ~4ε·1e7 ≈ 1e-8 (nats in (L2d),
+relative in (M4d)). ``tests/test_gmm_expansion.py`` checks both against the direct form in
+float64 and on float32 data with a large mean offset (the arithmetic is float64).
+
 EM
 --
 With the assignments z observed, the complete-data log-likelihood would be
@@ -150,24 +177,56 @@ def _log_gaussian(X, means, chol, covariance_type):
     """(L2) log N(x_n | μ_k, Σ_k) for every sample and component, shape (N, K).
 
     Full: the triangular system L_k u_n = x_n − μ_k is solved for all n at once by
-    solving L_k P_k = I once (P_k = L_k⁻¹, D×D) and forming the rows
-    U = X P_kᵀ − μ_k P_kᵀ with one matrix product; the loop is over components only.
+    forming the explicit inverse P_k = L_k⁻¹ (``np.linalg.solve(L_k, I)``, a general
+    D×D solve, once per component) and the rows U = X P_kᵀ − μ_k P_kᵀ with one matrix
+    product; the loop is over components only. Diagonal: (L2d), two matrix products
+    for all components at once (:func:`_diag_quadratic`).
     """
     N, D = X.shape
     K = means.shape[0]
+    if covariance_type == "diag":
+        half_log_det = np.sum(np.log(chol), axis=1)              # (K,) ½ log|Σ_k|
+        return -0.5 * D * _LOG_2PI - half_log_det - 0.5 * _diag_quadratic(X, means, chol)
     out = np.empty((N, K))
     for k in range(K):
-        if covariance_type == "diag":
-            U = (X - means[k]) / chol[k]                          # (N, D) u_n, diag L_k
-            half_log_det = np.sum(np.log(chol[k]))                # ½ log|Σ_k|
-        else:
-            P = np.linalg.solve(chol[k], np.eye(D))               # (D, D) L_k⁻¹
-            U = X @ P.T                                           # (N, D) rows L_k⁻¹ x_n
-            U -= means[k] @ P.T                                   # u_n = L_k⁻¹(x_n − μ_k)
-            half_log_det = np.sum(np.log(np.diagonal(chol[k])))   # ½ log|Σ_k|
+        P = np.linalg.solve(chol[k], np.eye(D))                   # (D, D) L_k⁻¹, explicit
+        U = X @ P.T                                               # (N, D) rows L_k⁻¹ x_n
+        U -= means[k] @ P.T                                       # u_n = L_k⁻¹(x_n − μ_k)
+        half_log_det = np.sum(np.log(np.diagonal(chol[k])))       # ½ log|Σ_k|
         sq_norm = np.einsum("nd,nd->n", U, U)                     # (N,) ‖u_n‖²
         out[:, k] = -0.5 * D * _LOG_2PI - half_log_det - 0.5 * sq_norm   # (L2)
     return out
+
+
+#: the expansions (L2d) and (M4d) are trusted while their largest term is at most this
+#: times their result: rounding then costs at most ~4·ε·1e7 ≈ 1e-8 (module docstring)
+_EXPANSION_LIMIT = 1e7
+
+
+def _diag_quadratic(X, means, std):
+    """Q_nk = Σ_d (x_nd − μ_kd)² / σ²_kd for all n, k, (N, K), by (L2d).
+
+    Centred at c = the mean of the component means, then expanded:
+    Q = (X_c ⊙ X_c) (1/σ²)ᵀ − 2 X_c (μ_c/σ²)ᵀ + Σ_d μ_c²/σ². A component whose
+    Σ_d μ_c²/σ² exceeds ``_EXPANSION_LIMIT`` (its mean lies over 3000 σ from c, or as
+    far in total over the D features) gets the direct form instead.
+    """
+    c = means.mean(axis=0)                                        # (D,) (L2) is shift-invariant
+    Xc, Mc = X - c, means - c                                     # (N, D), (K, D)
+    prec = 1.0 / (std * std)                                      # (K, D) 1/σ²
+    Q = (Xc * Xc) @ prec.T                                        # (L2d) Σ_d x²/σ²      (N, K)
+    Q -= 2.0 * (Xc @ (Mc * prec).T)                               # (L2d) − 2 Σ_d x μ/σ²
+    mu_term = np.sum(Mc * Mc * prec, axis=1)                      # (L2d) Σ_d μ²/σ²       (K,)
+    Q += mu_term
+    for k in np.flatnonzero(mu_term > _EXPANSION_LIMIT):          # cancellation: direct form
+        Q[:, k] = _diag_quadratic_direct(X, means[k], std[k])
+    return Q
+
+
+def _diag_quadratic_direct(X, mean, std):
+    """Σ_d ((x_nd − μ_d) / σ_d)² for one component, (N,): the definition, one pass per k."""
+    U = (X - mean) / std                                          # (N, D) u_n, diag L_k
+    return np.einsum("nd,nd->n", U, U)
 
 
 def _estimate_parameters(X, resp, reg_covar, covariance_type):
@@ -176,18 +235,25 @@ def _estimate_parameters(X, resp, reg_covar, covariance_type):
     K = resp.shape[1]
     Nk = resp.sum(axis=0) + 10 * np.finfo(np.float64).eps      # (M1) (K,)
     weights = Nk / N                                              # (M2) (K,)
-    means = (resp.T @ X) / Nk[:, None]                            # (M3) (K, D)
     if covariance_type == "full":
+        means = (resp.T @ X) / Nk[:, None]                        # (M3) (K, D)
         covs = np.empty((K, D, D))
         for k in range(K):
             diff = X - means[k]                                   # (N, D)
             covs[k] = (diff.T * resp[:, k]) @ diff / Nk[k]        # (M4) (D, D)
             covs[k].flat[:: D + 1] += reg_covar                   # (M4) + r I
     else:
-        covs = np.empty((K, D))
-        for k in range(K):
+        c = X.mean(axis=0)                                        # (D,) shift (module docstring)
+        Xc = X - c                                                # (N, D)
+        Mc = (resp.T @ Xc) / Nk[:, None]                          # (M3) μ_k − c  (K, D)
+        means = c + Mc                                            # (M3)
+        second = (resp.T @ (Xc * Xc)) / Nk[:, None]               # (M4d) E_γ[(x − c)²] (K, D)
+        covs = second - Mc * Mc                                   # (M4d) E_γ[(x − μ)²]
+        risky = np.any(second > _EXPANSION_LIMIT * covs, axis=1)  # cancellation: direct form
+        for k in np.flatnonzero(risky):
             diff = X - means[k]                                   # (N, D)
-            covs[k] = resp[:, k] @ (diff * diff) / Nk[k] + reg_covar   # (M4) diag
+            covs[k] = resp[:, k] @ (diff * diff) / Nk[k]          # (M4) diag, as defined
+        covs += reg_covar                                         # (M4) + r
     return weights, means, covs
 
 
