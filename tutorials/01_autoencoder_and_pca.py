@@ -19,8 +19,10 @@
 # 5. a 2-unit code, next to PCA's 2-D projection.
 #
 # Tutorial 00 derived the pieces (dense layer, sigmoid, BCE on logits) and how the
-# finite-difference check works. Notation as in DESIGN.md: $X$ is $(B, D)$, one example
-# per row; a layer computes $A = HW + b$ with $W$ of shape $(n_\text{in}, n_\text{out})$.
+# finite-difference check works. Notation: docs/notation.md. $X$ is $(B, D)$, one example
+# per row; a layer computes $a = hW + b$ with $W$ of shape $(n_\text{in}, n_\text{out})$.
+# Tutorial 08 continues section 3: a *linear VAE* with a Gaussian decoder is probabilistic
+# PCA, whose posterior mean becomes this section's PCA projection as the noise goes to 0.
 #
 # Run as a script (`python tutorials/01_autoencoder_and_pca.py`, `NPAE_FAST=1` for a quick
 # pass, `NPAE_DATA=<folder holding mnist/>` to use MNIST) or open with jupytext. Figures go
@@ -164,7 +166,7 @@ print("relative error (N2) if the encoder part of enc.0.W were forgotten: "
 # %% [markdown]
 # The sum is the tied gradient to rounding. Note how unequal the two parts are at this
 # initialisation: the decoder use of $W_1$ sits right under the loss, while the encoder
-# use is reached through two sigmoid derivatives ($\le 	frac14$ each) and the code
+# use is reached through two sigmoid derivatives ($\le \tfrac14$ each) and the code
 # layer. Forgetting the small part is the dangerous bug: it changes the gradient by a
 # fraction of a percent, which a loose test (`rtol=0.1`) would never notice, but it is
 # four orders of magnitude above the checker's tolerance of $10^{-7}$. The
@@ -184,9 +186,15 @@ print(check_model(tied, Xc))
 # an affine map of rank at most $H$. By the Eckart–Young theorem the best rank-$H$
 # approximation of the centred data is its projection on the top-$H$ principal
 # subspace: with $\mu$ the mean and $V_H$ $(H, D)$ the top-$H$ principal directions,
-# the optimum is $\hat x = \mu + (x - \mu)V_H^\top V_H$, and its error is half the sum of
-# the discarded eigenvalues. Baldi & Hornik (1989) showed more: when $\lambda_H >
-# \lambda_{H+1}$, every local minimum of the linear autoencoder is this global one.
+# the optimum is $\hat x = \mu + (x - \mu)V_H^\top V_H$. Its loss, $\tfrac1N\sum_n
+# \tfrac12\lVert\hat x_n - x_n\rVert^2$, is $\tfrac12\,\tfrac{N-1}{N}\sum_{j>H}\lambda_j$ for the
+# eigenvalues $\lambda_j$ of the sample covariance $\tfrac1{N-1}\sum_n (x_n - \mu)^\top(x_n -
+# \mu)$ (half the sum of the discarded eigenvalues of the $\tfrac1N$-normalized covariance).
+# Baldi & Hornik (1989) showed more, for a covariance matrix that is invertible with
+# *distinct* eigenvalues $\lambda_1 > \dots > \lambda_D$: every local minimum of the
+# linear autoencoder's squared error is this global one (the other critical points are
+# saddles). (With no weight decay and the code layer the narrowest; tutorial 08 reaches
+# the same subspace through probabilistic PCA.)
 #
 # But only the *product* is determined: $W_1 = V_H^\top C$, $W_2 = C^{-1} V_H$ is optimal
 # for every invertible $C$ $(H, H)$. The decoder's rows span the principal subspace
@@ -299,8 +307,10 @@ print(f"mean ||x̂_AE - x̂_PCA||² / mean ||x - μ||² = {excess:.1e}")
 # reconstruction at all, $dW_{ij} = \sum_n X_{ni}\,dA_{nj} = 0$, so without decay it keeps
 # its random initial value forever; and Adam's per-coordinate steps keep stirring weights
 # whose gradients are small and noisy. The decay removes what the data does not support,
-# at a cost in reconstruction error. Measured with this section's settings on MNIST
-# (60,000 digits, 5 epochs):
+# at a cost in reconstruction error. Measured once with this section's settings on MNIST
+# (60,000 digits, 5 epochs), by setting `decay` below to each value and running
+# `NPAE_DATA=/work/shared/data python tutorials/01_autoencoder_and_pca.py` (this run
+# prints its own numbers for the λ it uses, and PCA's, further down):
 #
 # | $\lambda$ | 0 | 0.01 | 0.03 | **0.05** | 0.1 |
 # | --- | --- | --- | --- | --- | --- |
