@@ -92,8 +92,10 @@ from npae.probe import linear_probe_accuracy
 # $\hat x = \sigma(\hat H_1 V_1 + c_1)$: stage 1's decoder applied to stage 2's
 # reconstruction. Section 2 checks this to rounding.
 #
-# **Why bother.** A sigmoid's derivative is at most $\tfrac14$, so each sigmoid layer can
-# shrink the backpropagated gradient (B4) by a factor up to 4; the layers far from the
+# **Why bother.** A sigmoid's derivative is at most $\tfrac14$, so each sigmoid layer
+# shrinks the backpropagated gradient (autoencoder (B4)) by a factor of at least 4 from the
+# activation alone (more where units saturate; the weights can shrink or grow it
+# further); the layers far from the
 # loss learn slowly from a random start. Each greedy stage is a *shallow* problem with
 # its own nearby loss, and it puts the deep network in a region where the codes already
 # carry the data before (S4) starts. Whether that still helps with Adam and a good
