@@ -154,6 +154,8 @@ def _lbfgs(fun, theta, max_iter, tol, memory, rel_noise=1e-12, verbose=False):
 
 
 def _check_labels(y, n):
+    if y is None:
+        raise ValueError("y must be the class labels (one integer per row of X), got None")
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-dimensional (one label per example), got shape {y.shape}")

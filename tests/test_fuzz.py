@@ -126,6 +126,8 @@ case("Autoencoder-X_val-nan", lambda: ae().fit(X, X_val=X * np.nan),
 case("Autoencoder-old-positional-X_val", lambda: ae().fit(X, X[:5]),
      (TypeError, r"fit\(X, X_val=...\)"))
 case("Autoencoder-y-labels-ignored", lambda: ae().fit(X, Y))
+case("Probe-no-labels", lambda: probe().fit(X), (TypeError, "missing 1 required positional argument: 'y'"))
+case("Probe-labels-None", lambda: probe().fit(X, None), (ValueError, "y must be the class labels"))
 case("Probe-float-labels", lambda: probe().fit(X, Y.astype(float)),
      (ValueError, "y must hold integer class labels"))
 case("Probe-complex-labels", lambda: probe().fit(X, Y + 0j),

@@ -12,6 +12,8 @@ import npae
 from npae.datasets import load_glyph_digits
 
 sklearn = pytest.importorskip("sklearn")
+# LogisticRegression on a few hundred codes may stop at max_iter; not what is tested here
+pytestmark = pytest.mark.filterwarnings("ignore:lbfgs failed to converge")
 from sklearn.base import clone  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
