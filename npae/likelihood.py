@@ -183,6 +183,12 @@ def binarized_log_likelihood(model, X, n_samples=5000, random_state=0, binarize_
     dynamically binarized MNIST). The model is best trained with ``binarize=True`` (a
     model trained on grey levels is a valid but mismatched model of binary images).
 
+    On MNIST, npae's reference VAE (784-400-20, ReLU, 10 epochs, seed 0) trained with
+    ``binarize=True`` gives, on the first 500 test images binarized once (seed 0),
+    −100.65 ± 1.24 (K = 1), −95.83 (K = 100), −95.21 ± 1.17 (K = 1000) nats, printed by
+    ``pytest tests/test_likelihood.py -m mnist -s``; K = 5000 gave −94.90 ± 1.17
+    (measured once, same setting).
+
     Returns a dict: ``log_likelihood`` (the mean over examples), ``standard_error`` (over
     examples), ``per_example`` (N,), ``n_samples`` K, ``n_examples`` N and
     ``binarization``, a sentence stating how the test images were binarized.
