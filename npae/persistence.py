@@ -137,7 +137,8 @@ def load_model(path, expected_class=None):
             raise ValueError(f"n_features must be a positive integer, got {n_features!r}")
         expected = model._init_params(n_features, np.random.default_rng(0))
     except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise CheckpointError(f"{path}: the saved settings do not describe a model ({exc})") from None
+        raise CheckpointError(f"{path}: the saved settings do not describe a model "
+                              f"({exc})") from None
     if set(expected) != set(arrays) or any(expected[k].shape != arrays[k].shape for k in expected):
         missing, unknown = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
         shapes = [f"{k} {arrays[k].shape} (expected {expected[k].shape})" for k in expected
@@ -169,7 +170,8 @@ def _read_meta(path, meta_array):
     try:
         meta = json.loads(str(meta_array))
     except ValueError as exc:
-        raise CheckpointError(f"{path}: the {META_KEY} metadata is not valid JSON ({exc})") from None
+        raise CheckpointError(f"{path}: the {META_KEY} metadata is not valid JSON "
+                              f"({exc})") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: the metadata must be a JSON object, got "
                               f"{type(meta).__name__}")

@@ -208,7 +208,8 @@ def train(model, X, X_val=None, *, epochs, batch_size, optimizer, rng, verbose=T
         row = {"epoch": epoch_offset + epoch + 1, **{k: v / n for k, v in totals.items()}}
         if X_val is not None:
             val_rng = np.random.default_rng(val_seed)
-            row.update({f"val_{k}": v for k, v in evaluate(model, X_val, batch_size, val_rng).items()})
+            val = evaluate(model, X_val, batch_size, val_rng)
+            row.update({f"val_{k}": v for k, v in val.items()})
         row["seconds"] = time.perf_counter() - t0
         for k, v in row.items():
             history.setdefault(k, []).append(v)

@@ -22,10 +22,10 @@ to (``_ARCHITECTURE``: widths, activations, tied weights, output, dtype, ...); a
 ``set_params`` that changes one of them every method that needs the parameters,
 ``save`` included, refuses and names the setting, instead of running the old
 parameters through a new architecture. Other settings (loss weights, training
-settings) may change after fit: they act on the next ``loss`` or ``fit``. A ``fit`` that fails before training (bad data
-found late, a stacked stage that diverges) leaves the previous fitted state (or an
-unfitted model) exactly as it was; one that diverges during training leaves the last
-good parameters of this fit (npae.training).
+settings) may change after fit: they act on the next ``loss`` or ``fit``. A ``fit``
+that fails before training (bad data found late, a stacked stage that diverges)
+leaves the previous fitted state (or an unfitted model) exactly as it was; one that
+diverges during training leaves the last good parameters of this fit (npae.training).
 """
 from __future__ import annotations
 
