@@ -91,7 +91,7 @@ def save_model(model, path):
         "extra": jsonable(model._extra_state()),
     }
     try:
-        text = json.dumps(meta, allow_nan=False)
+        text = json.dumps(meta)          # allows inf: a validation loss may be inf
     except (TypeError, ValueError) as exc:
         raise ValueError(f"cannot save this {type(model).__name__}: a hyperparameter or its "
                          f"history cannot be written as JSON ({exc})") from None

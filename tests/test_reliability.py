@@ -430,3 +430,10 @@ def test_repr_shows_only_non_defaults_and_get_params_accepts_deep():
     assert repr(m) == "Autoencoder(hidden_layer_sizes=(8, 2), activation='tanh', verbose=False)"
     assert repr(npae.GaussianMixture()) == "GaussianMixture()"
     assert m.get_params(deep=False) == m.get_params(deep=True) == m.get_params()
+
+
+def test_a_model_whose_validation_loss_was_inf_still_saves(tmp_path):
+    m = npae.Autoencoder((3,), output="gaussian", epochs=1, random_state=0,
+                         verbose=False).fit(X01)
+    m.history_["val_loss"] = [float("inf")]
+    assert npae.load(m.save(tmp_path / "m.npz")).history_["val_loss"] == [float("inf")]
