@@ -1,0 +1,58 @@
+"""Seconds per MNIST epoch of four models against their matmuls alone, 2 and 1 npae threads.
+
+    NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py ae   [--rounds 5]
+    NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py vae
+    NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py cae
+    NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py kl
+
+The models (batch 128, Adam lr 1e-3, float32, the 60,000 MNIST training images):
+
+* ``ae``:  Autoencoder 784-512-256-32-256-512-784, ReLU (code included), Bernoulli;
+* ``vae``: VAE 784-400-(20, 20), decoder 20-400-784, ReLU, Bernoulli;
+* ``cae``: ContractiveAutoencoder 784-256-784, sigmoid, λ_c = 1 (closed-form penalty);
+* ``kl``:  SparseAutoencoder 784-256-784, sigmoid, KL sparsity ρ = 0.05, β = 3.
+
+Each round times one epoch of ``fit`` (the real loop: shuffling, batching, the guard)
+with 2 npae threads, the same epoch's matmuls alone (benchmarks/_timing.py), and the
+epoch with 1 npae thread; the ratios are taken within the round and the medians over
+``--rounds`` are reported, with a breakdown of where the time goes and the README
+table row (OpenBLAS threads are left as the environment sets them).
+"""
+from __future__ import annotations
+
+import argparse
+
+import npae
+from _timing import compare_threads, mnist_train
+
+COMMON = dict(batch_size=128, learning_rate=1e-3, optimizer="adam", dtype="float32",
+              random_state=0, verbose=False)
+MODELS = {
+    "ae": ("AE 784-512-256-32-256-512-784, ReLU, Bernoulli, 1 epoch",
+           lambda: npae.Autoencoder((512, 256, 32), activation="relu", output="bernoulli",
+                                    **COMMON)),
+    "vae": ("VAE 784-400-20, ReLU, Bernoulli, 1 epoch",
+            lambda: npae.VAE((400,), latent_dim=20, activation="relu", output="bernoulli",
+                             **COMMON)),
+    "cae": ("CAE 784-256, sigmoid, λ_c = 1, 1 epoch",
+            lambda: npae.ContractiveAutoencoder((256,), contractive_weight=1.0, **COMMON)),
+    "kl": ("KL-sparse 784-256, sigmoid, ρ = 0.05, β = 3, 1 epoch",
+           lambda: npae.SparseAutoencoder((256,), sparsity="kl", sparsity_weight=3.0,
+                                          sparsity_target=0.05, **COMMON)),
+}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("model", choices=sorted(MODELS))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rows", type=int, default=60000, help="training rows (60000 = all)")
+    args = ap.parse_args(argv)
+    X = mnist_train()[:args.rows]
+    label, make = MODELS[args.model]
+    compare_threads(make, X, args.rounds, label,
+                    f"python benchmarks/bench_epochs.py {args.model}")
+
+
+if __name__ == "__main__":
+    main()
