@@ -198,11 +198,17 @@ def elementwise(kernel, *args, weight=1, min_size=None):
                for x in arrays):
         return kernel(*args)
     out = np.empty(first.shape, np.result_type(*args))
+    if first.ndim > 2 and all(x.flags.c_contiguous for x in arrays):   # (n, K, D): n·K rows
+        rows = (-1, first.shape[-1])
+        args = tuple(x.reshape(rows) if np.ndim(x) > 0 else x for x in args)
+        flat_out = out.reshape(rows)
+    else:
+        flat_out = out
 
     def block(lo, hi):
-        kernel(*(x[lo:hi] if np.ndim(x) > 0 else x for x in args), out=out[lo:hi])
+        kernel(*(x[lo:hi] if np.ndim(x) > 0 else x for x in args), out=flat_out[lo:hi])
 
-    run_blocks(block, first.shape[0], cost=first.size * weight, min_size=min_size)
+    run_blocks(block, flat_out.shape[0], cost=first.size * weight, min_size=min_size)
     return out
 
 

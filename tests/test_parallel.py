@@ -82,6 +82,25 @@ def test_activations_forward_and_backward_are_bit_identical_for_any_thread_count
     _assert_all_same(_under_threads(run))
 
 
+def test_three_dimensional_arrays_are_split_over_all_leading_rows(split_everything):
+    """(n, K, D) arrays, as in the importance sampler (n = 5 examples, K samples), are
+    split into even blocks of the n·K rows, with the same bits as serially; a
+    non-contiguous one is split along its first axis, still the same bits."""
+    A = _logits(np.float32, shape=(5, 40, 33))
+    seen = []
+
+    def kernel(a, out=None):
+        seen.append(a.shape)
+        return np.exp(-np.abs(a), out=out)
+
+    serial, two, strided = _under_threads(
+        lambda: [layers.softplus(A), layers.sigmoid(A), layers.softplus(A[:, ::2])], (1, 2, 3))
+    _assert_all_same([serial, two, strided])
+    parallel.set_num_threads(2)
+    parallel.elementwise(kernel, A)
+    assert sorted(seen) == [(100, 33), (100, 33)]
+
+
 def test_threaded_sigmoid_really_runs_on_two_threads(monkeypatch):
     """Planted check: the kernel sees two blocks from two threads (else nothing is shared)."""
     parallel.set_num_threads(2)

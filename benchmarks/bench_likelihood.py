@@ -1,0 +1,82 @@
+"""Seconds of the importance-sampled log-likelihood (K = 1000) of the MNIST VAE on the
+test images, with 2 and 1 npae threads, against its decoder's matmuls alone.
+
+    NPAE_DATA=/work/shared/data python benchmarks/bench_likelihood.py [--examples 10000]
+        [--load vae.npz]
+
+The VAE is 784-400-20 (ReLU, Bernoulli, as in bench_vae.py), trained for ``--epochs``
+(default 1: the cost does not depend on how well it is trained) unless ``--load``
+gives a saved one. npae.likelihood.importance_sampled_log_likelihood draws K = 1000
+codes per image and decodes them in chunks of 2^22 entries (5 images × 1000 codes ×
+784 pixels): per image 1000 decoder passes 20-400-784, then a log-sum-exp. "Matmuls
+alone" are the two decoder products per chunk at the same shapes (the encoder's are
+negligible). Both thread settings must give the same bits; the script checks it.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import npae
+from _timing import load_average
+from npae.likelihood import DEFAULT_MAX_ELEMENTS, importance_sampled_log_likelihood
+
+
+def decoder_matmuls(model, n_examples, K, seed=0):
+    """Seconds of the decoder's (n·K, H)·(H, 400) and (n·K, 400)·(400, D) products alone."""
+    width = max((model.n_features_in_,) + tuple(model._sizes))
+    chunk = max(1, DEFAULT_MAX_ELEMENTS // (K * width))
+    rng = np.random.default_rng(seed)
+    *_, dec = model._layers()
+    Ws = [model.params_[layer.W] for layer in dec]
+    t0 = time.perf_counter()
+    for start in range(0, n_examples, chunk):
+        rows = min(chunk, n_examples - start) * K
+        H = rng.standard_normal((rows, Ws[0].shape[0]), dtype=Ws[0].dtype)
+        for W in Ws:
+            H = H @ W
+    return time.perf_counter() - t0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--examples", type=int, default=10000)
+    ap.add_argument("--K", type=int, default=1000)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--load", default=None)
+    args = ap.parse_args(argv)
+    from _timing import mnist_train
+    if args.load:
+        model = npae.load(args.load)
+    else:
+        model = npae.VAE((400,), latent_dim=20, activation="relu", output="bernoulli",
+                         epochs=args.epochs, random_state=0, verbose=False).fit(mnist_train())
+    folder = npae.datasets.find_dataset("mnist") or npae.datasets.find_dataset(
+        "mnist", data_dir=__import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data")
+    Xt = npae.datasets.load_mnist("test", data_dir=folder)[0][:args.examples]
+    load_before = load_average()
+    seconds, results = {}, {}
+    for threads in (2, 1):
+        previous = npae.set_num_threads(threads)
+        t0 = time.perf_counter()
+        results[threads] = importance_sampled_log_likelihood(model, Xt, args.K, random_state=0)
+        seconds[threads] = time.perf_counter() - t0
+        npae.set_num_threads(previous)
+    assert results[1].tobytes() == results[2].tobytes(), "threads changed the estimate"
+    t_mm = decoder_matmuls(model, len(Xt), args.K)
+    n = len(Xt)
+    print(f"importance-sampled log p(x), K = {args.K}, {n} MNIST test images: mean "
+          f"{results[2].mean():.2f} nats (the same bits with 1 and 2 threads)")
+    print(f"2 threads {seconds[2]:.1f} s, 1 thread {seconds[1]:.1f} s, decoder matmuls alone "
+          f"{t_mm:.1f} s; load average {load_before}→{load_average()}")
+    print("README row:")
+    print(f"| importance-sampled log-likelihood, K = {args.K}, {n:,} test images "
+          f"(`python benchmarks/bench_likelihood.py --examples {n}`) | {seconds[2]:.1f} s with 2 "
+          f"threads = {seconds[2] / t_mm:.2f}× its decoder matmuls alone ({t_mm:.1f} s); "
+          f"1 thread {seconds[1]:.1f} s = {seconds[1] / t_mm:.2f}×; one run, load {load_before} |")
+
+
+if __name__ == "__main__":
+    main()
