@@ -252,6 +252,11 @@ for make, kw in NUMPY_HP:
          lambda make=make, kw=kw, fit=fit: fit(make(**kw)))
 case("Autoencoder-set_params-unknown", lambda: ae().set_params(lr=1),
      (ValueError, "'lr' is not a hyperparameter of Autoencoder"))
+case("Autoencoder-set_params-nan-after-fit-then-score",
+     lambda: ae().fit(X).set_params(weight_decay=np.nan).score(X),
+     (ValueError, "weight_decay must be a finite"))
+case("VAE-set_params-negative-beta-after-fit-then-loss",
+     lambda: vae().fit(X).set_params(beta=-1.0).loss(X), (ValueError, "beta must be in"))
 case("Autoencoder-set_params-nan-then-fit", lambda: ae().set_params(learning_rate=np.nan).fit(X),
      (ValueError, "learning_rate must be a finite"))
 

@@ -92,15 +92,14 @@ class BaseModel(Estimator):
         if getattr(self, "params_", None) is None:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
         fitted = getattr(self, "_fitted_architecture_", None)
-        if fitted is None:
-            return
         for name, value in self._architecture().items():
-            if value != fitted.get(name, value):
+            if fitted is not None and value != fitted.get(name, value):
                 raise NotFittedError(
                     f"{name} was changed by set_params after this {type(self).__name__} was "
                     f"fitted (fitted with {fitted[name]!r}, now {value!r}): its parameters "
                     f"belong to the old setting. Call fit(X) again to train with the new one, "
                     f"or set it back")
+        self._validate_hyperparameters()    # e.g. set_params(weight_decay=nan) after fit
 
     def _architecture(self):
         """The values of ``_ARCHITECTURE`` in comparable (JSON) form."""
