@@ -88,6 +88,13 @@ def test_grid_search_on_the_autoencoder_alone_uses_its_score(digits):
     assert np.isfinite(search.best_score_)
 
 
+def test_cross_val_score_of_the_vae_alone_uses_its_elbo(digits):
+    X, y = digits
+    scores = cross_val_score(npae.VAE((8,), latent_dim=2, epochs=1, random_state=0,
+                                      verbose=False), X[:200], y[:200], cv=2)
+    assert scores.shape == (2,) and np.all(np.isfinite(scores)) and np.all(scores < 0)
+
+
 def test_cross_val_score_of_a_pipeline(digits):
     X, y = digits
     pipe = Pipeline([("ae", _ae(epochs=2)), ("clf", LogisticRegression(max_iter=300))])

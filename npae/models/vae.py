@@ -666,8 +666,9 @@ class VAE(BaseModel):
         codes = interpolate_codes(mus[0], mus[1], n_steps, method)
         return self.inverse_transform(codes)
 
-    def score(self, X, n_samples=1, random_state=0):
+    def score(self, X, y=None, *, n_samples=1, random_state=0):
         """Mean ELBO over X in nats (higher is better), with β = 1 whatever ``beta`` is.
+        ``y`` is ignored (scikit-learn's model selection passes labels).
 
         One ε per example by default (the convention of the usual MNIST benchmarks),
         drawn from ``random_state``; see :func:`npae.likelihood.elbo`. With a Bernoulli
