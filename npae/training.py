@@ -26,7 +26,7 @@ restores the copy and replays the good steps (same batches, same noise: training
 deterministic given the generator). The per-step cost is one ``np.isfinite(p).all()``
 per parameter array: 0.1-0.2 ms, 0.3-1% of a step of the 784-512-256-32 MNIST
 autoencoder (batch 128, float32; ``python benchmarks/bench_guard.py``), where copying
-the parameters and Adam's moments every step would cost 4-7%. A sum of the entries
+the parameters and Adam's moments every step would cost 4-8%. A sum of the entries
 would not do: a float32 sum of finite values can overflow. The optimizer's moments
 are checked once per epoch (an overflow to inf there freezes an Adam update without
 making a parameter non-finite).
