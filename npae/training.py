@@ -17,19 +17,21 @@ The loss of step t is computed at the parameters θ_{t−1} left by update t −
 bad loss condemns θ_{t−1} and the last good parameters are θ_{t−2}; a non-finite θ_t
 condemns θ_t and the last good ones are θ_{t−1}. Training then stops with
 :class:`TrainingDiverged` and the model is put back at those last good parameters
-*and* the optimizer state that goes with them, so fitting can resume from there.
+*and* the optimizer state that goes with them (``model.optimizer_``), a consistent
+model that transforms, scores and saves.
 
 Restoring without copying every step: at the start of each epoch the loop keeps one
 copy of the parameters, the optimizer's state and the generator's state (one copy per
 epoch, the previous epoch's kept too, since θ_{t−2} may lie in it). On a bad step it
 restores the copy and replays the good steps (same batches, same noise: training is
 deterministic given the generator). The per-step cost is one ``np.isfinite(p).all()``
-per parameter array: 0.1-0.2 ms, 0.3-1% of a step of the 784-512-256-32 MNIST
-autoencoder (batch 128, float32; ``python benchmarks/bench_guard.py``), where copying
-the parameters and Adam's moments every step would cost 4-8%. A sum of the entries
-would not do: a float32 sum of finite values can overflow. The optimizer's moments
-are checked once per epoch (an overflow to inf there freezes an Adam update without
-making a parameter non-finite).
+per parameter array: 0.1-0.2 ms for the 1.1M parameters of the 784-512-256-32 MNIST
+autoencoder, about 1% of its 10 ms step (batch 128, float32) on an idle core, where a
+copy of the parameters and Adam's moments at every step took 0.8-2.3 ms
+(``python benchmarks/bench_guard.py``; timings on a shared machine vary). A sum of the
+entries would not do: a float32 sum of finite values can overflow. The optimizer's
+moments are checked once per epoch (an overflow to inf there freezes an Adam update
+without making a parameter non-finite).
 
 The history records per epoch the training loss and each named term (averaged over
 the epoch's batches, weighted by batch size), the same on validation data when given
