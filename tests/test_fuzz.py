@@ -52,7 +52,16 @@ def probe(**kw):
     return npae.LinearProbe(**kw)
 
 
-FITS = {"Autoencoder": lambda A: ae().fit(A), "VAE": lambda A: vae().fit(A),
+def preset(cls, **kw):
+    return cls(**{"hidden_layer_sizes": (3,), "epochs": 1, "batch_size": 8, "random_state": 0,
+                  "verbose": False, **kw})
+
+
+FITS = {"Sparse": lambda A: preset(npae.SparseAutoencoder).fit(A),
+        "KSparse": lambda A: preset(npae.KSparseAutoencoder, k=2).fit(A),
+        "Denoising": lambda A: preset(npae.DenoisingAutoencoder).fit(A),
+        "Contractive": lambda A: preset(npae.ContractiveAutoencoder).fit(A),
+        "Autoencoder": lambda A: ae().fit(A), "VAE": lambda A: vae().fit(A),
         "Stacked": lambda A: stacked().fit(A), "GMM": lambda A: gmm().fit(A),
         "Probe": lambda A: probe().fit(A, Y[:len(A)] if hasattr(A, "__len__") else Y)}
 
@@ -78,7 +87,7 @@ def case(case_id, call, expected=WORKS, check=None):
 
 # ---------------------------------------------------------------- data: dtypes and shapes
 for name, fit in FITS.items():
-    needs01 = name in ("Autoencoder", "VAE", "Stacked")         # Bernoulli decoders
+    needs01 = name not in ("GMM", "Probe")                       # Bernoulli decoders
     case(f"{name}-int-data", lambda f=fit: f((X > 0.5).astype(np.int64)))
     case(f"{name}-bool-data", lambda f=fit: f(X > 0.5))
     case(f"{name}-float16-data", lambda f=fit: f(X.astype(np.float16)))
