@@ -156,6 +156,8 @@ def build_parser():
     dl.add_argument("--data-dir", default=None, help="target folder (default ~/.cache/npae/NAME)")
     dl.add_argument("--mirror", action="append", default=None,
                     help="mirror base URL (repeatable; http://, https:// or file://)")
+    from .assignments.cli import add_parsers as add_assignment_parsers
+    add_assignment_parsers(sub)             # `assignment {list,build,grade}` and `check`
     return p
 
 
@@ -356,12 +358,18 @@ def cmd_download(args):
     return 0
 
 
+def _assignments_cli():
+    from .assignments import cli
+    return cli
+
+
 def main(argv=None):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         return {"demo": cmd_demo, "train": cmd_train, "gradcheck": cmd_gradcheck,
-                "download": cmd_download}[args.command](args)
+                "download": cmd_download, "assignment": _assignments_cli().cmd_assignment,
+                "check": _assignments_cli().cmd_check}[args.command](args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,396 @@
+"""``npae assignment build SPEC --out DIR``: student/, autograder/ and solutions/.
+
+The build works in a temporary folder next to DIR and renames it into place only
+when every check passed, so a failed build leaves nothing behind and never touches an
+existing DIR. It fails, with one line per problem, when
+
+* the reference does not score full marks on a question (through the real grader:
+  the worker process and the per-student cases of a submission named "reference");
+* a known mistake (:mod:`.mutants`) of a question's exercise scores full marks;
+* an answer leaks into student/ (:func:`.stubbing.leak_report`).
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import __file__ as _npae_init
+from . import stubbing
+from .catalog import get_exercise
+from .grading import Judge, check_question, describe, in_process_runner, reference_judge
+from .mutants import mutants_of
+from .spec import load_spec, module_path
+from .worker import encode
+
+NPAE = Path(_npae_init).resolve().parent              # the reference package
+ROOT = NPAE.parent                                     # the checkout that holds it
+TEACHER_ONLY = ("mutants.py", "build.py", "gradescope.py", "grade.py")
+COPIED = ("npae", "tests", "tutorials", "docs", "README.md", "setup.cfg", "pyproject.toml",
+          "LICENSE")
+STUB = "{qid}: implement {name} — see ASSIGNMENT.md"
+
+
+class BuildError(Exception):
+    """The assignment cannot be built as specified; the message says why, line by line."""
+
+
+def public_seed(title, qid):
+    import hashlib
+    return int(hashlib.sha256(f"public|{title}|{qid}".encode()).hexdigest()[:16], 16)
+
+
+def _ignore(directory, names):
+    skip = {n for n in names if n in ("__pycache__", ".git", ".pytest_cache")
+            or n.endswith((".pyc", ".egg-info"))}
+    if Path(directory).resolve() == NPAE / "assignments":
+        skip |= set(TEACHER_ONLY)
+    if Path(directory).name == "tests":
+        skip |= {n for n in names if n.startswith("test_assignments")}
+    return skip
+
+
+def _copy_tree(dst):
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=_ignore)
+        elif src.is_file():
+            shutil.copy2(src, dst / name)
+
+
+# -- the student files ----------------------------------------------------------------------
+
+def _targets(assignment):
+    """``{module: {qualname: stub message}}`` for every question (with its also_stub)."""
+    by_module = {}
+    for q in assignment.questions:
+        ex = q.ex
+        stubs = by_module.setdefault(ex.module, {})
+        stubs[ex.qualname] = STUB.format(qid=q.id, name=ex.qualname)
+        for extra in ex.also_stub:
+            stubs[extra] = (f"{q.id}: not part of the assignment's npae (it would give "
+                            f"{ex.qualname} away)")
+    return by_module
+
+
+def _write_student_modules(student, assignment):
+    for module, stubs in _targets(assignment).items():
+        path = student / module_path(module)
+        source = path.read_text(encoding="utf-8")
+        tags, patterns = [], []
+        for q in assignment.questions:
+            if q.ex.module == module:
+                tags += q.ex.tags
+                patterns += q.ex.redact
+        source = stubbing.stub_functions(source, stubs)
+        source = stubbing.redact_docstrings(source, tags, patterns)
+        path.write_text(source, encoding="utf-8")
+
+
+def _solutions(assignment):
+    """``{label: FunctionDef}`` of the reference's exercise (and also_stub) functions."""
+    found = {}
+    for module, stubs in _targets(assignment).items():
+        tree = ast.parse((ROOT / module_path(module)).read_text(encoding="utf-8"))
+        for qualname in stubs:
+            found[f"{module}:{qualname}"] = stubbing.find_def(tree, qualname)
+    return found
+
+
+def _kept_expressions(assignment):
+    """Expressions of the reference package outside the exercise bodies (the kept code)."""
+    targets = _targets(assignment)
+    kept = set()
+    for path in NPAE.rglob("*.py"):
+        if "assignments" in path.relative_to(NPAE).parts[:1]:
+            continue
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        source = path.read_text(encoding="utf-8")
+        if module in targets:
+            source = stubbing.stub_functions(source, targets[module])
+        kept |= set(stubbing.all_expressions(ast.parse(source)))
+    return kept
+
+
+def _mentions(text, exercise):
+    parts = exercise.qualname.split(".")
+    if len(parts) == 1:
+        return re.search(rf"\b{re.escape(parts[0])}\b", text) is not None
+    return (re.search(rf"\b{re.escape(parts[0])}\b", text) is not None
+            and re.search(rf"\.{re.escape(parts[1])}\b", text) is not None)
+
+
+def _strip_tests(student, assignment, solutions, kept):
+    """Remove the test functions that name an exercise or hold a solution expression."""
+    removed = []
+    exercises = [q.ex for q in assignment.questions]
+    for path in sorted((student / "tests").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        leaks = stubbing.leaking_lines(solutions, kept, source)
+        tree = ast.parse(source)
+        lines = source.splitlines(keepends=True)
+        cut = []
+        nodes = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        for node in nodes:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            text = "".join(lines[start - 1:node.end_lineno])
+            if node.name.startswith(("test", "Test")) and (
+                    any(_mentions(text, ex) for ex in exercises)
+                    or any(start <= n <= node.end_lineno for n in leaks)):
+                cut.append((start, node.end_lineno, node.name))
+        for start, end, name in sorted(cut, reverse=True):
+            lines[start - 1:end] = [f"# {name} is not part of this assignment's npae (it "
+                                    f"names or reveals an exercise)\n"]
+            removed.append(f"{path.relative_to(student)}::{name}")
+        if cut:
+            path.write_text("".join(lines), encoding="utf-8")
+    return removed
+
+
+CELL = re.compile(r"^# %%.*$", re.M)
+
+
+def _strip_tutorials(student, assignment, solutions, kept):
+    """Replace the tutorial cells that derive an answer or compute it without npae."""
+    tags = [t for q in assignment.questions for t in q.ex.tags if not t.startswith("B")]
+    tag_re = re.compile(r"\b(" + "|".join(map(re.escape, tags)) + r")\b") if tags else None
+    removed = []
+    for path in sorted((student / "tutorials").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        leaks = stubbing.leaking_lines(solutions, kept, source)
+        starts = [m.start() for m in CELL.finditer(source)] + [len(source)]
+        if len(starts) < 2:
+            continue
+        pieces, changed = [source[:starts[0]]], False
+        for a, b in zip(starts, starts[1:]):
+            cell = source[a:b]
+            first = source.count("\n", 0, a) + 1
+            last = first + cell.count("\n")
+            markdown = cell.startswith("# %% [markdown]")
+            hit = (any(first <= n < last for n in leaks)
+                   or (markdown and tag_re is not None and tag_re.search(cell)))
+            if hit:
+                pieces.append("# %% [markdown]\n# *(This cell is not in the assignment's "
+                              "version: it derives or computes an answer. Derive it yourself; "
+                              "see ASSIGNMENT.md.)*\n\n")
+                removed.append(f"{path.relative_to(student)}:{first}")
+                changed = True
+            else:
+                pieces.append(cell)
+        if changed:
+            path.write_text("".join(pieces), encoding="utf-8")
+    return removed
+
+
+def _student_files(student):
+    return {str(p.relative_to(student)): p.read_text(encoding="utf-8")
+            for p in student.rglob("*.py")}
+
+
+# -- public cases, ASSIGNMENT.md ------------------------------------------------------------
+
+def _public_data(assignment):
+    """What ``npae check`` needs but cannot compute in a student build, by check key."""
+    store, arrays = {}, {}
+    base = reference_judge(in_process_runner())
+
+    def reference(call, key):
+        ref = base.reference(call, key)
+        entry = store.setdefault(key, {})
+        entry["structure"] = describe(ref)
+        if get_exercise(call.target).kind == "forward":
+            entry["reference"] = encode(ref, arrays)
+        if "mutants" not in entry:                  # for the hints of `npae check`
+            mutants(call, key)
+        return ref
+
+    def mutants(call, key):
+        found = base.mutants(call, key)
+        store.setdefault(key, {})["mutants"] = [
+            [hint, {"error": m} if isinstance(m, str) else encode(m, arrays)]
+            for hint, m in found]
+        return found
+
+    judge = Judge(base.run, reference, mutants)
+    for q in assignment.questions:
+        rng = np.random.default_rng(public_seed(assignment.title, q.id))
+        res = check_question(q.ex, q.id, rng, judge, n_random=1, hidden=False)
+        if not res.passed:
+            raise BuildError(f"the reference fails the public checks of {q.id}: "
+                             + "; ".join(c.line() for c in res.checks if not c.passed))
+    return store, arrays
+
+
+def _assignment_md(assignment):
+    lines = [f"# {assignment.title}", "",
+             f"{len(assignment.questions)} questions, {assignment.points:g} points. Each asks "
+             "for one function of npae; its body is a stub that raises NotImplementedError. "
+             "Implement it where it is, vectorized (no Python loop over examples or units).",
+             "", "## Questions", ""]
+    for q in assignment.questions:
+        ex = q.ex
+        path = module_path(ex.module)
+        lines += [f"### {q.id}: `{ex.qualname}` ({q.points:g} points)", "",
+                  f"* where: `{path}`, `{ex.qualname}`",
+                  f"* derive: {ex.summary}",
+                  f"* equations: {ex.equations} in `{path}` (marked \"derive this\")",
+                  f"* checked: {ex.checked}", ""]
+    lines += ["## Check yourself", "",
+              "    python -m npae check          # every question",
+              "    python -m npae check q1       # one question", "",
+              "One line per question: passed, not implemented yet, or what failed, with the "
+              "gradient checker's diagnosis and, for a known mistake, a hint naming the "
+              "equation. Grading uses other random cases (drawn for you alone) and hidden "
+              "checks, so no answer can be hard-coded.", "",
+              "## Submit", "",
+              "Submit the files you edited at the same paths: "
+              + ", ".join(f"`{module_path(m)}`" for m in _targets(assignment)) + ". "
+              "Only the exercise functions are taken from them; edits elsewhere are ignored.",
+              ""]
+    return "\n".join(lines)
+
+
+# -- autograder and solutions ---------------------------------------------------------------
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope: install what the grader needs (numpy, matplotlib).
+set -e
+apt-get install -y python3 python3-pip >/dev/null 2>&1 || true
+pip3 install "numpy>=1.23" "matplotlib>=3.5"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope: grade /autograder/submission with the reference npae in this folder; the
+# student's e-mail (or the submission id) names the submission, so it seeds its cases.
+cd /autograder/source
+NAME=$(python3 -c "import json; d = json.load(open('/autograder/submission_metadata.json')); \\
+print((d.get('users') or [{}])[0].get('email') or d.get('id'))")
+PYTHONPATH=/autograder/source/reference python3 -m npae assignment grade \\
+    /autograder/source /autograder/submission --name "$NAME" \\
+    --out /autograder/results/graded --results-json /autograder/results/results.json
+"""
+
+
+def _write_autograder(auto, student, assignment, key):
+    auto.mkdir()
+    (auto / "key").write_text(key + "\n")
+    (auto / "key").chmod(0o600)
+    (auto / "assignment.json").write_text(json.dumps(assignment.to_dict(), indent=2) + "\n")
+    shutil.copytree(student / "npae", auto / "student" / "npae")
+    shutil.copytree(NPAE, auto / "reference" / "npae",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+        (auto / name).write_text(text)
+        (auto / name).chmod(0o755)
+
+
+def _write_solutions(solutions_dir, assignment):
+    for module in _targets(assignment):
+        dst = solutions_dir / module_path(module)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / module_path(module), dst)
+
+
+def _mutant_submission(student, question, mutant, where):
+    """A submission folder whose exercise function is ``mutant`` (the rest stubs)."""
+    ex = question.ex
+    rel = module_path(ex.module)
+    src = (student / rel).read_text(encoding="utf-8")
+    donor = _function_only(inspect.getsource(mutant.fn))
+    text = stubbing.put_function(src, ex.qualname, donor, name=ex.qualname.split(".")[-1])
+    (where / rel).parent.mkdir(parents=True, exist_ok=True)
+    (where / rel).write_text(text, encoding="utf-8")
+
+
+def _function_only(source):
+    """The def of a decorated function's source, without its decorators."""
+    tree = ast.parse(source)
+    fn = tree.body[0]
+    lines = source.splitlines(keepends=True)
+    return "".join(lines[fn.lineno - 1:fn.end_lineno])
+
+
+def _validate(out_tmp, assignment, log):
+    from .grade import grade_submission
+    auto, student = out_tmp / "autograder", out_tmp / "student"
+    problems = []
+    t0 = time.perf_counter()
+    ref = grade_submission(auto, out_tmp / "solutions", name="reference")
+    for q in assignment.questions:
+        r = ref.questions[q.id]
+        if r.score < q.points:
+            problems.append(f"the reference scores {r.score:g}/{q.points:g} on {q.id}: "
+                            + "; ".join(c.line() for c in r.result.checks if not c.passed))
+    n = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for q in assignment.questions:
+            for m in mutants_of(q.exercise):
+                where = Path(tmp) / f"mutant-{q.id}-{m.label}"
+                _mutant_submission(student, q, m, where)
+                r = grade_submission(auto, where, name=where.name).questions[q.id]
+                n += 1
+                if r.score >= q.points:
+                    problems.append(f"mutant {m.label} of {q.id} scores full marks "
+                                    f"({r.score:g}/{q.points:g}): its mistake ({m.hint}) is "
+                                    "not caught by any check")
+    log(f"graded the reference and {n} mutants in {time.perf_counter() - t0:.1f} s")
+    return problems
+
+
+def build(spec_path, out, key=None, log=print):
+    """Build the assignment of ``spec_path`` into ``out``; returns ``out``. See the module."""
+    assignment = load_spec(spec_path)
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BuildError(f"{out} already exists and is not empty; remove it or choose "
+                         "another --out (a build never overwrites)")
+    if key is not None and not re.fullmatch(r"[0-9a-fA-F]{32,}", key):
+        raise BuildError("--key must be at least 32 hex digits (e.g. from "
+                         "`python -c 'import secrets; print(secrets.token_hex(32))'`)")
+    key = key or secrets.token_hex(32)
+    t0 = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        student = tmp / "student"
+        student.mkdir()
+        _copy_tree(student)
+        _write_student_modules(student, assignment)
+        solutions, kept = _solutions(assignment), _kept_expressions(assignment)
+        removed = _strip_tests(student, assignment, solutions, kept)
+        removed += _strip_tutorials(student, assignment, solutions, kept)
+        store, arrays = _public_data(assignment)
+        pkg = student / "npae" / "assignments"
+        data = {**assignment.to_dict(), "public": store,
+                "public_seeds": {q.id: public_seed(assignment.title, q.id)
+                                 for q in assignment.questions}}
+        (pkg / "assignment.json").write_text(json.dumps(data, indent=1) + "\n")
+        np.savez(pkg / "public.npz", **arrays) if arrays else None
+        (student / "ASSIGNMENT.md").write_text(_assignment_md(assignment), encoding="utf-8")
+        _write_solutions(tmp / "solutions", assignment)
+        _write_autograder(tmp / "autograder", student, assignment, key)
+        problems = [f"answer leak: {line}" for line in
+                    stubbing.leak_report(solutions, kept, _student_files(student))]
+        problems += _validate(tmp, assignment, log)
+        if problems:
+            raise BuildError("the assignment was not built:\n  " + "\n  ".join(problems))
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for item in removed:
+        log(f"removed from student/: {item}")
+    log(f"built {out} in {time.perf_counter() - t0:.1f} s: student/ ({len(assignment.questions)} "
+        f"questions, {assignment.points:g} points), autograder/, solutions/")
+    return out

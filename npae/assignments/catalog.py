@@ -1,0 +1,528 @@
+"""The exercises: npae's own functions, each with the forward that judges it.
+
+An exercise id is the import path ``module:qualname`` of a function of npae
+(``npae.penalties:kl_sparsity_grad``, ``npae.losses:BernoulliLoss.grad``). Each
+declares
+
+* ``cases``: how to draw valid random inputs — away from kinks, ties and saturation,
+  and away from points where a common mistake coincides with the truth (log σ² = 0,
+  where std = std²; ρ̂_j = ρ, where the KL gradient is 0) — plus named special cases
+  at exactly those points, where correct code must pass too;
+* for a backward exercise, ``oracle(case) -> (forward, inputs, names)``: the reference
+  forward whose central differences judge the answer (npae.gradcheck.check_vjp), and
+  ``grads(out, case, G)``, how the function's return maps onto one gradient per input;
+  for a forward exercise, reference values at the random cases;
+* ``hidden`` checks for what finite differences cannot judge (the KL clamp, the L1
+  subgradient at 0, no overflow at |a| = 800), judged against the reference's output
+  (never shown) or a property, and public ``properties``;
+* which equation tags of its module give the answer away (redacted in the student
+  build), and which other functions would (stubbed with it).
+
+Nothing here holds an answer: this module ships in the student build, where every
+``npae`` import below resolves to the student's code. The known mistakes are in
+:mod:`.mutants` (teacher side only).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import layers, losses, network, noise, penalties
+from ..models import vae
+from .worker import Call, Obj, Ref
+
+__all__ = ["CATALOG", "Call", "Case", "Check", "Exercise", "Obj", "Ref", "exercise",
+           "get_exercise"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A named way to draw valid inputs: ``draw(rng) -> dict``."""
+
+    label: str
+    draw: Callable
+
+
+@dataclass(frozen=True)
+class Check:
+    """A hidden or property check: inputs from ``draw``, ``judge(out, ref, case)`` returns
+    None when it passes, else a one-line reason that never shows expected values."""
+
+    label: str
+    draw: Callable
+    judge: Callable
+    errstate: str | None = None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    equations: str
+    summary: str
+    cases: tuple
+    call: Callable                       # (case, G) -> Call
+    oracle: Callable | None = None       # backward: case -> (forward, inputs, names)
+    grads: Callable | None = None        # backward: (out, case, G) -> one gradient per input
+    hidden: tuple = ()
+    properties: tuple = ()
+    tags: tuple = ()                     # equation tags of the module that give it away
+    redact: tuple = ()                   # (regex, replacement) on docstring lines
+    also_stub: tuple = ()                # qualnames in the module that would give it away
+    uses: tuple = ()                     # exercise ids its oracle or calls depend on
+    factors: Callable | None = None      # case -> constants the diagnosis may name
+
+    @property
+    def module(self):
+        return self.id.split(":")[0]
+
+    @property
+    def qualname(self):
+        return self.id.split(":")[1]
+
+    @property
+    def name(self):
+        return self.qualname
+
+    @property
+    def kind(self):
+        return "backward" if self.oracle is not None else "forward"
+
+    @property
+    def checked(self):
+        what = ("finite differences of the reference forward" if self.kind == "backward"
+                else "reference values")
+        extra = [c.label for c in self.cases[1:]]
+        parts = [what + (f" (also at {', '.join(extra)})" if extra else "")]
+        parts += [f"hidden: {c.label}" for c in self.hidden]
+        parts += [f"property: {c.label}" for c in self.properties]
+        return "; ".join(parts)
+
+
+CATALOG: dict = {}
+
+
+def exercise(**kw):
+    """Add an :class:`Exercise` to :data:`CATALOG` (the teacher's own exercises too)."""
+    ex = Exercise(**kw)
+    if ":" not in ex.id:
+        raise ValueError(f"an exercise id is 'module:qualname', got {ex.id!r}")
+    CATALOG[ex.id] = ex
+    return ex
+
+
+def get_exercise(exercise_id):
+    try:
+        return CATALOG[exercise_id]
+    except KeyError:
+        raise ValueError(f"unknown exercise {exercise_id!r}; `python -m npae assignment list` "
+                         f"shows the catalog") from None
+
+
+# -- drawing helpers --------------------------------------------------------------------
+
+def _away(rng, shape, low, high):
+    """Uniform magnitudes in [low, high) with random signs: never within ``low`` of 0."""
+    return rng.uniform(low, high, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def _scalar(G, out):
+    return np.asarray(G) * out                          # L = G · R for a scalar R
+
+
+def _same(out, ref, case, rtol=1e-10, atol=1e-13):
+    """Hidden-check judge: the output matches the reference (values never shown)."""
+    a, r = np.asarray(out, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    if a.shape != r.shape:
+        return f"returned shape {a.shape}, expected {r.shape}"
+    if (~np.isfinite(a) & np.isfinite(r)).any():
+        return "returned inf or NaN"
+    if not np.allclose(a, r, rtol=rtol, atol=atol, equal_nan=True):
+        return "values differ from the reference"
+    return None
+
+
+def _pair_same(out, ref, case):
+    return _same(out[0], ref[0], case) or _same(out[1], ref[1], case)
+
+
+# -- layers ------------------------------------------------------------------------------
+
+def _dense_case(rng):
+    return dict(X=rng.standard_normal((5, 4)), W=rng.standard_normal((4, 3)),
+                b=rng.standard_normal(3))
+
+
+exercise(
+    id="npae.layers:dense_backward", equations="(B1)-(B3)",
+    summary="the gradients of A = X W + b with respect to X, W and b, given dA",
+    cases=(Case("random", _dense_case),),
+    oracle=lambda c: (layers.dense_forward, [c["X"], c["W"], c["b"]], ["X", "W", "b"]),
+    call=lambda c, G: Call("npae.layers:dense_backward", (G, c["X"], c["W"])),
+    grads=lambda out, c, G: (out[0], out[1], out[2]),
+    tags=("B1", "B2", "B3"))
+
+
+def _activation(cls, forward, draw_sd=1.5, redact=(), uses=()):
+    name = cls.__name__
+
+    def case(rng):
+        return dict(a=rng.normal(0.0, draw_sd, (4, 5)))
+
+    exercise(
+        id=f"npae.layers:{name}.backward", equations=f"{name.lower()}'(a)",
+        summary=f"dL/da = dh ⊙ f'(a) for h = {name.lower()}(a), written through a or h",
+        cases=(Case("random", case),),
+        oracle=lambda c: (forward, [c["a"]], ["a"]),
+        call=lambda c, G: Call(f"npae.layers:{name}.backward", (G, c["a"], forward(c["a"]))),
+        grads=lambda out, c, G: (out,), redact=redact, uses=uses)
+
+
+_activation(layers.Sigmoid, layers.sigmoid, uses=("npae.layers:sigmoid",),
+            redact=((r"(sigmoid .*f'\(a\) = ).*", r"\1derive this"),))
+_activation(layers.Tanh, np.tanh, redact=((r"(tanh .*f'\(a\) = ).*", r"\1derive this"),))
+_activation(layers.Softplus, layers.softplus, uses=("npae.layers:sigmoid",),
+            redact=((r"(softplus .*f'\(a\) = ).*", r"\1derive this"),))
+
+
+def _sigmoid_case(rng):
+    return dict(a=rng.normal(0.0, 6.0, (5, 4)))
+
+
+def _extreme_case(rng):
+    return dict(a=np.array([[-800.0, -40.0, 0.0, 40.0, 800.0]]))
+
+
+def _in_unit_interval(out, ref, case):
+    h = np.asarray(out)
+    if h.shape != case["a"].shape:
+        return f"returned shape {h.shape}, expected {case['a'].shape}"
+    return None if ((h >= 0) & (h <= 1)).all() else "σ(a) left [0, 1]"
+
+
+exercise(
+    id="npae.layers:sigmoid", equations="the stable σ(a)",
+    summary="σ(a) = 1/(1+e^{−a}) that never overflows, for pre-activations of any size",
+    cases=(Case("random", _sigmoid_case),),
+    call=lambda c, G=None: Call("npae.layers:sigmoid", (c["a"],), errstate="raise"),
+    hidden=(Check("|a| = 800 and 40 (no overflow, no NaN, exact limits)", _extreme_case, _same,
+                  errstate="raise"),),
+    properties=(Check("values in [0, 1]", _sigmoid_case, _in_unit_interval),))
+
+
+def _lse_case(rng):
+    return dict(a=rng.normal(0.0, 3.0, (4, 6)))
+
+
+def _lse_extreme(rng):
+    a = rng.normal(0.0, 1.0, (3, 4)) + np.array([[1000.0], [-1000.0], [0.0]])
+    a[2] = -np.inf
+    return dict(a=a)
+
+
+def _lse_bound(out, ref, case):
+    a, s = case["a"], np.asarray(out)
+    if s.shape != a.shape[:-1]:
+        return f"returned shape {s.shape}, expected {a.shape[:-1]}"
+    m = a.max(axis=-1)
+    ok = (s >= m - 1e-12) & (s <= m + np.log(a.shape[-1]) + 1e-12)
+    return None if ok.all() else "max(a) ≤ logsumexp(a) ≤ max(a) + log n does not hold"
+
+
+exercise(
+    id="npae.layers:logsumexp", equations="log Σ exp(a) = m + log Σ exp(a − m)",
+    summary="log Σ exp(a) along an axis without overflow; −inf for a slice of −inf",
+    cases=(Case("random", _lse_case),),
+    call=lambda c, G=None: Call("npae.layers:logsumexp", (c["a"],), errstate="raise"),
+    hidden=(Check("rows at ±1000 and a row of −inf", _lse_extreme, _same),),
+    properties=(Check("max(a) ≤ logsumexp(a) ≤ max(a) + log n", _lse_case, _lse_bound),))
+
+
+# -- losses ------------------------------------------------------------------------------
+
+def _loss_case(rng):
+    return dict(A=rng.normal(0.0, 2.0, (5, 4)), X=rng.uniform(0.0, 1.0, (5, 4)))
+
+
+def _loss_exercise(cls, tags, also_stub, uses=()):
+    name = cls.__name__
+    exercise(
+        id=f"npae.losses:{name}.grad", equations=", ".join(f"({t})" for t in tags),
+        summary=f"∂ℒ/∂A of the {cls.name} loss, summed over features and averaged over B",
+        cases=(Case("random", _loss_case),),
+        oracle=lambda c: ((lambda A: cls.value(A, c["X"])), [c["A"]], ["A"]),
+        call=lambda c, G: Call(f"npae.losses:{name}.grad", (c["A"], c["X"])),
+        grads=lambda out, c, G: (_scalar(G, out),), tags=tags, also_stub=also_stub,
+        uses=uses)
+
+
+_loss_exercise(losses.GaussianLoss, ("B1", "B2"), ("GaussianLoss.target_grad",))
+_loss_exercise(losses.BernoulliLoss, ("B3",), ("_bce_grad", "_bce_grad_reusing"),
+               uses=("npae.layers:sigmoid",))
+
+
+# -- penalties ---------------------------------------------------------------------------
+
+def _wd_case(rng):
+    return dict(W=rng.standard_normal((4, 3)), lam=float(rng.uniform(1.5, 3.0)))
+
+
+exercise(
+    id="npae.penalties:weight_decay_grad", equations="(P1)-(P2)",
+    summary="∂R/∂W of the weight decay (λ/2)‖W‖²",
+    cases=(Case("random", _wd_case),),
+    oracle=lambda c: ((lambda W: penalties.weight_decay([W], c["lam"])), [c["W"]], ["W"]),
+    call=lambda c, G: Call("npae.penalties:weight_decay_grad", (c["W"], c["lam"])),
+    grads=lambda out, c, G: (_scalar(G, out),), tags=("P2",),
+    factors=lambda c: {"λ": c["lam"]})
+
+
+def _l1_case(rng):
+    return dict(h=_away(rng, (5, 4), 0.1, 2.0), lam=float(rng.uniform(1.5, 3.0)))
+
+
+def _l1_zeros(rng):
+    c = _l1_case(rng)
+    c["h"][rng.random(c["h"].shape) < 0.4] = 0.0
+    c["h"][0, 0] = 0.0
+    return c
+
+
+def _zero_at_zero(out, ref, case):
+    g = np.asarray(out)
+    if g.shape != case["h"].shape:
+        return f"returned shape {g.shape}, expected {case['h'].shape}"
+    if np.any(g[case["h"] == 0] != 0):
+        return "not 0 where h = 0 (npae takes the subgradient sign(0) = 0)"
+    return _same(out, ref, case)
+
+
+exercise(
+    id="npae.penalties:l1_activity_grad", equations="(P3)-(P4)",
+    summary="∂R/∂h of the L1 activity penalty λ (1/B) Σ |h|, with the subgradient 0 at h = 0",
+    cases=(Case("random", _l1_case),),
+    oracle=lambda c: ((lambda h: penalties.l1_activity(h, c["lam"])), [c["h"]], ["h"]),
+    call=lambda c, G: Call("npae.penalties:l1_activity_grad", (c["h"], c["lam"])),
+    grads=lambda out, c, G: (_scalar(G, out),), tags=("P4",),
+    hidden=(Check("codes exactly 0 (the subgradient at the kink)", _l1_zeros, _zero_at_zero),),
+    factors=lambda c: {"λ": c["lam"]})
+
+
+def _sigmoid_codes(rng, shape, mean=-1.0):
+    return 1.0 / (1.0 + np.exp(-rng.normal(mean, 1.0, shape)))
+
+
+def _kl_case(rng):
+    return dict(h=_sigmoid_codes(rng, (6, 5)), rho=float(rng.uniform(0.03, 0.15)),
+                beta=float(rng.uniform(1.5, 3.0)))
+
+
+def _kl_at_target(rng):
+    c = _kl_case(rng)
+    for j in (0, 1):                                     # ρ̂_j = ρ: the gradient is 0 there
+        col = c["rho"] + rng.uniform(-0.02, 0.02, 6)
+        c["h"][:, j] = col - col.mean() + c["rho"]
+    return c
+
+
+def _kl_saturated(rng):
+    c = _kl_case(rng)
+    c["h"][:, 0] = 1.0                                   # σ(a) rounded to 1 on the whole batch
+    c["h"][:, 1] = 0.0
+    return c
+
+
+def _rows_equal(out, ref, case):
+    g = np.asarray(out)
+    if g.ndim != 2 or g.shape != case["h"].shape:
+        return f"returned shape {g.shape}, expected {case['h'].shape}"
+    return None if np.array_equal(g, np.broadcast_to(g[0], g.shape)) else \
+        "rows differ: (P8) gives every example of the batch the same gradient row"
+
+
+exercise(
+    id="npae.penalties:kl_sparsity_grad", equations="(P5)-(P9)",
+    summary="∂R/∂h of the KL sparsity penalty β Σ_j KL(ρ ‖ ρ̂_j), ρ̂ the batch mean, "
+            "with ρ̂ clamped as in (P9)",
+    cases=(Case("random", _kl_case), Case("ρ̂_j = ρ", _kl_at_target)),
+    oracle=lambda c: ((lambda h: penalties.kl_sparsity(h, c["rho"], c["beta"])), [c["h"]],
+                      ["h"]),
+    call=lambda c, G: Call("npae.penalties:kl_sparsity_grad", (c["h"], c["rho"], c["beta"])),
+    grads=lambda out, c, G: (_scalar(G, out),), tags=("P7", "P8"),
+    hidden=(Check("a unit saturated at ρ̂ = 1 and one at ρ̂ = 0 on the whole batch (the "
+                  "clamp (P9))", _kl_saturated, _same),),
+    properties=(Check("every row is the same row (P8)", _kl_case, _rows_equal),),
+    factors=lambda c: {"β": c["beta"]})
+
+
+def _cae_case(rng):
+    return dict(h=_sigmoid_codes(rng, (5, 3), 0.3), W=rng.standard_normal((4, 3)),
+                lam=float(rng.uniform(1.5, 3.0)))
+
+
+exercise(
+    id="npae.penalties:contractive_grad", equations="(P10)-(P14)",
+    summary="(∂R/∂h with q fixed, ∂R/∂W with h fixed) of the contractive penalty",
+    cases=(Case("random", _cae_case),),
+    oracle=lambda c: ((lambda h, W: penalties.contractive(h, W, c["lam"])), [c["h"], c["W"]],
+                      ["h", "W"]),
+    call=lambda c, G: Call("npae.penalties:contractive_grad", (c["h"], c["W"], c["lam"])),
+    grads=lambda out, c, G: (_scalar(G, out[0]), _scalar(G, out[1])), tags=("P13", "P14"),
+    redact=((r"^(\s*)∂R/∂a_nj = .*", r"\1∂R/∂a_nj = derive this"),
+            (r"^(\s*)∂R/∂W_ij = Σ_n .*", r"\1∂R/∂W_ij = derive this")),
+    also_stub=("contractive_explicit_grad",), factors=lambda c: {"λ": c["lam"]})
+
+
+# -- noise -------------------------------------------------------------------------------
+
+def _noise_case(rng):
+    X = rng.uniform(0.0, 1.0, (5, 6))
+    replaced = rng.random(X.shape) < 0.3
+    return dict(X=X, eps=rng.standard_normal(X.shape), scale=float(rng.uniform(0.2, 0.6)),
+                mask=(rng.random(X.shape) >= 0.3).astype(np.float64), replaced=replaced,
+                values=np.where(rng.random(X.shape) < 0.5, 1.0, 0.0) * replaced)
+
+
+def _noise_exercise(cls, fields, tag):
+    name = cls.__name__
+
+    def record(c):
+        return {k: c[k] for k in fields}
+
+    exercise(
+        id=f"npae.noise:{name}.backward", equations=f"({tag})",
+        summary=f"∂ℒ/∂X given ∂ℒ/∂X̃ for the {cls.name} corruption (the draw held fixed)",
+        cases=(Case("random", _noise_case),),
+        oracle=lambda c: ((lambda X: cls(**record(c)).apply(X)), [c["X"]], ["X"]),
+        call=lambda c, G: Call(f"npae.noise:{name}.backward", (G,), self_kwargs=record(c)),
+        grads=lambda out, c, G: (out,), tags=(tag,))
+
+
+_noise_exercise(noise.GaussianNoise, ("eps", "scale"), "D2")
+_noise_exercise(noise.MaskingNoise, ("mask",), "D4")
+_noise_exercise(noise.SaltAndPepperNoise, ("replaced", "values"), "D6")
+
+
+# -- network -----------------------------------------------------------------------------
+
+_TIED = [("enc.0", "W", "enc.0.b", False), ("dec.0", "W", "dec.0.b", True)]
+
+
+def _tied_layers(ref=False):
+    if ref:
+        return [network.Layer(n, W, b, None, t) for n, W, b, t in _TIED]
+    return [Obj("npae.network:Layer", dict(name=n, W=W, b=b, activation=None, transposed=t))
+            for n, W, b, t in _TIED]
+
+
+def _tied_forward(X, W, b_enc, b_dec):
+    params = {"W": W, "enc.0.b": b_enc, "dec.0.b": b_dec}
+    return network.run_layers(params, _tied_layers(ref=True), X)[-1].out
+
+
+def _tied_case(rng):
+    return dict(X=rng.standard_normal((5, 4)), W=rng.standard_normal((4, 3)),
+                b_enc=rng.standard_normal(3), b_dec=rng.standard_normal(4))
+
+
+def _tied_call(c, G):
+    params = {"W": c["W"], "enc.0.b": c["b_enc"], "dec.0.b": c["b_dec"]}
+    caches = network.run_layers(params, _tied_layers(ref=True), c["X"])
+    caches = [Obj("npae.network:LayerCache", dict(inp=k.inp, pre=k.pre, out=k.out))
+              for k in caches]
+    return Call("npae.network:backprop_layers", (params, _tied_layers(), caches, G, {}),
+                returns_args=(4,))
+
+
+def _tied_grads(out, c, G):
+    dX, grads = out
+    if not isinstance(grads, dict):
+        raise ValueError("grads is not a dict after the call")
+    missing = [k for k in ("W", "enc.0.b", "dec.0.b") if k not in grads]
+    if missing:
+        raise ValueError(f"grads has no entry {missing[0]!r} after the call")
+    return dX, grads["W"], grads["enc.0.b"], grads["dec.0.b"]
+
+
+exercise(
+    id="npae.network:backprop_layers", equations="network (B1)-(B3)",
+    summary="backpropagation down a stack of layers, adding the two contributions of a "
+            "tied weight (a linear tied autoencoder is checked)",
+    cases=(Case("random", _tied_case),),
+    oracle=lambda c: (_tied_forward, [c["X"], c["W"], c["b_enc"], c["b_dec"]],
+                      ["X", "W", "enc.0.b", "dec.0.b"]),
+    call=_tied_call, grads=_tied_grads, tags=("B1", "B2", "B3"))
+
+
+# -- VAE ---------------------------------------------------------------------------------
+
+def _vae_case(rng, B=4, H=3):
+    return dict(mu=rng.standard_normal((B, H)), logvar=_away(rng, (B, H), 0.4, 1.5),
+                eps=rng.standard_normal((B, H)))
+
+
+def _vae_at_zero(rng):
+    c = _vae_case(rng)
+    c["logvar"] = np.zeros_like(c["logvar"])             # std = std² = 1 here
+    return c
+
+
+def _reparameterize(c):
+    def forward(mu, logvar):
+        std = np.exp(0.5 * logvar)                       # vae (F5)
+        return mu + std * c["eps"]                       # vae (F6)
+    return forward
+
+
+exercise(
+    id="npae.models.vae:reparameterize_backward", equations="vae (E7)-(E8)",
+    summary="(dμ, dlog σ²) from dz through z = μ + std ⊙ ε, std = exp(½ log σ²)",
+    cases=(Case("random", _vae_case), Case("log σ² = 0", _vae_at_zero)),
+    oracle=lambda c: (_reparameterize(c), [c["mu"], c["logvar"]], ["mu", "logvar"]),
+    call=lambda c, G: Call("npae.models.vae:reparameterize_backward",
+                           (G, np.exp(0.5 * c["logvar"]), c["eps"])),
+    grads=lambda out, c, G: (out[0], out[1]), tags=("E7", "E8", "B4", "B5"))
+
+
+def _per_example(G, d):
+    return np.asarray(G)[:, None] * d
+
+
+exercise(
+    id="npae.models.vae:gaussian_kl_grad", equations="vae (E4)-(E6)",
+    summary="(∂KL_n/∂μ, ∂KL_n/∂log σ²) of the per-example Gaussian KL (no β, no 1/B)",
+    cases=(Case("random", _vae_case), Case("log σ² = 0", _vae_at_zero)),
+    oracle=lambda c: (vae.kl_divergence, [c["mu"], c["logvar"]], ["mu", "logvar"]),
+    call=lambda c, G: Call("npae.models.vae:gaussian_kl_grad", (c["mu"], c["logvar"])),
+    grads=lambda out, c, G: (_per_example(G, out[0]), _per_example(G, out[1])),
+    tags=("E5", "E6", "B4", "B5"), uses=("npae.models.vae:kl_divergence",))
+
+
+def _kl_nonnegative(out, ref, case):
+    k = np.asarray(out)
+    if k.shape != case["mu"].shape[:1]:
+        return f"returned shape {k.shape}, expected {case['mu'].shape[:1]} (one KL per row)"
+    return None if (k >= -1e-12).all() else "KL < 0 for some row (a KL is never negative)"
+
+
+def _kl_zero_case(rng):
+    return dict(mu=np.zeros((3, 4)), logvar=np.zeros((3, 4)))
+
+
+def _kl_zero(out, ref, case):
+    k = np.asarray(out)
+    return None if k.shape == (3,) and np.allclose(k, 0.0, atol=1e-14) else \
+        "KL(N(0, I) ‖ N(0, I)) is not 0"
+
+
+exercise(
+    id="npae.models.vae:kl_divergence", equations="vae (E4), (F9)",
+    summary="KL(N(μ, diag σ²) ‖ N(0, I)) per row from μ and log σ²",
+    cases=(Case("random", _vae_case),),
+    call=lambda c, G=None: Call("npae.models.vae:kl_divergence", (c["mu"], c["logvar"])),
+    hidden=(Check("large variances (log σ² = ±5)", lambda rng: dict(
+        mu=rng.standard_normal((3, 2)), logvar=np.array([[5.0, -5.0]] * 3)), _same),),
+    properties=(Check("KL ≥ 0", _vae_case, _kl_nonnegative),
+                Check("KL = 0 at μ = 0, log σ² = 0", _kl_zero_case, _kl_zero)),
+    tags=("E4",))
