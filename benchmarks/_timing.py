@@ -83,9 +83,15 @@ def matmul_epoch(shapes, n, batch_size, dtype, seed=0):
     return time.perf_counter() - t0
 
 
+def _set_threads(n):
+    """npae.set_num_threads(n), or nothing for an npae without threads (a 'before' run)."""
+    setter = getattr(npae, "set_num_threads", None)
+    return setter(n) if setter else None
+
+
 def fit_epoch(make_model, X, threads):
     """Seconds of ``make_model().fit(X)`` for one epoch with ``threads`` npae threads."""
-    previous = npae.set_num_threads(threads)
+    previous = _set_threads(threads)
     try:
         model = make_model()
         model.set_params(epochs=1, verbose=False)
@@ -93,14 +99,14 @@ def fit_epoch(make_model, X, threads):
         model.fit(X)
         return time.perf_counter() - t0
     finally:
-        npae.set_num_threads(previous)
+        _set_threads(previous)
 
 
 def breakdown(make_model, X, threads, seed=0):
     """Where one epoch's time goes, in seconds: the model's loss_and_grads, Adam's step,
     the guard's per-step finiteness check of the parameters, and the rest (shuffle,
     batches, noise), timed phase by phase over one epoch of the real batches."""
-    previous = npae.set_num_threads(threads)
+    previous = _set_threads(threads)
     try:
         model = make_model()
         model.set_params(epochs=1, verbose=False)
@@ -128,7 +134,7 @@ def breakdown(make_model, X, threads, seed=0):
         t["other"] = total - t["loss_and_grads"] - t["optimizer"] - t["guard"]
         return t
     finally:
-        npae.set_num_threads(previous)
+        _set_threads(previous)
 
 
 def compare_threads(make_model, X, rounds, label, command):
@@ -141,7 +147,9 @@ def compare_threads(make_model, X, rounds, label, command):
     fit_epoch(make_model, X[:4 * B], 2)                                 # warm-up
     rows = []
     print(f"{label}: {X.shape[0]} rows, batch {B}, {dtype}; npae threads 2 / 1 "
-          f"(os.cpu_count() = {os.cpu_count()}); load average {load_before}")
+          f"(os.cpu_count() = {os.cpu_count()}); npae from {os.path.dirname(npae.__file__)}"
+          f"{'' if hasattr(npae, 'set_num_threads') else ' (no threads: both columns serial)'}; "
+          f"load average {load_before}")
     print(f"{'round':>5}{'2 threads s':>13}{'matmuls s':>11}{'1 thread s':>12}"
           f"{'ratio 2':>9}{'ratio 1':>9}")
     for r in range(rounds):

@@ -88,8 +88,7 @@ class BernoulliLoss:
 
     @staticmethod
     def value(A, X):
-        E = _shared_exp.of(A)                              # e^{−|A|}, kept for grad(A, X)
-        terms = _bce_terms(A, X, E)                        # softplus(A) − X A, by rows
+        terms = _shared_exp.terms(A, X)                    # softplus(A) − X A, keeping e^{−|A|}
         return float(np.sum(terms) / A.shape[0])           # (F4); the sum on one thread
 
     @staticmethod
@@ -122,11 +121,16 @@ class _SharedExp(threading.local):
 
     MAX_SIZE = 1 << 22
 
-    def of(self, A):
+    def terms(self, A, X):
+        """softplus(A) − X A by rows (one pass of the pool), keeping (A, its copy, E)."""
         A = np.asarray(A)
-        E = _exp_neg_abs(A)
-        self.entry = (A, A.copy(), E) if A.size <= self.MAX_SIZE else None
-        return E
+        if A.dtype.kind != "f" or A.size > self.MAX_SIZE:
+            self.entry = None
+            return _bce_terms(A, X, np.exp(-np.abs(A)), None)
+        E, A_copy = np.empty_like(A), np.empty_like(A)
+        terms = _bce_terms(A, X, E, A_copy)
+        self.entry = (A, A_copy, E)
+        return terms
 
     def take(self, A):
         entry, self.entry = getattr(self, "entry", None), None
@@ -143,8 +147,13 @@ def _exp_neg_abs(A, out=None):
     return np.exp(-np.abs(A), out=out)                     # in (0, 1]: cannot overflow
 
 
-@rowwise(weight=6)
-def _bce_terms(A, X, E, out=None):
+@rowwise(weight=8)
+def _bce_terms(A, X, E, A_copy, out=None):
+    """softplus(A) − X A = max(A, 0) + log(1 + E) − X A; fills E = e^{−|A|} and A_copy
+    on the way (E already computed when A_copy is None)."""
+    if A_copy is not None:
+        np.copyto(A_copy, A)
+        np.exp(-np.abs(A), out=E)                          # in (0, 1]: cannot overflow
     return np.subtract(np.maximum(A, 0) + np.log1p(E), X * A, out=out)   # softplus(A) − X A
 
 

@@ -163,17 +163,23 @@ def test_bernoulli_grad_never_uses_a_stale_exponential(split_everything):
 
 
 def test_bernoulli_value_hands_its_exponential_to_grad(monkeypatch):
-    """The sharing happens: grad after value computes no e^{−|A|}; another grad does."""
+    """The sharing happens: grad right after value computes no exponential; a grad
+    with no value before it, or after A changed, does."""
     calls = []
-    real = losses._exp_neg_abs
-    monkeypatch.setattr(losses, "_exp_neg_abs", lambda A: calls.append(1) or real(A))
+    for name in ("_exp_neg_abs", "sigmoid"):
+        real = getattr(losses, name)
+        monkeypatch.setattr(losses, name, lambda A, real=real, name=name:
+                            calls.append(name) or real(A))
     A, X = np.ones((8, 5)), np.full((8, 5), 0.5)
     losses.BernoulliLoss.value(A, X)
-    assert len(calls) == 1
     g = losses.BernoulliLoss.grad(A, X)
-    assert len(calls) == 1                                  # shared
-    assert _same_bits(losses.BernoulliLoss.grad(A, X), g)   # fresh this time (entry dropped)
-    assert len(calls) == 1                                  # (computed through sigmoid)
+    assert calls == []                                      # shared
+    assert _same_bits(losses.BernoulliLoss.grad(A, X), g)   # entry dropped: computed afresh
+    assert calls == ["sigmoid"]
+    losses.BernoulliLoss.value(A, X)
+    A += 1.0
+    losses.BernoulliLoss.grad(A, X)
+    assert calls == ["sigmoid", "_exp_neg_abs"]             # changed: recomputed
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
