@@ -27,7 +27,8 @@ def check_array(X, name="X", ndim=2, dtype=None, n_features=None, finite=True):
         raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise ValueError(f"{name} must hold real numbers, got complex dtype {arr.dtype} "
-                         f"(npae does not drop imaginary parts; pass X.real or np.abs(X))")
+                         f"(npae does not drop imaginary parts; pass {name}.real or "
+                         f"np.abs({name}))")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     if arr.size == 0:
@@ -35,12 +36,19 @@ def check_array(X, name="X", ndim=2, dtype=None, n_features=None, finite=True):
     if n_features is not None and arr.shape[-1] != n_features:
         raise ValueError(
             f"{name} must have {n_features} columns (features), got shape {arr.shape}")
-    if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
-    elif not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
+    given = arr
+    with np.errstate(over="ignore"):        # an overflowing cast is reported below
+        if dtype is not None:
+            arr = arr.astype(dtype, copy=False)
+        elif not np.issubdtype(arr.dtype, np.floating):
+            arr = arr.astype(np.float64)
     if finite and not np.all(np.isfinite(arr)):
         n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        if arr is not given and np.all(np.isfinite(given)):
+            peak = float(np.max(np.abs(given)))
+            raise ValueError(f"{name} has values up to {peak:.3g}, beyond the range of "
+                             f"{arr.dtype} ({n_bad} would become inf); rescale {name} or "
+                             f"use dtype='float64'")
         raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s)")
     return arr
 

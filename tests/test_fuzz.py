@@ -121,6 +121,8 @@ for name, fit in FITS.items():
 case("Autoencoder-gaussian-1e30-data-diverges-clearly",
      lambda: ae(output="gaussian").fit(X * np.float32(1e30)),
      (TrainingDiverged, "the loss became inf.*started from"))
+case("Autoencoder-float64-data-beyond-float32", lambda: ae(output="gaussian").fit(
+    X.astype(np.float64) * 1e39), (ValueError, "X has values up to .* beyond the range of float32"))
 case("Autoencoder-N=1", lambda: ae().fit(X[:1]))
 case("VAE-N=1", lambda: vae().fit(X[:1]))
 case("Stacked-N=1", lambda: stacked().fit(X[:1]))
