@@ -31,6 +31,9 @@ class CheckpointError(ValueError):
 def atomic_write(path, write):
     """Call ``write(fileobj)`` on a temporary file next to ``path``, then move it into place."""
     path = Path(path)
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"cannot write {path}: {folder} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
