@@ -39,7 +39,7 @@ import threading
 import numpy as np
 
 from ._validation import check_unit_interval
-from .layers import sigmoid, softplus
+from .layers import positive_part, sigmoid, softplus
 from .parallel import rowwise
 
 
@@ -154,7 +154,7 @@ def _bce_terms(A, X, E, A_copy, out=None):
     if A_copy is not None:
         np.copyto(A_copy, A)
         np.exp(-np.abs(A), out=E)                          # in (0, 1]: cannot overflow
-    return np.subtract(np.maximum(A, 0) + np.log1p(E), X * A, out=out)   # softplus(A) − X A
+    return np.subtract(positive_part(A) + np.log1p(E), X * A, out=out)   # softplus(A) − X A
 
 
 @rowwise(weight=8)
