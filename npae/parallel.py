@@ -130,8 +130,14 @@ class _Pool:
             fn(*arg_list[-1])
         except BaseException as exc:
             error = exc
-        for _ in arg_list[:-1]:                   # always collect every worker's result
-            result = self.done.get()
+        pending = len(arg_list) - 1               # collect every worker's result, even
+        while pending:                            # if Ctrl-C arrives meanwhile: a job left
+            try:                                  # running would write into the next call
+                result = self.done.get()
+            except BaseException as exc:
+                error = error or exc
+                continue
+            pending -= 1
             if error is None and result is not None:
                 error = result
         if error is not None:
