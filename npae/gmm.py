@@ -50,15 +50,16 @@ The price is cancellation. When x is close to μ_k but both are far from 0 in un
 error of about ε = 2.2e-16 times its size, so Q loses ε · (largest term) in absolute
 terms. With data at an offset m = 10⁴ from the origin and σ = 1 that is 1e-8 per
 feature; at m = 10⁸ every digit is gone and (M4d) can even return a negative
-variance. Two measures keep it harmless: (L2) and (M4) do not change when x and μ are
-shifted by the same vector, so both expansions are computed on X − c with c the mean
-of the component means (the data mean in the M step, where μ_k − c is also formed
-from X − c: a mean rounded at the offset's scale would enter σ² at first order), which
-removes any common offset; and a component for which the expansion's largest term still exceeds 1e7 times
-its result (a mean more than ~3000 σ from c) is computed in the direct form
+variance (the uncentred expansion is 0.5 nats off at m = 10⁷ in the test below). Two
+measures keep it harmless. (L2) and (M4) do not change when x and μ are shifted by the
+same vector, so both expansions are computed on X − c, with c the mean of the component
+means (the data mean in the M step, where μ_k − c is also formed from X − c: a mean
+rounded at the offset's scale would enter σ² at first order); that removes any common
+offset. And a component for which the expansion's largest term still exceeds 1e7
+times its result (a mean more than ~3000 σ from c) is computed in the direct form
 (x − μ_k)²/σ²_k instead, so the error stays below ~4ε·1e7 ≈ 1e-8 (nats in (L2d),
-relative in (M4d)). ``tests/test_gmm_expansion.py`` checks both against the direct form in
-float64 and on float32 data with a large mean offset (the arithmetic is float64).
+relative in (M4d)). ``tests/test_gmm_expansion.py`` checks both against the direct
+form in float64 and on float32 data with a large mean offset (the arithmetic is float64).
 
 EM
 --

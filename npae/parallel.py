@@ -12,12 +12,12 @@ thread computes it and however the rows are split: a block is a slice of rows (o
 a flat array), it keeps the array's memory layout, and an elementwise function's value
 at an element does not depend on the other elements. Reductions (a sum over the batch,
 a loss value) are *not* split: summing in two halves would round differently, so they
-run on the whole array, on one thread, after the elementwise work. ``tests/test_parallel.py``
-checks serial = threaded = repeated, bit for bit, for every threaded pass and a whole
-seeded fit.
+run on the whole array, on one thread, after the elementwise work.
+``tests/test_parallel.py`` checks serial = threaded = repeated, bit for bit, for every
+threaded pass and for whole seeded fits.
 
 The setting. ``T`` is ``os.cpu_count()``, or the environment variable
-``NPAE_NUM_THREADS`` when it is set (read once, when first needed), or what
+``NPAE_NUM_THREADS`` when it is set (looked up as each pass starts), or what
 :func:`set_num_threads` chose last (``npae.set_num_threads(1)`` turns threading off;
 ``set_num_threads(None)`` goes back to the default). A pass whose cost is below
 ``MIN_SIZE`` = 131,072 element-operations runs serially: handing a block to a thread
@@ -40,11 +40,12 @@ import threading
 
 import numpy as np
 
-__all__ = ["ENV_VAR", "elementwise", "rowwise", "get_num_threads", "run_blocks", "set_num_threads", "split"]
+__all__ = ["ENV_VAR", "MIN_SIZE", "elementwise", "get_num_threads", "rowwise", "run_blocks",
+           "set_num_threads", "split"]
 
 ENV_VAR = "NPAE_NUM_THREADS"
 
-#: default size (elements) below which a pass is not split; see the module docstring
+#: cost (element-operations) below which a pass is not split; see the module docstring
 MIN_SIZE = 1 << 17
 
 _requested = None          # what set_num_threads chose; None: environment or core count
@@ -219,7 +220,7 @@ def elementwise(kernel, *args, weight=1, min_size=None):
 
 
 def rowwise(weight=1):
-    """Decorator: ``f = rowwise(w)(kernel)`` makes ``f(*arrays)`` = ``elementwise(kernel, *arrays)``.
+    """Decorator: ``f = rowwise(w)(kernel)`` makes ``f(*args)`` = ``elementwise(kernel, *args)``.
 
     The kernel keeps its formula where the reader looks for it (an activation's
     forward or backward); ``weight`` is its cost in simple passes.
