@@ -32,14 +32,18 @@ def load_average():
         return "?"
 
 
-def mnist_train():
-    """MNIST train images, float32 in [0, 1] (NPAE_DATA or ../shared/data)."""
+def mnist(split="train"):
+    """MNIST images of ``split``, float32 in [0, 1] (NPAE_DATA or ../shared/data)."""
     from pathlib import Path
     folder = npae.datasets.find_dataset("mnist") or npae.datasets.find_dataset(
         "mnist", data_dir=Path(__file__).resolve().parents[2] / "shared" / "data")
     if folder is None:
         raise SystemExit("MNIST not found: set NPAE_DATA=/path/to/data")
-    return npae.datasets.load_mnist("train", data_dir=folder)[0]
+    return npae.datasets.load_mnist(split, data_dir=folder)[0]
+
+
+def mnist_train():
+    return mnist("train")
 
 
 def layer_shapes(model):
@@ -164,7 +168,8 @@ def compare_threads(make_model, X, rounds, label, command):
     mm_share = med[1] / total
     elementwise = max(parts["loss_and_grads"] - med[1], 0.0)
     where = (f"matmuls {100 * mm_share:.0f}%, rest of the model's step (elementwise, "
-             f"Python) {100 * elementwise / total:.0f}%, Adam {100 * parts['optimizer'] / total:.0f}%, "
+             f"Python) {100 * elementwise / total:.0f}%, "
+             f"Adam {100 * parts['optimizer'] / total:.0f}%, "
              f"guard's finiteness check {100 * parts['guard'] / total:.1f}%, "
              f"other {100 * parts['other'] / total:.0f}%")
     load_after = load_average()

@@ -34,8 +34,8 @@ def data(n_components=32):
     except SystemExit:
         rng = np.random.default_rng(0)
         z = rng.integers(10, size=60000)
-        return rng.normal(size=(10, n_components))[z] * 3 + rng.normal(size=(60000, n_components)), \
-            "synthetic blobs"
+        centres = rng.normal(size=(10, n_components)) * 3
+        return centres[z] + rng.normal(size=(60000, n_components)), "synthetic blobs"
 
 
 def iteration(gm, X, resp):
@@ -55,8 +55,8 @@ def direct_diag_iteration(X, resp, reg_covar):
                      for k in range(len(Nk))])
     std = np.sqrt(covs)
     log_joint = np.log(weights) + np.stack(
-        [-0.5 * D * _LOG_2PI - np.sum(np.log(std[k])) - 0.5 * _diag_quadratic_direct(X, means[k], std[k])
-         for k in range(len(Nk))], axis=1)
+        [-0.5 * D * _LOG_2PI - np.sum(np.log(std[k]))
+         - 0.5 * _diag_quadratic_direct(X, means[k], std[k]) for k in range(len(Nk))], axis=1)
     return np.exp(log_joint - logsumexp(log_joint, axis=1)[:, None])
 
 
@@ -101,7 +101,8 @@ def main(argv=None):
           f"{direct_over_diag:.1f}×; full / direct diag (before): {full_over_direct:.1f}×")
     print("README row:")
     print(f"| GaussianMixture, {N:,} × {D}, K = {args.K}, per EM iteration "
-          f"(`python benchmarks/bench_gmm.py`) | diagonal {1e3 * med['diag (matrix products)']:.0f} ms, "
+          f"(`python benchmarks/bench_gmm.py`) | "
+          f"diagonal {1e3 * med['diag (matrix products)']:.0f} ms, "
           f"full {1e3 * med['full']:.0f} ms: diagonal **{full_over_diag:.1f}×** faster than full "
           f"(was {full_over_direct:.1f}× with the per-component diagonal form, "
           f"{1e3 * med['diag (direct, per component)']:.0f} ms); median of {args.rounds}, "

@@ -47,15 +47,13 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--load", default=None)
     args = ap.parse_args(argv)
-    from _timing import mnist_train
+    from _timing import mnist, mnist_train
     if args.load:
         model = npae.load(args.load)
     else:
         model = npae.VAE((400,), latent_dim=20, activation="relu", output="bernoulli",
                          epochs=args.epochs, random_state=0, verbose=False).fit(mnist_train())
-    folder = npae.datasets.find_dataset("mnist") or npae.datasets.find_dataset(
-        "mnist", data_dir=__import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data")
-    Xt = npae.datasets.load_mnist("test", data_dir=folder)[0][:args.examples]
+    Xt = mnist("test")[:args.examples]
     load_before = load_average()
     seconds, results = {}, {}
     for threads in (2, 1):
