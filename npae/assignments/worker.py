@@ -220,6 +220,9 @@ def serve(root):
     sys.stdout = sys.stderr
     _isolate(root)
     resolve = resolver(root)
+    importlib.import_module("npae")               # start-up is not the student's time
+    out.write(pack({"ready": True}, {}))
+    out.flush()
     stdin = sys.stdin.buffer
     while True:
         head = _read_exact(stdin, 8)
@@ -250,15 +253,20 @@ class Worker:
     """The parent's handle: ``call(Call)`` returns ``(True, (out, states), False)`` or
     ``(False, reason, is_stub)`` (is_stub: the code raised NotImplementedError)."""
 
+    STARTUP = 120.0          # seconds to start Python and import the build (a loaded machine)
+
     def __init__(self, root, timeout=10.0):
         self.root = str(Path(root).resolve())
         self.timeout = float(timeout)
         self.proc = None
+        self.timed_out = set()   # targets that timed out once: not run again (bounded time)
 
     def _start(self):
         self.proc = subprocess.Popen([sys.executable, "-I", str(Path(__file__).resolve()),
                                       self.root], cwd=self.root, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + self.STARTUP
+        unpack(self._read(int.from_bytes(self._read(8, deadline), "big"), deadline))
 
     def _read(self, n, deadline):
         fd, data = self.proc.stdout.fileno(), b""
@@ -273,8 +281,14 @@ class Worker:
         return data
 
     def call(self, call):
-        if self.proc is None or self.proc.poll() is not None:
-            self._start()
+        if call.target in self.timed_out:
+            return False, f"not run: an earlier call timed out after {self.timeout:g} s", False
+        try:
+            if self.proc is None or self.proc.poll() is not None:
+                self._start()
+        except (TimeoutError, EOFError, OSError, ValueError):
+            self.close()
+            return False, "the student build could not be imported (npae/__init__.py)", False
         meta, arrays = encode_call(call)
         deadline = time.monotonic() + self.timeout
         try:
@@ -284,6 +298,7 @@ class Worker:
             body, reply = unpack(self._read(int.from_bytes(head, "big"), deadline))
         except TimeoutError:
             self.close()
+            self.timed_out.add(call.target)
             return False, f"timed out after {self.timeout:g} s", False
         except (EOFError, BrokenPipeError, OSError, ValueError):
             self.close()
