@@ -411,3 +411,24 @@ def test_directional_check_of_mnist_size_models_passes_and_catches_a_one_percent
                       raise_on_fail=False)
     assert [r.name for r in bad.failures if r.name != "(all)"] == [target], bad.table()
     assert "1.01 × numeric" in bad.failures[-1].diagnosis
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"eps": 0}, "eps must be in"), ({"eps": float("nan")}, "eps must be a finite"),
+    ({"tol": -1}, "tol must be in"), ({"atol": -1e-9}, "atol must be in"),
+    ({"order": 3}, "order must be 2 or 4"), ({"directions": 0}, "directions"),
+])
+def test_meaningless_settings_are_refused_by_name(kwargs, message):
+    p = {"w": np.ones(3), "v": np.ones(2)}
+    with pytest.raises(ValueError, match=message):
+        check_gradients(_quadratic, p, **kwargs)
+
+
+def test_bad_params_and_complex_inputs_are_refused_by_name():
+    with pytest.raises(TypeError, match="params must be a dict"):
+        check_gradients(_quadratic, [1, 2])
+    m = npae.Autoencoder((3,), dtype="float64", random_state=0).initialize(4)
+    with pytest.raises(ValueError, match="X must hold real numbers"):
+        check_model(m, np.full((2, 4), 0.5) + 1j)
+    with pytest.raises(ValueError, match="x must hold real numbers"):
+        check_jacobian(np.sin, np.cos, np.ones(3) + 1j)

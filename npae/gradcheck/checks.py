@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import inspect
 
+from collections.abc import Mapping
+
 import numpy as np
 
+from .._validation import check_array, check_positive_int, check_scalar
 from .diagnosis import diagnose, diagnose_shape
 from .numeric import (Tracked, directional_derivative, error_estimate, numerical_gradient,
                       relative_error)
@@ -16,6 +19,18 @@ DEFAULT_TOL = 1e-7
 # (N4) above this (relative to max(1, max|n|)), finite differences at ε and ε/2 disagree
 # too much to vouch for anything: the forward is not smooth within 2ε (a kink).
 UNRELIABLE = 1e-6
+
+
+def _check_settings(eps, tol, atol, order, directions):
+    """Refuse a step, tolerance or stencil that would make the check meaningless."""
+    check_scalar(eps, "eps", 0, None, low_open=True)
+    check_scalar(tol, "tol", 0, None)
+    if atol is not None:
+        check_scalar(atol, "atol", 0, None)
+    if order not in (2, 4) or isinstance(order, bool):
+        raise ValueError(f"order must be 2 or 4, got {order!r}")
+    if directions is not None:
+        check_positive_int(directions, "directions")
 
 
 def _row(term, name, analytic, numeric, estimate, *, tol, atol, kind, batch_size, factors,
@@ -92,11 +107,19 @@ def check_gradients(fun, params, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all", n
     Raises :class:`GradientCheckError` on failure when ``raise_on_fail``; returns the
     :class:`GradCheckReport`.
     """
-    bad = [k for k, v in params.items() if np.asarray(v).dtype != np.float64]
+    _check_settings(eps, tol, atol, order, directions)
+    if not isinstance(params, Mapping) or not all(isinstance(v, np.ndarray)
+                                                  for v in params.values()):
+        raise TypeError(f"params must be a dict of float64 arrays, got "
+                        f"{type(params).__name__}")
+    bad = [k for k, v in params.items() if v.dtype != np.float64]
     if bad:
         raise TypeError(f"gradient checks need float64 arrays; {bad} are not (build the "
                         "model with dtype=np.float64)")
     _, grads = fun(params)
+    if not isinstance(grads, Mapping):
+        raise GradientCheckError(f"fun must return (loss, grads) with grads a dict, got "
+                                 f"{type(grads).__name__}")
     missing = set(params) ^ set(grads)
     if missing:
         raise GradientCheckError(f"grads and params have different keys: {sorted(missing)}")
@@ -110,8 +133,6 @@ def check_gradients(fun, params, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all", n
     report = GradCheckReport()
     if directions is not None:
         K = int(directions)
-        if K < 1:
-            raise ValueError(f"directions must be a positive integer, got {directions!r}")
         report.rows += _directional_rows(loss, params, grads, names, K, eps, order, seed,
                                          term=term, where=where, **kw)
     else:
@@ -138,7 +159,7 @@ def check_input_gradient(fun, X, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all",
     Each entry of X is moved by up to ±2·eps (±eps for ``order=2``), so X must stay
     valid under such moves: Bernoulli targets, for one, must lie that far inside [0, 1].
     """
-    X = np.array(X, dtype=np.float64)           # a private copy to perturb
+    X = np.array(check_array(X, "X", ndim=None), dtype=np.float64)   # a private copy
     fun(X)                                       # a bad X itself fails here, as itself
     B = batch_size if batch_size is not None else (X.shape[0] if X.ndim >= 2 else None)
     try:
@@ -181,6 +202,7 @@ def check_vjp(forward, backward, *inputs, upstream=None, seed=0, eps=DEFAULT_EPS
     passed through unchanged and must get ``None``. Returns the same report as
     :func:`check_gradients`, one row per differentiated input.
     """
+    _check_settings(eps, tol, atol, order, directions)
     names = list(names) if names is not None else _input_names(forward, len(inputs))
     if len(names) != len(inputs):
         raise ValueError(f"names has {len(names)} entries for {len(inputs)} inputs")
@@ -236,7 +258,8 @@ def check_jacobian(f, jacobian, x, eps=DEFAULT_EPS, tol=DEFAULT_TOL, atol=None,
     per-example layout J[n, i, j] = ∂y_nj/∂x_ni, (N, D, H) — then column i of every row
     is moved at once, so the check costs 4 D evaluations of f.
     """
-    x = np.array(x, dtype=np.float64)
+    _check_settings(eps, tol, atol, order, None)
+    x = np.array(check_array(x, "x", ndim=None), dtype=np.float64)
     y = np.asarray(f(x), dtype=np.float64)
     J = np.asarray(jacobian(x.copy()), dtype=np.float64)
     largest = [0.0]
@@ -327,7 +350,8 @@ def check_model(model, X, noise=None, terms=None, eps=DEFAULT_EPS, tol=DEFAULT_T
     if bad:
         raise TypeError(f"gradient checks need float64 parameters; {bad} are not "
                         "(build the model with dtype=np.float64)")
-    X = np.asarray(X, dtype=np.float64)
+    X = check_array(X, "X", ndim=2, dtype=np.float64)
+    _check_settings(eps, tol, atol, order, directions)
     _, values, _ = model.loss_and_grads(X, noise=noise, terms=terms)
     selections = [[t] for t in values] if each_term and len(values) > 1 else []
     selections.append(terms)
