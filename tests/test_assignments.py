@@ -170,6 +170,34 @@ def test_grading_the_reference_stubs_mutants_cheaters_and_hard_coded(hw, tmp_pat
     assert "reference,5,3,8" in csv
 
 
+def test_a_model_check_counts_once_the_unit_checks_pass(hw, tmp_path):
+    """B hard-coded to the unit checks' batch size: units pass, the model (B = 5) fails."""
+    root, _ = hw
+    student = root / "student"
+    fixed_b = """\
+    def kl_sparsity_grad(h, rho, beta):
+        B = 6
+        rho_hat = clamp_rho_hat(h.mean(axis=0))
+        d = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+        return np.broadcast_to(d / B, h.shape).copy()
+    """
+    sub = _submission(tmp_path, "fixed_b", {"npae/penalties.py": _with_function(
+        student, "npae/penalties.py", "kl_sparsity_grad", fixed_b)})
+    g = grade_submission(root / "autograder", sub).questions["q1"]
+    by_cat = {c.category: c for c in g.result.checks}
+    assert all(c.passed for c in g.result.checks if c.category != "model")
+    assert not by_cat["model"].passed and 0 < g.score < 5
+    print(by_cat["model"].line())
+    wrong = """\
+    def kl_sparsity_grad(h, rho, beta):
+        return np.zeros_like(h)
+    """
+    sub = _submission(tmp_path, "zero", {"npae/penalties.py": _with_function(
+        student, "npae/penalties.py", "kl_sparsity_grad", wrong)})
+    g = grade_submission(root / "autograder", sub).questions["q1"]
+    assert "model" not in {c.category for c in g.result.checks}     # not penalised twice
+
+
 def load_spec_dict(auto):
     from npae.assignments.grade import load_autograder
     return load_autograder(auto)[0]

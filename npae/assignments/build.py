@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import __file__ as _npae_init
 from . import stubbing
-from .catalog import get_exercise
+from .catalog import CATALOG
 from .grading import Judge, check_question, describe, in_process_runner, reference_judge
 from .mutants import mutants_of
 from .spec import load_spec, module_path
@@ -207,7 +207,8 @@ def _public_data(assignment):
         ref = base.reference(call, key)
         entry = store.setdefault(key, {})
         entry["structure"] = describe(ref)
-        if get_exercise(call.target).kind == "forward":
+        ex = CATALOG.get(call.target)               # None for a model check's call
+        if ex is not None and ex.kind == "forward":
             entry["reference"] = encode(ref, arrays)
         if "mutants" not in entry:                  # for the hints of `npae check`
             mutants(call, key)

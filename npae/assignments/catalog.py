@@ -33,7 +33,7 @@ from .. import layers, losses, network, noise, penalties
 from ..models import vae
 from .worker import Call, Obj, Ref
 
-__all__ = ["CATALOG", "Call", "Case", "Check", "Exercise", "Obj", "Ref", "exercise",
+__all__ = ["CATALOG", "Call", "Case", "Check", "Exercise", "ModelCheck", "Obj", "Ref", "exercise",
            "get_exercise"]
 
 
@@ -57,6 +57,20 @@ class Check:
 
 
 @dataclass(frozen=True)
+class ModelCheck:
+    """A whole model that uses the exercise: ``check_gradients`` of every parameter of
+    ``cls(**kwargs)`` (float64) on a batch of ``batch`` × ``n_features`` in (0, 1), the
+    gradients from the build under test, the loss from the reference."""
+
+    label: str
+    cls: str
+    kwargs: dict
+    n_features: int = 6
+    batch: int = 5
+    noise: bool = False
+
+
+@dataclass(frozen=True)
 class Exercise:
     id: str
     equations: str
@@ -72,6 +86,7 @@ class Exercise:
     also_stub: tuple = ()                # qualnames in the module that would give it away
     uses: tuple = ()                     # exercise ids its oracle or calls depend on
     factors: Callable | None = None      # case -> constants the diagnosis may name
+    model: ModelCheck | None = None      # a whole-model check, counted once units pass
 
     @property
     def module(self):
@@ -97,6 +112,8 @@ class Exercise:
         parts = [what + (f" (also at {', '.join(extra)})" if extra else "")]
         parts += [f"hidden: {c.label}" for c in self.hidden]
         parts += [f"property: {c.label}" for c in self.properties]
+        if self.model is not None:
+            parts.append(f"model: {self.model.label} (counts once the unit checks pass)")
         return "; ".join(parts)
 
 
@@ -118,6 +135,20 @@ def get_exercise(exercise_id):
     except KeyError:
         raise ValueError(f"unknown exercise {exercise_id!r}; `python -m npae assignment list` "
                          f"shows the catalog") from None
+
+
+# whole models for the model checks (float64, small, smooth activations)
+_SPARSE_MODEL = ModelCheck("a KL-sparse autoencoder (sigmoid, 6-5-6)",
+                           "npae.models.regularized:SparseAutoencoder",
+                           dict(hidden_layer_sizes=(5,), activation="sigmoid",
+                                sparsity_weight=3.0, sparsity_target=0.1))
+_CAE_MODEL = ModelCheck("a contractive autoencoder (sigmoid, 6-4-6)",
+                        "npae.models.regularized:ContractiveAutoencoder",
+                        dict(hidden_layer_sizes=(4,), activation="sigmoid",
+                             contractive_weight=0.5))
+_VAE_MODEL = ModelCheck("a VAE (tanh, 6-5-3), ε held fixed", "npae.models.vae:VAE",
+                        dict(hidden_layer_sizes=(5,), latent_dim=3, activation="tanh"),
+                        noise=True)
 
 
 # -- drawing helpers --------------------------------------------------------------------
@@ -353,7 +384,8 @@ exercise(
     hidden=(Check("a unit saturated at ρ̂ = 1 and one at ρ̂ = 0 on the whole batch (the "
                   "clamp (P9))", _kl_saturated, _same),),
     properties=(Check("every row is the same row (P8)", _kl_case, _rows_equal),),
-    factors=lambda c: {"β": c["beta"]})
+    factors=lambda c: {"β": c["beta"]},
+    model=_SPARSE_MODEL)
 
 
 def _cae_case(rng):
@@ -371,7 +403,8 @@ exercise(
     grads=lambda out, c, G: (_scalar(G, out[0]), _scalar(G, out[1])), tags=("P13", "P14"),
     redact=((r"^(\s*)∂R/∂a_nj = .*", r"\1∂R/∂a_nj = derive this"),
             (r"^(\s*)∂R/∂W_ij = Σ_n .*", r"\1∂R/∂W_ij = derive this")),
-    also_stub=("contractive_explicit_grad",), factors=lambda c: {"λ": c["lam"]})
+    also_stub=("contractive_explicit_grad",), factors=lambda c: {"λ": c["lam"]},
+    model=_CAE_MODEL)
 
 
 # -- noise -------------------------------------------------------------------------------
@@ -482,7 +515,8 @@ exercise(
     oracle=lambda c: (_reparameterize(c), [c["mu"], c["logvar"]], ["mu", "logvar"]),
     call=lambda c, G: Call("npae.models.vae:reparameterize_backward",
                            (G, np.exp(0.5 * c["logvar"]), c["eps"])),
-    grads=lambda out, c, G: (out[0], out[1]), tags=("E7", "E8", "B4", "B5"))
+    grads=lambda out, c, G: (out[0], out[1]), tags=("E7", "E8", "B4", "B5"),
+    model=_VAE_MODEL)
 
 
 def _per_example(G, d):
@@ -496,7 +530,8 @@ exercise(
     oracle=lambda c: (vae.kl_divergence, [c["mu"], c["logvar"]], ["mu", "logvar"]),
     call=lambda c, G: Call("npae.models.vae:gaussian_kl_grad", (c["mu"], c["logvar"])),
     grads=lambda out, c, G: (_per_example(G, out[0]), _per_example(G, out[1])),
-    tags=("E5", "E6", "B4", "B5"), uses=("npae.models.vae:kl_divergence",))
+    tags=("E5", "E6", "B4", "B5"), uses=("npae.models.vae:kl_divergence",),
+    model=_VAE_MODEL)
 
 
 def _kl_nonnegative(out, ref, case):

@@ -11,7 +11,10 @@ A question's checks fall in categories, each scored as the fraction it passes:
 * ``values`` (forward exercises): the reference's values at the drawn cases;
 * ``hidden``: what finite differences cannot judge, against the reference's output,
   which is never shown;
-* ``property``: properties of the output (every row equal, KL ≥ 0).
+* ``property``: properties of the output (every row equal, KL ≥ 0);
+* ``model``: every parameter gradient of a small model that uses the function (the
+  student's build computes the gradients, the reference the loss), run only once
+  every unit check passed, so one bug is not penalised twice.
 
 points × Σ_c w_c · passed_c / total_c / Σ_c w_c over the categories present. An
 exception, a timeout or a wrong shape fails that check with a one-line reason. When a
@@ -24,10 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..gradcheck import GradientCheckError, check_vjp
-from .worker import ReturnTypeError, encode, execute, materialize, one_line, resolver
+from ..gradcheck import GradientCheckError, check_gradients, check_vjp
+from .worker import Call, ReturnTypeError, encode, execute, materialize, one_line, resolver
 
-DEFAULT_WEIGHTS = {"gradient": 3.0, "values": 3.0, "hidden": 1.0, "property": 1.0}
+DEFAULT_WEIGHTS = {"gradient": 3.0, "values": 3.0, "hidden": 1.0, "property": 1.0,
+                   "model": 1.0}
 TIERS = ("numbers", "diagnosis", "hint")
 
 
@@ -264,6 +268,36 @@ def values_judge(out, ref, case):
     return None
 
 
+def _model_check(ex, rng, judge, key):
+    mc = ex.model
+    kwargs = {**mc.kwargs, "dtype": "float64", "random_state": 0, "verbose": False}
+    ref = resolver()(mc.cls)(**kwargs)
+    seed = int(rng.integers(2**31))
+    ref.initialize(mc.n_features, random_state=seed)
+    X = rng.uniform(0.05, 0.95, (mc.batch, mc.n_features))
+    noise = ref.sample_noise(X, rng) if mc.noise else None
+    params = {k: v.copy() for k, v in ref.params_.items()}
+    call = Call(f"{mc.cls}.loss_and_grads", (X, noise, None, params), self_kwargs=kwargs,
+                setup=(("initialize", (mc.n_features, seed)),))
+    ok, payload, stub = judge.run(call)
+    if not ok:
+        return _fail("model", mc.label, payload, stub)
+    out = payload[0]
+    expected = judge.structure(call, key)
+    if expected is not None and describe(out) != expected:
+        return _fail("model", mc.label, f"returned {describe(out)}, expected {expected}")
+    grads = out[2]
+
+    def value(p):
+        return ref.loss(X, noise, params=p)[0]
+
+    report = check_gradients(lambda p: (value(p), grads), params, raise_on_fail=False,
+                             value_fun=value, batch_size=mc.batch)
+    numbers = f"largest rel error {report.max_rel_error:.1e} over {len(report.rows)} arrays"
+    diagnosis = "; ".join(f"{r.name}: {r.diagnosis}" for r in report.failures if r.diagnosis)
+    return CheckResult("model", mc.label, report.passed, numbers=numbers, diagnosis=diagnosis)
+
+
 def check_question(ex, question_id, rng, judge, *, n_random=2, hidden=True):
     """Every check of exercise ``ex`` at cases drawn from ``rng``; a :class:`QuestionResult`."""
     result = QuestionResult(question_id)
@@ -285,4 +319,7 @@ def check_question(ex, question_id, rng, judge, *, n_random=2, hidden=True):
             key = f"{question_id}/{category}/{j}"
             result.checks.append(_output_check(ex, category, chk.label, chk.draw(rng),
                                                chk.judge, judge, key, chk.errstate, rng))
+    units = [c for c in result.checks if c.category in ("gradient", "values")]
+    if ex.model is not None and all(c.passed for c in units):
+        result.checks.append(_model_check(ex, rng, judge, f"{question_id}/model/0"))
     return result

@@ -51,13 +51,14 @@ class Call:
     """One call of an exercise: ``target(*args)``, or ``target``'s class made with
     ``self_kwargs`` and its method called; ``returns_args`` are the indices of arguments
     whose state after the call is returned too (a ``grads`` dict filled in place);
-    ``errstate='raise'`` makes every floating-point warning an error (an overflow)."""
+    ``errstate='raise'`` makes an overflow, a division by zero or a NaN an error."""
 
     target: str
     args: tuple
     self_kwargs: dict | None = None
     returns_args: tuple = ()
     errstate: str | None = None
+    setup: tuple = ()        # (method, args) called on the made object first (initialize)
 
 
 class ReturnTypeError(TypeError):
@@ -131,7 +132,8 @@ def encode_call(call):
     arrays = {}
     meta = {"target": call.target, "args": encode(tuple(call.args), arrays),
             "self_kwargs": None if call.self_kwargs is None else encode(call.self_kwargs, arrays),
-            "returns_args": list(call.returns_args), "errstate": call.errstate}
+            "returns_args": list(call.returns_args), "errstate": call.errstate,
+            "setup": [[m, encode(tuple(a), arrays)] for m, a in call.setup]}
     return meta, arrays
 
 
@@ -164,6 +166,8 @@ def execute(call, resolve, override=None):
         if call.self_kwargs is not None:
             cls_name, method = qualname.rsplit(".", 1)
             inst = resolve(f"{module}:{cls_name}")(**call.self_kwargs)
+            for name, setup_args in call.setup:
+                getattr(inst, name)(*setup_args)
             fn = override.__get__(inst) if override else getattr(inst, method)
         else:
             fn = override or resolve(call.target)
@@ -233,7 +237,8 @@ def serve(root):
             call = Call(meta["target"], decode(meta["args"], arrays, resolve),
                         None if meta["self_kwargs"] is None
                         else decode(meta["self_kwargs"], arrays, resolve),
-                        tuple(meta["returns_args"]), meta["errstate"])
+                        tuple(meta["returns_args"]), meta["errstate"],
+                        tuple((m, decode(a, arrays, resolve)) for m, a in meta["setup"]))
             result, states = execute(call, resolve)
             reply = {}
             try:
