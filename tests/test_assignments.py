@@ -304,6 +304,12 @@ def test_npae_check_in_the_student_build(hw, tmp_path):
     rc, lines, _ = check()
     assert rc == 0, lines
     assert lines[0].startswith("q1 kl_sparsity_grad: passes all")
+    tut = subprocess.run([sys.executable, "tutorials/02_sparse.py"], cwd=student, timeout=600,
+                         capture_output=True, text=True,
+                         env={"NPAE_FAST": "1", "NPAE_TUTORIAL_OUT": str(tmp_path / "fig"),
+                              "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"})
+    assert tut.returncode == 0, tut.stderr[-2000:]    # its answer lines are gone, it still runs
+    assert f"from {(student / 'npae').resolve()}" in tut.stdout   # on the student's code
     rc, lines, _ = check("q9")
     assert rc == 2 and "unknown question 'q9'" in lines[0]
 

@@ -159,35 +159,56 @@ def _strip_tests(student, assignment, solutions, kept):
 CELL = re.compile(r"^# %%.*$", re.M)
 
 
+def _names(stmt, ctx):
+    found = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
+    if ctx is ast.Store and isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+        found.add(stmt.name)
+    return found
+
+
+def _drop_leaking_statements(source, solutions, kept):
+    """Comment out each top-level statement that computes an answer, and the statements
+    that use what it computed (so the rest of the script still runs)."""
+    leaks = stubbing.leaking_lines(solutions, kept, source)
+    if not leaks:
+        return source, []
+    lines = source.splitlines(keepends=True)
+    tainted, drops = set(), []
+    for stmt in ast.parse(source).body:
+        if any(stmt.lineno <= n <= stmt.end_lineno for n in leaks) or \
+                _names(stmt, ast.Load) & tainted:
+            tainted |= _names(stmt, ast.Store)
+            drops.append(stmt)
+    for stmt in reversed(drops):
+        lines[stmt.lineno - 1:stmt.end_lineno] = [
+            "# (a line that computes an answer is not in the assignment's version)\n"]
+    return "".join(lines), [stmt.lineno for stmt in drops]
+
+
 def _strip_tutorials(student, assignment, solutions, kept):
-    """Replace the tutorial cells that derive an answer or compute it without npae."""
+    """Replace the markdown cells that derive an answer, and drop the statements that
+    compute one (with what depends on them); the rest runs against the student's code."""
     tags = [t for q in assignment.questions for t in q.ex.tags if not t.startswith("B")]
     tag_re = re.compile(r"\b(" + "|".join(map(re.escape, tags)) + r")\b") if tags else None
     removed = []
     for path in sorted((student / "tutorials").glob("*.py")):
-        source = path.read_text(encoding="utf-8")
-        leaks = stubbing.leaking_lines(solutions, kept, source)
+        source = original = path.read_text(encoding="utf-8")
+        rel = path.relative_to(student)
         starts = [m.start() for m in CELL.finditer(source)] + [len(source)]
-        if len(starts) < 2:
-            continue
-        pieces, changed = [source[:starts[0]]], False
-        for a, b in zip(starts, starts[1:]):
-            cell = source[a:b]
-            first = source.count("\n", 0, a) + 1
-            last = first + cell.count("\n")
-            markdown = cell.startswith("# %% [markdown]")
-            hit = (any(first <= n < last for n in leaks)
-                   or (markdown and tag_re is not None and tag_re.search(cell)))
-            if hit:
-                pieces.append("# %% [markdown]\n# *(This cell is not in the assignment's "
-                              "version: it derives or computes an answer. Derive it yourself; "
-                              "see ASSIGNMENT.md.)*\n\n")
-                removed.append(f"{path.relative_to(student)}:{first}")
-                changed = True
-            else:
+        if tag_re is not None and len(starts) > 1:
+            pieces = [source[:starts[0]]]
+            for a, b in zip(starts, starts[1:]):
+                cell = source[a:b]
+                if cell.startswith("# %% [markdown]") and tag_re.search(cell):
+                    cell = ("# %% [markdown]\n# *(This derivation is not in the assignment's "
+                            "version: derive it yourself; see ASSIGNMENT.md.)*\n\n")
+                    removed.append(f"{rel}:{source.count(chr(10), 0, a) + 1} (markdown)")
                 pieces.append(cell)
-        if changed:
-            path.write_text("".join(pieces), encoding="utf-8")
+            source = "".join(pieces)
+        source, dropped = _drop_leaking_statements(source, solutions, kept)
+        removed += [f"{rel}:{n} (code)" for n in dropped]
+        if source != original:
+            path.write_text(source, encoding="utf-8")
     return removed
 
 
