@@ -171,7 +171,8 @@ def test_grading_the_reference_stubs_mutants_cheaters_and_hard_coded(hw, tmp_pat
 
 
 def test_a_model_check_counts_once_the_unit_checks_pass(hw, tmp_path):
-    """B hard-coded to the unit checks' batch size: units pass, the model (B = 5) fails."""
+    """B hard-coded to the unit checks' batch size: units pass, the model (B = 5) fails;
+    the models run only when every question's unit checks pass."""
     root, _ = hw
     student = root / "student"
     fixed_b = """\
@@ -181,13 +182,18 @@ def test_a_model_check_counts_once_the_unit_checks_pass(hw, tmp_path):
         d = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
         return np.broadcast_to(d / B, h.shape).copy()
     """
+    vae_ok = (root / "solutions/npae/models/vae.py").read_text()
     sub = _submission(tmp_path, "fixed_b", {"npae/penalties.py": _with_function(
-        student, "npae/penalties.py", "kl_sparsity_grad", fixed_b)})
+        student, "npae/penalties.py", "kl_sparsity_grad", fixed_b), "npae/models/vae.py": vae_ok})
     g = grade_submission(root / "autograder", sub).questions["q1"]
     by_cat = {c.category: c for c in g.result.checks}
     assert all(c.passed for c in g.result.checks if c.category != "model")
     assert not by_cat["model"].passed and 0 < g.score < 5
     print(by_cat["model"].line())
+    sub = _submission(tmp_path, "fixed_b_no_q2", {"npae/penalties.py": _with_function(
+        student, "npae/penalties.py", "kl_sparsity_grad", fixed_b)})
+    g = grade_submission(root / "autograder", sub).questions["q1"]
+    assert g.score == 5            # q2 is a stub: the models (which use it) are not run
     wrong = """\
     def kl_sparsity_grad(h, rho, beta):
         return np.zeros_like(h)

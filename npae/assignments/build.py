@@ -26,7 +26,8 @@ import numpy as np
 from .. import __file__ as _npae_init
 from . import stubbing
 from .catalog import CATALOG
-from .grading import Judge, check_question, describe, in_process_runner, reference_judge
+from .grading import (Judge, add_model_checks, check_question, describe, in_process_runner,
+                      reference_judge)
 from .mutants import mutants_of
 from .spec import load_spec, module_path
 from .worker import encode
@@ -243,11 +244,16 @@ def _public_data(assignment):
         return found
 
     judge = Judge(base.run, reference, mutants)
+    graded = []
     for q in assignment.questions:
-        rng = np.random.default_rng(public_seed(assignment.title, q.id))
-        res = check_question(q.ex, q.id, rng, judge, n_random=1, hidden=False)
+        seed = public_seed(assignment.title, q.id)
+        res = check_question(q.ex, q.id, np.random.default_rng(seed), judge, n_random=1,
+                             hidden=False)
+        graded.append((q.ex, q.id, res, seed))
+    add_model_checks(graded, judge)
+    for ex, qid, res, _ in graded:
         if not res.passed:
-            raise BuildError(f"the reference fails the public checks of {q.id}: "
+            raise BuildError(f"the reference fails the public checks of {qid}: "
                              + "; ".join(c.line() for c in res.checks if not c.passed))
     return store, arrays
 

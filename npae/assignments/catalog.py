@@ -561,3 +561,47 @@ exercise(
     properties=(Check("KL ≥ 0", _vae_case, _kl_nonnegative),
                 Check("KL = 0 at μ = 0, log σ² = 0", _kl_zero_case, _kl_zero)),
     tags=("E4",))
+
+
+# -- Gaussian mixture --------------------------------------------------------------------
+
+def _gmm_case(rng, far=False):
+    K, D = 3, 2
+    means = rng.normal(0.0, 3.0, (K, D))
+    A = rng.normal(0.0, 0.5, (K, D, D))
+    covs = A @ np.swapaxes(A, 1, 2) + 0.3 * np.eye(D)
+    X = means[rng.integers(0, K, 7)] + rng.normal(0.0, 1.0, (7, D))
+    if far:
+        X[:2] += 1e3                                     # log N ≈ −10⁶: exp underflows to 0
+    return dict(X=X, weights=rng.dirichlet(np.ones(K) * 2), means=means,
+                chol=np.linalg.cholesky(covs))
+
+
+def _gmm_call(c, G=None):
+    return Call("npae.gmm:GaussianMixture._e_step", (c["X"], c["weights"], c["means"],
+                                                      c["chol"]),
+                self_kwargs={"n_components": 3, "covariance_type": "full"})
+
+
+def _gmm_tuple_same(out, ref, case):
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        return "expected (log γ, mean log-likelihood)"
+    return _same(out[0], ref[0], case) or _same(out[1], ref[1], case)
+
+
+def _rows_normalized(out, ref, case):
+    log_gamma = np.asarray(out[0])
+    if log_gamma.shape != (case["X"].shape[0], 3):
+        return f"log γ has shape {log_gamma.shape}, expected {(case['X'].shape[0], 3)}"
+    ok = np.allclose(np.exp(log_gamma).sum(axis=1), 1.0, atol=1e-12)
+    return None if ok else "the responsibilities of a row do not sum to 1"
+
+
+exercise(
+    id="npae.gmm:GaussianMixture._e_step", equations="gmm (E1), (L1)",
+    summary="the E step: log γ_nk and the mean log-likelihood, through a log-sum-exp",
+    cases=(Case("random", _gmm_case),), call=_gmm_call,
+    hidden=(Check("points 1000 away from every component (log-sum-exp)",
+                  lambda rng: _gmm_case(rng, far=True), _gmm_tuple_same),),
+    properties=(Check("each row of γ sums to 1", _gmm_case, _rows_normalized),),
+    tags=("E1",), uses=("npae.layers:logsumexp",))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import stubbing
-from .grading import check_question, reference_judge
+from .grading import add_model_checks, check_question, reference_judge
 from .spec import Assignment, module_path
 from .worker import Worker
 
@@ -80,8 +80,8 @@ def _prepare(auto, submission, assignment, tree):
     shutil.copytree(auto / "student" / "npae", tree / "npae")
     notes, used = [], set()
     by_module = {}
-    for q in assignment.questions:
-        by_module.setdefault(q.ex.module, []).append(q.ex.qualname)
+    for q in assignment.questions:                 # with the helpers stubbed alongside
+        by_module.setdefault(q.ex.module, []).extend((q.ex.qualname,) + q.ex.also_stub)
     for module, qualnames in by_module.items():
         rel = module_path(module)
         found = _find(submission, rel)
@@ -127,10 +127,14 @@ def grade_submission(auto, submission, name=None, assignment=None, key=None):
         grade.notes = _prepare(auto, submission, assignment, tree)
         with Worker(tree, timeout=assignment.time_limit) as worker:
             judge = reference_judge(worker.call)
+            graded = []
             for q in assignment.questions:
                 seed = case_seed(key, assignment.title, q.id, name)
                 result = check_question(q.ex, q.id, np.random.default_rng(seed), judge,
                                         n_random=assignment.cases, hidden=True)
+                graded.append((q.ex, q.id, result, seed))
+            add_model_checks(graded, judge)
+            for q, (_, _, result, seed) in zip(assignment.questions, graded):
                 score = round(q.points * result.fraction(q.weights), 4)
                 grade.questions[q.id] = QuestionGrade(q, result, score, seed)
     grade.seconds = time.perf_counter() - t0

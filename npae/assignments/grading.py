@@ -14,7 +14,8 @@ A question's checks fall in categories, each scored as the fraction it passes:
 * ``property``: properties of the output (every row equal, KL ≥ 0);
 * ``model``: every parameter gradient of a small model that uses the function (the
   student's build computes the gradients, the reference the loss), run only once
-  every unit check passed, so one bug is not penalised twice.
+  every unit check of every question passed (:func:`add_model_checks`), so one bug is
+  not penalised twice.
 
 points × Σ_c w_c · passed_c / total_c / Σ_c w_c over the categories present. An
 exception, a timeout or a wrong shape fails that check with a one-line reason. When a
@@ -258,6 +259,11 @@ def _output_check(ex, category, check_label, case, judge_fn, judge, key, errstat
 
 
 def values_judge(out, ref, case):
+    if isinstance(ref, (tuple, list)):
+        if not isinstance(out, (tuple, list)) or len(out) != len(ref):
+            return f"returned {describe(out)}, expected {describe(ref)}"
+        return next((f"item {i}: {w}" for i, w in enumerate(
+            values_judge(o, r, case) for o, r in zip(out, ref)) if w), None)
     a = np.asarray(out, dtype=np.float64)
     if a.shape != np.shape(ref):
         return f"returned shape {a.shape}, expected {np.shape(ref)}"
@@ -319,7 +325,23 @@ def check_question(ex, question_id, rng, judge, *, n_random=2, hidden=True):
             key = f"{question_id}/{category}/{j}"
             result.checks.append(_output_check(ex, category, chk.label, chk.draw(rng),
                                                chk.judge, judge, key, chk.errstate, rng))
-    units = [c for c in result.checks if c.category in ("gradient", "values")]
-    if ex.model is not None and all(c.passed for c in units):
-        result.checks.append(_model_check(ex, rng, judge, f"{question_id}/model/0"))
     return result
+
+
+def units_pass(result):
+    return all(c.passed for c in result.checks if c.category in ("gradient", "values"))
+
+
+def add_model_checks(graded, judge):
+    """Whole-model checks, for ``graded`` = [(exercise, question id, result, seed)].
+
+    A model uses several of npae's functions (every model calls backprop_layers), so
+    they run only when the unit checks of every question passed: otherwise they are
+    left out of the score, and one bug is not penalised twice.
+    """
+    if not all(units_pass(result) for _, _, result, _ in graded):
+        return
+    for ex, qid, result, seed in graded:
+        if ex.model is not None:
+            rng = np.random.default_rng([seed, 1])
+            result.checks.append(_model_check(ex, rng, judge, f"{qid}/model/0"))

@@ -15,7 +15,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..layers import dense_backward, sigmoid
+from ..gmm import _log_gaussian
+from ..layers import dense_backward, logsumexp, sigmoid
 from ..network import accumulate
 from ..penalties import clamp_rho_hat
 
@@ -388,3 +389,30 @@ def kl_div_no_half(mu, logvar):
         "of each row, one KL per example")
 def kl_div_wrong_axis(mu, logvar):
     return -0.5 * np.sum(1.0 + logvar - mu * mu - np.exp(logvar), axis=0)
+
+
+# -- Gaussian mixture --------------------------------------------------------------------
+
+@mutant("npae.gmm:GaussianMixture._e_step", "gmm (L1): log Σ_k exp(…) underflows far from "
+        "every component; use logsumexp (the largest term subtracted)")
+def e_step_naive(self, X, weights, means, chol):
+    log_joint = np.log(weights) + _log_gaussian(X, means, chol, self.covariance_type)
+    with np.errstate(divide="ignore"):
+        log_px = np.log(np.sum(np.exp(log_joint), axis=1))
+    return log_joint - log_px[:, None], float(np.mean(log_px))
+
+
+@mutant("npae.gmm:GaussianMixture._e_step", "gmm (E1): the joint is log π_k + log N(x_n | μ_k, "
+        "Σ_k): the mixing weights are missing")
+def e_step_no_weights(self, X, weights, means, chol):
+    log_joint = _log_gaussian(X, means, chol, self.covariance_type)
+    log_px = logsumexp(log_joint, axis=1)
+    return log_joint - log_px[:, None], float(np.mean(log_px))
+
+
+@mutant("npae.gmm:GaussianMixture._e_step", "gmm (E1): γ_nk normalizes over the components "
+        "k of each sample, not over the samples")
+def e_step_wrong_axis(self, X, weights, means, chol):
+    log_joint = np.log(weights) + _log_gaussian(X, means, chol, self.covariance_type)
+    log_px = logsumexp(log_joint, axis=0)
+    return log_joint - log_px[None, :], float(np.mean(logsumexp(log_joint, axis=1)))
