@@ -36,12 +36,12 @@
 # pass) or open with jupytext. No data set is needed. Figures go to `NPAE_TUTORIAL_OUT`.
 
 # %%
+import time
+
 import numpy as np
 from matplotlib.figure import Figure
 
 from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
-import time
-
 from npae import plotting
 from npae.gradcheck import numerical_gradient, relative_error
 from npae.likelihood import elbo, importance_sampled_log_likelihood, log_importance_weights
