@@ -394,3 +394,40 @@ def test_build_refuses_bad_specs_and_existing_output(tmp_path):
     with pytest.raises(BuildError, match="already exists and is not empty"):
         build(tmp_path / "spec.toml", tmp_path / "out")
     assert (tmp_path / "out" / "mine.txt").read_text() == "keep me"
+
+
+def test_build_fails_when_a_mutant_scores_full_marks(tmp_path, monkeypatch):
+    """A "mistake" that is really correct code is caught: the build names it, writes nothing."""
+    def kl_really_correct(h, rho, beta):
+        rho_hat = clamp_rho_hat(h.mean(axis=0))  # noqa: F821 (names of npae.penalties)
+        d_rho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
+        return np.broadcast_to(d_rho_hat / h.shape[0], h.shape).copy()
+
+    fake = mutants.Mutant("npae.penalties:kl_sparsity_grad", kl_really_correct, "(P0): none")
+    monkeypatch.setitem(mutants.MUTANTS, fake.exercise, mutants.mutants_of(fake.exercise) + [fake])
+    (tmp_path / "spec.toml").write_text(SPEC)
+    with pytest.raises(BuildError, match="mutant kl_really_correct of q1 scores full marks"):
+        build(tmp_path / "spec.toml", tmp_path / "out", log=lambda *a: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]
+
+
+def test_cli_lists_the_catalog_and_reports_bad_specs(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "npae", "assignment", "list"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0
+    for exercise_id in catalog.CATALOG:
+        assert exercise_id in r.stdout
+    (tmp_path / "bad.toml").write_text('title = "x"\n')
+    r = subprocess.run([sys.executable, "-m", "npae", "assignment", "build",
+                        str(tmp_path / "bad.toml"), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "[[questions]]" in r.stderr
+
+
+def test_redaction_replaces_tagged_equations_and_their_continuations():
+    doc = ["    (P6)  R = β Σ_j KL(ρ ‖ ρ̂_j),\n", "          KL(ρ ‖ ρ̂) = ρ log(ρ/ρ̂)\n",
+           "    (P7)  ∂R/∂ρ̂_j = β [−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)]\n", "          more of (P7)\n",
+           "    (P8)  ∂R/∂h_nj = (1/B) ∂R/∂ρ̂_j\n", "\n", "(P7) is prose and stays.\n"]
+    out = stubbing.redact_lines(doc, tags=("P7", "P8"))
+    assert out == [doc[0], doc[1], "    (P7)  derive this\n", "    (P8)  derive this\n", "\n",
+                   "(P7) is prose and stays.\n"]

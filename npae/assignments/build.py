@@ -18,6 +18,7 @@ import re
 import secrets
 import shutil
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -341,6 +342,7 @@ def _mutant_submission(student, question, mutant, where):
 
 def _function_only(source):
     """The def of a decorated function's source, without its decorators."""
+    source = textwrap.dedent(source)
     tree = ast.parse(source)
     fn = tree.body[0]
     lines = source.splitlines(keepends=True)
