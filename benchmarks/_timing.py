@@ -164,9 +164,10 @@ def compare_threads(make_model, X, rounds, label, command):
         print(f"{r + 1:>5}{t2:>13.2f}{tm:>11.2f}{t1:>12.2f}{t2 / tm:>9.2f}{t1 / tm:>9.2f}")
     med = [statistics.median(col) for col in zip(*rows)]
     parts = breakdown(make_model, X, 2)
+    mm_now = matmul_epoch(shapes, X.shape[0], B, dtype)               # beside the breakdown
     total = sum(parts.values())
-    mm_share = med[1] / total
-    elementwise = max(parts["loss_and_grads"] - med[1], 0.0)
+    mm_share = min(mm_now, parts["loss_and_grads"]) / total
+    elementwise = max(parts["loss_and_grads"] - mm_now, 0.0)
     where = (f"matmuls {100 * mm_share:.0f}%, rest of the model's step (elementwise, "
              f"Python) {100 * elementwise / total:.0f}%, "
              f"Adam {100 * parts['optimizer'] / total:.0f}%, "
