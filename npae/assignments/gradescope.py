@@ -71,10 +71,10 @@ def grade_all(auto, submissions, out, results_json_path=None, name=None, log=pri
     grades = []
     for sub, sub_name in zip(submissions, names):
         g = grade_submission(auto, sub, assignment=assignment, key=key, name=sub_name)
-        results = results_json(g)
-        _write_atomic(Path(out) / g.name / "results.json", json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(results_json(g), indent=2, ensure_ascii=False) + "\n"
+        _write_atomic(Path(out) / g.name / "results.json", text)
         if results_json_path:
-            _write_atomic(results_json_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+            _write_atomic(results_json_path, text)
         log(f"{g.name}: {g.score:g}/{assignment.points:g} in {g.seconds:.1f} s")
         grades.append(g)
     _write_atomic(Path(out) / "grades.csv", grades_csv(grades, assignment))
