@@ -13,9 +13,13 @@ loss must be smooth within that distance of the point):
 * regularizers and every combination ``_validate_regularizers`` allows: L1 sparsity
   (|z| has its kink at z = 0; an identity or tanh code is moved ``MARGIN`` away from 0
   by :func:`clear_kinks`, a sigmoid, softplus or ReLU code is ≥ 0 and |z| = z near it),
-  KL sparsity (sigmoid codes: ρ̂ ∈ (0, 1), smooth), k-sparse codes (the mask is piecewise
-  constant: points whose k-th and (k+1)-th largest code differ by less than ``TOP_K_GAP``
-  in some row are rejected, so no perturbation reorders them), denoising with each noise
+  KL sparsity (sigmoid codes: ρ̂ ∈ (0, 1), smooth, but the k-th derivative of
+  log(1 − ρ̂) grows as (k−1)!/(1 − ρ̂)^k: at 1 − ρ̂ = 0.015 the order-4 stencil's
+  truncation error ε⁴ L⁽⁵⁾/30 is ~1e-3 and the checker rightly refuses to judge, so
+  points with some ρ̂_j outside [KL_EDGE, 1 − KL_EDGE] = [0.05, 0.95] are rejected),
+  k-sparse codes (the mask is piecewise constant: points whose k-th and (k+1)-th
+  largest code differ by less than ``TOP_K_GAP`` in some row are rejected, so no
+  perturbation reorders them), denoising with each noise
   (drawn once by ``sample_noise`` and held fixed: X̃ is affine in X and in the
   parameters), contractive (one sigmoid layer: a smooth closed form), weight decay;
 * VAEs: depth 0-3, both decoders, fixed or learned decoder variance, with and without
@@ -84,6 +88,7 @@ def examples(n):
 
 MARGIN = 0.05       # min |pre-activation| of a ReLU unit, min |z| of an L1 identity/tanh code
 TOP_K_GAP = 0.02    # min gap between the k-th and (k+1)-th largest code of every row
+KL_EDGE = 0.05      # KL sparsity: ρ̂_j kept in [KL_EDGE, 1 − KL_EDGE] (see the docstring)
 SMOOTH = ("identity", "sigmoid", "tanh", "softplus")
 ACTIVATIONS = SMOOTH + ("relu",)
 NOISES = (None, "gaussian", "masking", "salt_and_pepper")
@@ -236,15 +241,15 @@ def clear_kinks(model, X, noise):
     p = model.params_
     if isinstance(model, VAE):
         enc, mu, logvar, dec = model._layers()
-        h = X
+        eps, h = noise, X
+        if isinstance(noise, dict):                     # binarized: the encoder reads X_b
+            if np.min(np.abs(noise["u"] - X)) < 0.01:   # X_b = 1[U < X] constant within 2ε
+                return False
+            eps, h = noise["eps"], (noise["u"] < X).astype(X.dtype)
         for layer in enc:
             h = _run(p, layer, h, MARGIN, _relu(layer)).out
         m = run_layers(p, [mu], h)[0].out
         lv = model._logvar_head(run_layers(p, [logvar], h)[0].out)
-        eps = noise["eps"] if isinstance(noise, dict) else noise
-        if isinstance(noise, dict):
-            if np.min(np.abs(noise["u"] - X)) < 0.01:   # X_b = 1[U < X] constant within 2ε
-                return False
         h = m + np.exp(0.5 * lv) * eps
         for layer in dec:
             h = _run(p, layer, h, MARGIN, _relu(layer)).out
@@ -257,6 +262,9 @@ def clear_kinks(model, X, noise):
         code = i == len(enc) - 1
         cache = _run(p, layer, h, MARGIN, _relu(layer) or (code and l1_code))
         h = cache.out
+        if code and model.sparsity == "kl" and not np.all(np.abs(h.mean(axis=0) - 0.5)
+                                                          <= 0.5 - KL_EDGE):
+            return False
         if k is not None:
             if k < h.shape[1]:
                 top = -np.sort(-h, axis=1)
@@ -495,7 +503,8 @@ def _leaves(noise):
 def test_same_seed_gives_bit_identical_parameters_after_fit(case, data_seed, n, batch_size,
                                                             epochs, dtype):
     """Two fits with the same random_state on the same data end with bit-identical
-    parameters and histories (losses; not the seconds); another random_state gives other parameters."""
+    parameters and histories (losses; not the seconds); another random_state gives
+    other parameters."""
     X = draw_data(build(case), n, case["D"], np.random.default_rng(data_seed)).astype(dtype)
     fits = [build(case, dtype, epochs=epochs, batch_size=batch_size).fit(X) for _ in range(2)]
     other = case["cls"](**{**case["kwargs"], "random_state": case["seed"] % 2**31 + 1},
@@ -637,7 +646,7 @@ def test_every_primitive_backward_matches_its_forward_at_random_shapes(shape, n_
                                  lambda G, A, X, loss=loss: (G * loss.grad(A, X),
                                                              G * loss.target_grad(A, X)),
                                  a, X01, names=["A", "X"], raise_on_fail=False))
-    h = L.sigmoid(a)
+    h = L.sigmoid(np.clip(a, -2.5, 2.5))     # ρ̂ within [0.07, 0.93] (KL_EDGE, docstring)
     reports.append(check_vjp(lambda z: penalties.l1_activity(z, 0.7),
                              lambda G, z: G * penalties.l1_activity_grad(z, 0.7), a,
                              raise_on_fail=False))
