@@ -320,7 +320,7 @@ def assert_check_passes(model, X, noise):
 
 
 # -- 1. random models pass the gradient check --------------------------------------------
-@examples(60)
+@examples(40)
 @given(case=autoencoder_cases(), seed=st.integers(0, 2**32 - 1))
 def test_random_autoencoders_pass_the_gradient_check(case, seed):
     """Every allowed Autoencoder configuration (and preset) passes check_model at a random
@@ -335,7 +335,7 @@ def test_random_stacked_autoencoders_pass_the_gradient_check(case, seed):
     assert_check_passes(*random_point(case, np.random.default_rng(seed)))
 
 
-@examples(40)
+@examples(25)
 @given(case=vae_cases(), seed=st.integers(0, 2**32 - 1))
 def test_random_vaes_pass_the_gradient_check(case, seed):
     """VAEs with both decoders, fixed or learned decoder variance, with and without
