@@ -178,7 +178,8 @@ def compare_threads(make_model, X, rounds, label, command):
           f"1 thread {med[2]:.2f} s; ratio {med[3]:.2f} (2 threads), {med[4]:.2f} (1 thread)")
     print(f"where an epoch's time goes (2 threads, phases timed separately): {where}")
     print("README row:")
-    print(f"| {label} (`{command}`) | {med[0]:.2f} s/epoch with 2 threads = **{med[3]:.2f}×** "
+    per = "epoch" if X.shape[0] >= 60000 else f"{X.shape[0]:,} rows"
+    print(f"| {label} (`{command}`) | {med[0]:.2f} s per {per} with 2 threads = **{med[3]:.2f}×** "
           f"its matmuls alone ({med[1]:.2f} s); 1 thread {med[2]:.2f} s = {med[4]:.2f}×; "
           f"{where}; median of {rounds}, load {load_before}→{load_after} |")
     return med

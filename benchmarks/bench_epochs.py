@@ -50,8 +50,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     X = mnist_train()[:args.rows]
     label, make = MODELS[args.model]
+    rows = "" if args.rows >= 60000 else f" --rows {args.rows}"
     compare_threads(make, X, args.rounds, label,
-                    f"python benchmarks/bench_epochs.py {args.model}")
+                    f"python benchmarks/bench_epochs.py {args.model}{rows}")
 
 
 if __name__ == "__main__":
