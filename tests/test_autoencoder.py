@@ -244,3 +244,14 @@ def test_pca_matches_the_svd_of_the_centred_data():
     np.testing.assert_allclose(mean, X.mean(0))
     with pytest.raises(ValueError, match="n_components"):
         npae.pca(X, 9)
+
+
+def test_an_explicit_decoder_with_one_encoder_activation_uses_it_and_mixed_ones_ask():
+    """decoder_activation=None mirrors the encoder; with an explicit decoder_layer_sizes a
+    single encoder activation (given per layer or once) serves, several must be named."""
+    m = npae.Autoencoder((2, 2), activation=("tanh", "tanh"), decoder_layer_sizes=(3,),
+                         dtype="float64").initialize(4)
+    assert [a.name for a in m._dec_acts] == ["tanh"]
+    with pytest.raises(ValueError, match="set decoder_activation"):
+        npae.Autoencoder((2, 2), activation=("tanh", "sigmoid"),
+                         decoder_layer_sizes=(3,)).initialize(4)

@@ -694,10 +694,10 @@ def autoencoder_rule_violations(kw):
     if kw["tied_weights"] and kw["decoder_layer_sizes"] is not None:
         bad.append(("tied_weights", r"tied_weights"))
     dec = kw["decoder_layer_sizes"]
-    if dec is not None and not isinstance(acts, str) and len(acts) != len(dec):
-        # decoder_activation=None defaults to ``activation``: one name per encoder layer
-        # is then the wrong number of names for the decoder's hidden layers
-        bad.append(("decoder_activation", r"^decoder_activation must be one name"))
+    if dec is not None and not isinstance(acts, str) and len(set(acts)) > 1:
+        # decoder_activation=None with an explicit decoder: one encoder activation serves
+        # any decoder depth, several different ones cannot be mirrored onto it
+        bad.append(("decoder_activation", r"set decoder_activation"))
     if kw["sparsity"] is None and kw["sparsity_weight"] > 0:
         bad.append(("sparsity_weight", r"sparsity_weight"))
     if kw["sparsity"] == "kl" and code != "sigmoid":

@@ -203,8 +203,15 @@ class Autoencoder(BaseModel):
                         if self.decoder_activation is None else self.decoder_activation)
         else:
             self._dec_sizes = check_layer_sizes(dec, "decoder_layer_sizes", allow_empty=True)
-            dec_acts = (self.activation if self.decoder_activation is None
-                        else self.decoder_activation)
+            dec_acts = self.decoder_activation
+            if dec_acts is None:                  # one encoder activation serves any depth
+                names = {a.name for a in self._enc_acts}
+                if len(names) > 1:
+                    raise ValueError(
+                        f"decoder_layer_sizes={dec!r} with per-layer activation="
+                        f"{self.activation!r}: set decoder_activation (one name or "
+                        f"{len(self._dec_sizes)}), the encoder's cannot be mirrored")
+                dec_acts = names.pop()
         self._dec_acts = self._per_layer(dec_acts, len(self._dec_sizes), "decoder_activation")
         check_scalar(self.weight_decay, "weight_decay", 0, None)
         if not isinstance(self.tied_weights, (bool, np.bool_)):
