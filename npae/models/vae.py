@@ -369,7 +369,7 @@ class VAE(BaseModel):
                  "npae/models/vae.py (reparameterize_backward is (E7)-(E8))",
         "kl": "(E4)-(E6), (F9), (B4)-(B6) in npae/models/vae.py ((F4b), (B6b) with "
               "logvar_bound; gaussian_kl_grad is (E5)-(E6))",
-        "weight_decay": "(B10) in npae/models/vae.py; (F1)-(B1) in npae/penalties.py",
+        "weight_decay": "(B10) in npae/models/vae.py; (P1)-(P2) in npae/penalties.py",
         "input": "(B11) in npae/models/vae.py",
     }
 
