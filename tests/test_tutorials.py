@@ -23,3 +23,17 @@ def test_tutorials_are_percent_format_notebooks():
     for path in TUTORIALS:
         text = path.read_text()
         assert text.count("# %%") >= 4 and "# %% [markdown]" in text, path.name
+
+
+def test_a_tutorial_copied_out_of_the_repository_runs_on_the_installed_npae(tmp_path):
+    """Without tutorials/_setup.py beside it, a tutorial falls back to npae.tutorial_setup."""
+    import shutil
+    src = next(p for p in TUTORIALS if p.name.startswith("00_"))
+    copy = tmp_path / src.name
+    shutil.copy(src, copy)
+    env = {**os.environ, "NPAE_FAST": "1", "NPAE_TUTORIAL_OUT": str(tmp_path / "out"),
+           "MPLBACKEND": "Agg"}
+    res = subprocess.run([sys.executable, str(copy)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "npae 0.1.0 from" in res.stdout

@@ -35,7 +35,10 @@ import time
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+try:                                   # in a checkout: its own npae first
+    from _setup import FAST, START, out  # Agg backend, NPAE_FAST, figure folder
+except ModuleNotFoundError:            # a tutorial copied out on its own: installed npae
+    from npae.tutorial_setup import FAST, START, out
 import npae
 from npae import datasets, losses, network, plotting
 from npae.gradcheck import DEFAULT_EPS, check_model, relative_error

@@ -40,7 +40,10 @@ import time
 
 import numpy as np
 
-from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+try:                                   # in a checkout: its own npae first
+    from _setup import FAST, START, out  # Agg backend, NPAE_FAST, figure folder
+except ModuleNotFoundError:            # a tutorial copied out on its own: installed npae
+    from npae.tutorial_setup import FAST, START, out
 from npae import Autoencoder, datasets, penalties, plotting
 from npae.gradcheck import check_model, numerical_gradient, relative_error
 from npae.metrics import fraction_near_zero, mean_activation

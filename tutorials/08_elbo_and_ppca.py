@@ -41,7 +41,10 @@ import time
 import numpy as np
 from matplotlib.figure import Figure
 
-from _setup import FAST, START, out  # Agg backend, npae from a checkout, NPAE_FAST
+try:                                   # in a checkout: its own npae first
+    from _setup import FAST, START, out  # Agg backend, NPAE_FAST, figure folder
+except ModuleNotFoundError:            # a tutorial copied out on its own: installed npae
+    from npae.tutorial_setup import FAST, START, out
 from npae import plotting
 from npae.gradcheck import numerical_gradient, relative_error
 from npae.likelihood import elbo, importance_sampled_log_likelihood, log_importance_weights

@@ -1,36 +1,17 @@
-"""What every tutorial does first, in one place.
+"""What every tutorial in this checkout does first.
 
-* figures are written to files, never shown (matplotlib's Agg backend);
-* npae is imported from the checkout this file sits in whenever that checkout holds
-  npae/ (so a tutorial in an assignment's student build runs the student's code, never
-  an installed reference), else from wherever it is installed; the path is printed;
-* ``FAST`` is true under ``NPAE_FAST=1`` (tiny sizes, used by the tests);
-* ``OUT`` is the figure folder, ``NPAE_TUTORIAL_OUT`` or ``tutorial-output/``, and
-  ``out(name)`` a path in it; ``START`` the time the tutorial started.
+npae is imported from the checkout this file sits in whenever that checkout holds
+npae/ (so a tutorial in an assignment's student build runs the student's code, never
+an installed reference), else from wherever it is installed; then
+:mod:`npae.tutorial_setup` sets the Agg backend, ``FAST`` (``NPAE_FAST=1``), the figure
+folder ``OUT`` with ``out(name)``, ``START``, and prints which npae was loaded.
+A tutorial copied out of the repository imports :mod:`npae.tutorial_setup` itself.
 """
-import os
 import sys
-import time
 from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parent.parent       # the repository, which holds npae/
 if (ROOT / "npae" / "__init__.py").is_file():       # this checkout first, installed or not
     sys.path.insert(0, str(ROOT))
-import npae  # noqa: E402
 
-NPAE_PATH = Path(npae.__file__).resolve().parent
-
-FAST = os.environ.get("NPAE_FAST") == "1"
-OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
-os.makedirs(OUT, exist_ok=True)
-START = time.perf_counter()
-print(f"npae {npae.__version__} from {NPAE_PATH}; fast mode: {FAST}; figures go to {OUT}/")
-
-
-def out(name):
-    """The path of figure ``name`` in the output folder."""
-    return os.path.join(OUT, name)
+from npae.tutorial_setup import FAST, NPAE_PATH, OUT, START, out  # noqa: E402,F401
