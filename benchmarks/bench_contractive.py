@@ -4,7 +4,7 @@ One training step (``loss_and_grads``: forward, backward) of a one-layer sigmoid
 autoencoder D-H-D on a batch of B MNIST-sized rows, timed in the same run for
 
 * the plain autoencoder,
-* the contractive autoencoder with the closed form (npae.penalties (F8), (B5)-(B6)),
+* the contractive autoencoder with the closed form (penalties (P12)-(P14)),
   which adds O(B·H + D·H) work to a step that costs O(B·D·H);
 * the contractive term alone, closed form and explicit: the explicit path builds the
   B×D×H Jacobian J_nij = s_nj W_ij (penalties ``contractive_explicit``/``_grad``),

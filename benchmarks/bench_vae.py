@@ -154,7 +154,10 @@ def main(argv=None):
     is_seconds = time.perf_counter() - t0
     se = ll.std(ddof=1) / np.sqrt(n_is) if n_is > 1 else float("nan")
     nelbo_sub = -model.score(Xt[:n_is])
-    print(f"importance-sampled log p(x), K = {args.is_samples}, first {n_is} test examples: "
+    # Bernoulli on grey-level pixels is unnormalized: this is a cross-entropy score, not
+    # log p(x) (npae.likelihood.binarized_log_likelihood gives a true one on binary images)
+    print(f"importance-sampled score (grey-level pixels: not a density), K = {args.is_samples}, "
+          f"first {n_is} test examples: "
           f"{ll.mean():.2f} ± {se:.2f} nats (−ELBO on the same examples {nelbo_sub:.2f}); "
           f"{is_seconds:.1f} s")
     results.update(test_neg_elbo=test_nelbo, epoch_wall=ep_wall, epoch_cpu=ep_cpu,
