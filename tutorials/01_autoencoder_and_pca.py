@@ -312,7 +312,7 @@ print(f"mean ||x̂_AE - x̂_PCA||² / mean ||x - μ||² = {excess:.1e}")
 # whose gradients are small and noisy. The decay removes what the data does not support,
 # at a cost in reconstruction error. Measured once with this section's settings on MNIST
 # (60,000 digits, 5 epochs), by setting `decay` below to each value and running
-# `NPAE_DATA=/work/shared/data python tutorials/01_autoencoder_and_pca.py` (this run
+# `NPAE_DATA=../shared/data python tutorials/01_autoencoder_and_pca.py` (this run
 # prints its own numbers for the λ it uses, and PCA's, further down):
 #
 # | $\lambda$ | 0 | 0.01 | 0.03 | **0.05** | 0.1 |

@@ -276,7 +276,7 @@ for name, m in models.items():
 # The KL model's mean activation moves from the plain model's (printed above) to near its
 # target $\rho$, but settles above it (on MNIST with this setting ≈ 0.6 for the plain
 # model and ≈ 0.085 for the KL one, measured once with
-# `NPAE_DATA=/work/shared/data python tutorials/02_sparse.py`): the reconstruction
+# `NPAE_DATA=../shared/data python tutorials/02_sparse.py`): the reconstruction
 # term pulls the other way, and where the two balance depends on its scale. BCE summed
 # over 784 pixels has large gradients; with a linear Gaussian decoder ($\tfrac12$ squared
 # error, as in Ng's notes) the same $\rho = 0.05$, $\beta = 3$ reaches about 0.054 (the MNIST
@@ -375,7 +375,7 @@ for B_kl in (32, 128, 512):
 # issue that asked for this measurement quotes ≈ 0.099 / 0.017 / 0.003 for B = 32 / 128 /
 # 512 in some setting it does not state; the numbers here are the run's own. A full
 # MNIST run's are larger than fast mode's, with 196 units: measured once with
-# `NPAE_DATA=/work/shared/data python tutorials/02_sparse.py`, the bias at
+# `NPAE_DATA=../shared/data python tutorials/02_sparse.py`, the bias at
 # $\rho_j = \bar\rho_j$ was 4.42 / 1.03 / 0.254 nats for B = 32 / 128 / 512 (second-order
 # formula 4.07 / 1.02 / 0.254), 2.78 / 0.651 / 0.161 at ρ = 0.05, and the test loss of
 # `score()` 88.08 / 85.14 / 83.50 for the same weights.) Training with the

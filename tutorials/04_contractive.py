@@ -216,7 +216,7 @@ plotting.filters(cae.params_["enc.0.W"], n=64, title="contractive AE: encoder fi
 # The printed counts say for how many directions each spectrum stays above 1 % of its
 # largest value (before the knee in the figure), and the ratios how much smaller the
 # contractive singular values are (measured once on MNIST with
-# `NPAE_DATA=/work/shared/data python tutorials/04_contractive.py`: 27 directions for
+# `NPAE_DATA=../shared/data python tutorials/04_contractive.py`: 27 directions for
 # the plain encoder, 16 for the contractive one, and the contractive singular values
 # smaller at every index, by a factor of at least 2.1, median 6.7). The price is a
 # higher reconstruction loss (115.5 against 97.2 nats per image in that run). Many of the contractive filters in

@@ -397,7 +397,7 @@ plotting.ellipses_2d(X_moons, g.means_, g.covariances_, labels=g.predict(X_moons
 #   the plain, denoising and contractive models were still on the "mean image" plateau
 #   after 5 epochs — a sigmoid code starts near $\sigma(0) = \tfrac12$ for every input,
 #   and the best the decoder can do then is the mean image (test MSE 0.068 per pixel,
-#   measured once with `NPAE_DATA=/work/shared/data python benchmarks/probe_table.py
+#   measured once with `NPAE_DATA=../shared/data python benchmarks/probe_table.py
 #   --select-lr`).
 #
 # The probe: $\lambda = 10^{-4}$, standardized features, L-BFGS for at most 200 iterations.
@@ -428,7 +428,7 @@ print(f"sparse model: mean activation {h_sparse.mean():.3f} (units "
 
 # %% [markdown]
 # **Reading the table.** Numbers at the time of writing, from
-# `NPAE_DATA=/work/shared/data python benchmarks/probe_table.py --seed 0 1 2` (10,000
+# `NPAE_DATA=../shared/data python benchmarks/probe_table.py --seed 0 1 2` (10,000
 # MNIST training images, 5 epochs, the three seeds' mean ± standard deviation; your run
 # above prints seed 0):
 #
