@@ -65,6 +65,7 @@ def _results(out, name):
     return json.loads((out / name / "results.json").read_text())
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_build_writes_the_three_folders_without_answers_and_fast(hw):
     """student/ has stubs, redacted equations, ASSIGNMENT.md, no key, no .git, no mutants."""
     root, seconds = hw
@@ -87,6 +88,7 @@ def test_build_writes_the_three_folders_without_answers_and_fast(hw):
         (student / "tutorials/02_sparse.py").read_text()      # prints the student's code
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_grading_the_reference_stubs_mutants_cheaters_and_hard_coded(hw, tmp_path):
     """The issue's "Done when": full marks, 0, < full with the hint, 0, < full."""
     root, _ = hw
@@ -170,6 +172,7 @@ def test_grading_the_reference_stubs_mutants_cheaters_and_hard_coded(hw, tmp_pat
     assert "reference,5,3,8" in csv
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_a_model_check_counts_once_the_unit_checks_pass(hw, tmp_path):
     """B hard-coded to the unit checks' batch size: units pass, the model (B = 5) fails;
     the models run only when every question's unit checks pass."""
@@ -209,6 +212,7 @@ def load_spec_dict(auto):
     return load_autograder(auto)[0]
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_cases_are_per_student_reproducible_and_recorded(hw, tmp_path):
     """The same name draws the same cases (regrade); another name other ones."""
     root, _ = hw
@@ -223,6 +227,7 @@ def test_cases_are_per_student_reproducible_and_recorded(hw, tmp_path):
     assert nums[0] == nums[1] and nums[0] != nums[2]
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_edits_outside_the_exercise_are_ignored_and_reported(hw, tmp_path):
     root, _ = hw
     student = root / "student"
@@ -241,6 +246,7 @@ def test_edits_outside_the_exercise_are_ignored_and_reported(hw, tmp_path):
     assert student.is_dir()
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_a_slow_or_crashing_submission_scores_zero_with_one_line(hw, tmp_path):
     root, _ = hw
     student = root / "student"
@@ -264,6 +270,7 @@ def test_a_slow_or_crashing_submission_scores_zero_with_one_line(hw, tmp_path):
     assert "exited" in g.questions["q1"].result.checks[0].reason
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_the_worker_cannot_import_the_reference(hw, tmp_path):
     """In the worker, npae is the build under test, and no other npae is on sys.path."""
     root, _ = hw
@@ -282,6 +289,7 @@ def test_the_worker_cannot_import_the_reference(hw, tmp_path):
     assert "npae-grade-" in tree and f"others=['{tree}']" in reason, reason
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_npae_check_in_the_student_build(hw, tmp_path):
     """One line per question, never a traceback, exit 0 only when all pass, last line."""
     root, _ = hw
@@ -320,6 +328,7 @@ def test_npae_check_in_the_student_build(hw, tmp_path):
     assert rc == 2 and "unknown question 'q9'" in lines[0]
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_tutorial_setup_prefers_its_own_checkout(hw, tmp_path):
     """_setup.py in the student build loads the student's npae and prints its path."""
     root, _ = hw
@@ -396,6 +405,7 @@ def test_build_refuses_bad_specs_and_existing_output(tmp_path):
     assert (tmp_path / "out" / "mine.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow      # builds or grades a whole assignment (seconds)
 def test_build_fails_when_a_mutant_scores_full_marks(tmp_path, monkeypatch):
     """A "mistake" that is really correct code is caught: the build names it, writes nothing."""
     def kl_really_correct(h, rho, beta):

@@ -9,6 +9,7 @@ import pytest
 TUTORIALS = sorted((Path(__file__).resolve().parents[1] / "tutorials").glob("[0-9][0-9]_*.py"))
 
 
+@pytest.mark.slow      # each tutorial is a subprocess of a few seconds
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
 def test_tutorial_runs_in_fast_mode_and_writes_figures(path, tmp_path):
     env = {**os.environ, "NPAE_FAST": "1", "NPAE_TUTORIAL_OUT": str(tmp_path), "MPLBACKEND": "Agg"}
@@ -25,6 +26,7 @@ def test_tutorials_are_percent_format_notebooks():
         assert text.count("# %%") >= 4 and "# %% [markdown]" in text, path.name
 
 
+@pytest.mark.slow
 def test_a_tutorial_copied_out_of_the_repository_runs_on_the_installed_npae(tmp_path):
     """Without tutorials/_setup.py beside it, a tutorial falls back to npae.tutorial_setup."""
     import shutil
