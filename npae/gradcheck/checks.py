@@ -159,14 +159,19 @@ def check_input_gradient(fun, X, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all",
     Each entry of X is moved by up to ±2·eps (±eps for ``order=2``), so X must stay
     valid under such moves: Bernoulli targets, for one, must lie that far inside [0, 1].
     """
+    _check_settings(eps, tol, atol, order, directions)
     X = np.array(check_array(X, "X", ndim=None), dtype=np.float64)   # a private copy
     fun(X)                                       # a bad X itself fails here, as itself
     B = batch_size if batch_size is not None else (X.shape[0] if X.ndim >= 2 else None)
+
+    def as_params(p):                            # the check_gradients view: {"input X": X}
+        loss, dX = fun(p["input X"])
+        return loss, {"input X": dX}
+
+    value = None if value_fun is None else (lambda p: value_fun(p["input X"]))
     try:
-        return check_gradients(lambda p: (lambda l, d: (l, {"input X": d}))(*fun(p["input X"])),
-                               {"input X": X}, eps, tol, term, None, raise_on_fail, order,
-                               atol, directions, factors, B, seed, where,
-                               value_fun and (lambda p: value_fun(p["input X"])))
+        return check_gradients(as_params, {"input X": X}, eps, tol, term, None, raise_on_fail,
+                               order, atol, directions, factors, B, seed, where, value)
     except ValueError as exc:
         step = eps if order == 2 else 2 * eps
         raise ValueError(
@@ -293,9 +298,10 @@ def check_jacobian(f, jacobian, x, eps=DEFAULT_EPS, tol=DEFAULT_TOL, atol=None,
             if x.ndim == 2 and y.ndim == 2 and J.shape == (x.shape[0], y.shape[1], x.shape[1]):
                 hint = (" (the transposed per-example layout (N, H, D): npae stores "
                         "J[n, i, j] = ∂y_nj/∂x_ni, (N, D, H))")
-            raise GradientCheckError(f"jacobian has shape {J.shape}, expected "
-                                     f"{(x.shape[0], x.shape[1], y.shape[1]) if x.ndim == 2 and y.ndim == 2 else expected} "
-                                     f"or {expected}{hint}")
+            rows = (f"{(x.shape[0], x.shape[1], y.shape[1])} or "
+                    if x.ndim == 2 and y.ndim == 2 else "")
+            raise GradientCheckError(f"jacobian has shape {J.shape}, expected {rows}"
+                                     f"{expected}{hint}")
 
         def numeric(e):
             cols = []
