@@ -62,28 +62,41 @@ def layer_shapes(model):
     return shapes
 
 
-def matmul_epoch(shapes, n, batch_size, dtype, seed=0):
-    """Seconds for one epoch of only the forward and backward matmuls at ``shapes``."""
+def matmul_buffers(shapes, batch_sizes, dtype, seed=0):
+    """Random weights and, per batch size, inputs and upstream gradients at ``shapes``."""
     rng = np.random.default_rng(seed)
-    sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
     W = [rng.standard_normal((a, b)).astype(dtype) for a, b, _ in shapes]
     bufs = {}
-    for B in set(sizes):
+    for B in set(batch_sizes):
         bufs[B] = dict(
             X=[rng.standard_normal((B, a)).astype(dtype) for a, _, _ in shapes],
             dA=[rng.standard_normal((B, b)).astype(dtype) for _, b, _ in shapes],
             A=[np.empty((B, b), dtype) for _, b, _ in shapes],
             dX=[np.empty((B, a), dtype) for a, _, _ in shapes])
-    dW = [np.empty_like(w) for w in W]
+    return W, bufs, [np.empty_like(w) for w in W]
+
+
+def matmul_step(W, buf, dW, shapes):
+    """One batch's matmuls alone: X W per layer, then Xᵀ dA and (but the first) dA Wᵀ."""
+    for i, w in enumerate(W):
+        np.matmul(buf["X"][i], w, out=buf["A"][i])                 # forward X W
+    for i, (w, (_, _, needs_dX)) in enumerate(zip(W, shapes)):
+        np.matmul(buf["X"][i].T, buf["dA"][i], out=dW[i])           # dW = Xᵀ dA
+        if needs_dX:
+            np.matmul(buf["dA"][i], w.T, out=buf["dX"][i])          # dX = dA Wᵀ
+
+
+def batch_sizes(n, batch_size):
+    return [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+
+
+def matmul_epoch(shapes, n, batch_size, dtype, seed=0):
+    """Seconds for one epoch of only the forward and backward matmuls at ``shapes``."""
+    sizes = batch_sizes(n, batch_size)
+    W, bufs, dW = matmul_buffers(shapes, sizes, dtype, seed)
     t0 = time.perf_counter()
     for B in sizes:
-        buf = bufs[B]
-        for i, w in enumerate(W):
-            np.matmul(buf["X"][i], w, out=buf["A"][i])                 # forward X W
-        for i, (w, (_, _, needs_dX)) in enumerate(zip(W, shapes)):
-            np.matmul(buf["X"][i].T, buf["dA"][i], out=dW[i])           # dW = Xᵀ dA
-            if needs_dX:
-                np.matmul(buf["dA"][i], w.T, out=buf["dX"][i])          # dX = dA Wᵀ
+        matmul_step(W, bufs[B], dW, shapes)
     return time.perf_counter() - t0
 
 
@@ -93,9 +106,9 @@ def _set_threads(n):
     return setter(n) if setter else None
 
 
-def fit_epoch(make_model, X, threads):
-    """Seconds of ``make_model().fit(X)`` for one epoch with ``threads`` npae threads."""
-    previous = _set_threads(threads)
+def fit_epoch(make_model, X, threads=None):
+    """Seconds of ``make_model().fit(X)`` for one epoch (``threads``: None = the default)."""
+    previous = _set_threads(threads) if threads else None
     try:
         model = make_model()
         model.set_params(epochs=1, verbose=False)
@@ -103,83 +116,112 @@ def fit_epoch(make_model, X, threads):
         model.fit(X)
         return time.perf_counter() - t0
     finally:
-        _set_threads(previous)
+        if threads:
+            _set_threads(previous)
 
 
-def breakdown(make_model, X, threads, seed=0):
-    """Where one epoch's time goes, in seconds: the model's loss_and_grads, Adam's step,
-    the guard's per-step finiteness check of the parameters, and the rest (shuffle,
-    batches, noise), timed phase by phase over one epoch of the real batches."""
-    previous = _set_threads(threads)
+PHASES = ("loss_and_grads", "optimizer", "guard", "other")
+
+
+def alternating_epoch(make_model, X, thread_counts=(1, 2), chunk=16, seed=0):
+    """One epoch of one model's training steps, the thread count alternating by chunks.
+
+    The epoch's batches (the training loop's shuffle, batches and noise) are taken
+    ``chunk`` at a time, in turn by the model with each thread count, each chunk
+    followed by ``chunk`` steps of the same batches' matmuls alone. Since npae's
+    results do not depend on the thread count, this is one ordinary training run;
+    each chunk's ratio steps / matmuls is taken against the matmuls next to it, so
+    drift in the machine's speed (large on a shared host) cancels. A model step is
+    ``loss_and_grads``, Adam's update and the guard's finiteness check, each timed;
+    "other" is drawing the batch and its noise.
+
+    Returns ({T: [chunk ratio]}, {T: {phase: seconds}}, {T: matmul seconds}, steps).
+    """
+    model = make_model()
+    model.initialize(X.shape[1], random_state=seed)
+    opt = npae.optim.make_optimizer(model.optimizer, model.learning_rate)
+    shapes, B = layer_shapes(model), model.batch_size
+    dtype = model.params_[next(iter(model.params_))].dtype
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(X.shape[0])
+    W, bufs, dW = matmul_buffers(shapes, batch_sizes(X.shape[0], B), dtype, seed)
+    starts = list(range(0, X.shape[0], B))
+    ratios = {T: [] for T in thread_counts}
+    parts = {T: dict.fromkeys(PHASES, 0.0) for T in thread_counts}
+    matmuls = dict.fromkeys(thread_counts, 0.0)
+    previous = _set_threads(1)
     try:
-        model = make_model()
-        model.set_params(epochs=1, verbose=False)
-        model.initialize(X.shape[1], random_state=seed)
-        opt = npae.optim.make_optimizer(model.optimizer, model.learning_rate)
-        rng = np.random.default_rng(seed)
-        B = model.batch_size
-        t = dict(loss_and_grads=0.0, optimizer=0.0, guard=0.0, other=0.0)
-        t_start = time.perf_counter()
-        order = rng.permutation(X.shape[0])
-        for start in range(0, X.shape[0], B):
-            Xb = X[order[start:start + B]]
-            noise = model.sample_noise(Xb, rng)
+        for c, first in enumerate(range(0, len(starts), chunk)):
+            T = thread_counts[c % len(thread_counts)]
+            _set_threads(T)
+            t_steps, sizes = 0.0, []
+            for start in starts[first:first + chunk]:
+                t_batch = time.perf_counter()
+                Xb = X[order[start:start + B]]
+                noise = model.sample_noise(Xb, rng)
+                t0 = time.perf_counter()
+                _, _, grads = model.loss_and_grads(Xb, noise)
+                t1 = time.perf_counter()
+                opt.step(model.params_, grads)
+                t2 = time.perf_counter()
+                all(np.isfinite(p).all() for p in model.params_.values())   # the guard's check
+                t3 = time.perf_counter()
+                for phase, t in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t0 - t_batch)):
+                    parts[T][phase] += t
+                t_steps += t3 - t_batch
+                sizes.append(Xb.shape[0])
             t0 = time.perf_counter()
-            _, _, grads = model.loss_and_grads(Xb, noise)
-            t1 = time.perf_counter()
-            opt.step(model.params_, grads)
-            t2 = time.perf_counter()
-            all(np.isfinite(p).all() for p in model.params_.values())   # the guard's check
-            t3 = time.perf_counter()
-            t["loss_and_grads"] += t1 - t0
-            t["optimizer"] += t2 - t1
-            t["guard"] += t3 - t2
-        total = time.perf_counter() - t_start
-        t["other"] = total - t["loss_and_grads"] - t["optimizer"] - t["guard"]
-        return t
+            for size in sizes:
+                matmul_step(W, bufs[size], dW, shapes)
+            t_mm = time.perf_counter() - t0
+            matmuls[T] += t_mm
+            ratios[T].append(t_steps / t_mm)
     finally:
         _set_threads(previous)
+    return ratios, parts, matmuls, len(starts)
 
 
-def compare_threads(make_model, X, rounds, label, command):
-    """Epoch with 2 threads, the matmuls alone, epoch with 1 thread, ``rounds`` times
-    alternately; prints the rounds and one README table row; returns the medians."""
-    load_before = load_average()
-    model = make_model().initialize(X.shape[1])
-    shapes = layer_shapes(model)
-    dtype, B = model.params_["enc.0.W"].dtype, model.batch_size
-    fit_epoch(make_model, X[:4 * B], 2)                                 # warm-up
-    rows = []
-    print(f"{label}: {X.shape[0]} rows, batch {B}, {dtype}; npae threads 2 / 1 "
-          f"(os.cpu_count() = {os.cpu_count()}); npae from {os.path.dirname(npae.__file__)}"
-          f"{'' if hasattr(npae, 'set_num_threads') else ' (no threads: both columns serial)'}; "
-          f"load average {load_before}")
-    print(f"{'round':>5}{'2 threads s':>13}{'matmuls s':>11}{'1 thread s':>12}"
-          f"{'ratio 2':>9}{'ratio 1':>9}")
-    for r in range(rounds):
-        t2 = fit_epoch(make_model, X, 2)
-        tm = matmul_epoch(shapes, X.shape[0], B, dtype, seed=r)
-        t1 = fit_epoch(make_model, X, 1)
-        rows.append((t2, tm, t1, t2 / tm, t1 / tm))
-        print(f"{r + 1:>5}{t2:>13.2f}{tm:>11.2f}{t1:>12.2f}{t2 / tm:>9.2f}{t1 / tm:>9.2f}")
-    med = [statistics.median(col) for col in zip(*rows)]
-    parts = breakdown(make_model, X, 2)
-    mm_now = matmul_epoch(shapes, X.shape[0], B, dtype)               # beside the breakdown
+def _fmt_where(parts, matmuls):
+    """Where a step's time goes, as shares of the whole step."""
     total = sum(parts.values())
-    mm_share = min(mm_now, parts["loss_and_grads"]) / total
-    elementwise = max(parts["loss_and_grads"] - mm_now, 0.0)
-    where = (f"matmuls {100 * mm_share:.0f}%, rest of the model's step (elementwise, "
-             f"Python) {100 * elementwise / total:.0f}%, "
-             f"Adam {100 * parts['optimizer'] / total:.0f}%, "
-             f"guard's finiteness check {100 * parts['guard'] / total:.1f}%, "
-             f"other {100 * parts['other'] / total:.0f}%")
+    mm = min(matmuls, parts["loss_and_grads"])
+    return (f"matmuls {100 * mm / total:.0f}%, rest of the model's step (elementwise, "
+            f"Python) {100 * (parts['loss_and_grads'] - mm) / total:.0f}%, "
+            f"Adam {100 * parts['optimizer'] / total:.0f}%, "
+            f"guard's finiteness check {100 * parts['guard'] / total:.1f}%, "
+            f"other {100 * parts['other'] / total:.0f}%")
+
+
+def compare_threads(make_model, X, label, command, thread_counts=(1, 2)):
+    """Prints the medians of ``alternating_epoch`` per thread count, a real ``fit`` epoch
+    against a matmul epoch, and one README table row; returns the median ratios."""
+    load_before = load_average()
+    fit_epoch(make_model, X[:4 * make_model().batch_size])              # warm-up
+    print(f"{label}: {X.shape[0]} rows; npae threads {' / '.join(map(str, thread_counts))} "
+          f"(os.cpu_count() = {os.cpu_count()}, default {npae.get_num_threads()}); npae from "
+          f"{os.path.dirname(npae.__file__)}; load average {load_before}")
+    chunk_ratios, parts, matmuls, steps = alternating_epoch(make_model, X, thread_counts)
+    ratios, cells = {}, []
+    for T in thread_counts:
+        ratios[T] = statistics.median(chunk_ratios[T])
+        print(f"  {T} thread{'s' if T > 1 else ' '}: median ratio steps / matmuls over "
+              f"{len(chunk_ratios[T])} chunks {ratios[T]:.2f} (chunks "
+              f"{min(chunk_ratios[T]):.2f}-{max(chunk_ratios[T]):.2f}); "
+              f"{_fmt_where(parts[T], matmuls[T])}")
+        cells.append(f"{T} thread{'s' if T > 1 else ''} **{ratios[T]:.2f}×**")
+    shapes = layer_shapes(make_model().initialize(X.shape[1]))
+    model = make_model()
+    dtype = np.dtype(getattr(model, "dtype", "float32"))
+    t_mm = matmul_epoch(shapes, X.shape[0], model.batch_size, dtype)
+    t_fit = fit_epoch(make_model, X)
+    t_mm = (t_mm + matmul_epoch(shapes, X.shape[0], model.batch_size, dtype, seed=1)) / 2
     load_after = load_average()
-    print(f"medians of {rounds}: 2 threads {med[0]:.2f} s, matmuls {med[1]:.2f} s, "
-          f"1 thread {med[2]:.2f} s; ratio {med[3]:.2f} (2 threads), {med[4]:.2f} (1 thread)")
-    print(f"where an epoch's time goes (2 threads, phases timed separately): {where}")
+    print(f"  fit, one epoch with the default threads: {t_fit:.2f} s = {t_fit / t_mm:.2f}× "
+          f"an epoch of its matmuls alone ({t_mm:.2f} s, the mean of one before and one after)")
+    T = thread_counts[0]
     print("README row:")
-    per = "epoch" if X.shape[0] >= 60000 else f"{X.shape[0]:,} rows"
-    print(f"| {label} (`{command}`) | {med[0]:.2f} s per {per} with 2 threads = **{med[3]:.2f}×** "
-          f"its matmuls alone ({med[1]:.2f} s); 1 thread {med[2]:.2f} s = {med[4]:.2f}×; "
-          f"{where}; median of {rounds}, load {load_before}→{load_after} |")
-    return med
+    print(f"| {label} (`{command}`) | steps / their matmuls alone, median over chunks of "
+          f"16 of {steps} steps: {', '.join(cells)}; {_fmt_where(parts[T], matmuls[T])} "
+          f"({T} thread); `fit` {t_fit:.2f} s per epoch = {t_fit / t_mm:.2f}× "
+          f"({t_mm:.2f} s of matmuls); load {load_before}→{load_after} |")
+    return ratios

@@ -1,6 +1,6 @@
 """Seconds per MNIST epoch of four models against their matmuls alone, 2 and 1 npae threads.
 
-    NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py ae   [--rounds 5]
+    NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py ae   [--rows 60000]
     NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py vae
     NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py cae
     NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py kl
@@ -12,11 +12,14 @@ The models (batch 128, Adam lr 1e-3, float32, the 60,000 MNIST training images):
 * ``cae``: ContractiveAutoencoder 784-256-784, sigmoid, λ_c = 1 (closed-form penalty);
 * ``kl``:  SparseAutoencoder 784-256-784, sigmoid, KL sparsity ρ = 0.05, β = 3.
 
-Each round times one epoch of ``fit`` (the real loop: shuffling, batching, the guard)
-with 2 npae threads, the same epoch's matmuls alone (benchmarks/_timing.py), and the
-epoch with 1 npae thread; the ratios are taken within the round and the medians over
-``--rounds`` are reported, with a breakdown of where the time goes and the README
-table row (OpenBLAS threads are left as the environment sets them).
+One epoch of training steps (loss_and_grads, Adam, the guard's check) runs with 1 and
+2 npae threads in turn, 16 steps at a time, each chunk followed by the same batches'
+matmuls alone (``_timing.alternating_epoch``); the ratio steps / matmuls is taken per
+chunk and its median reported, so the machine's drift (large on a shared host)
+cancels; the breakdown says where a step's time goes. Then one real ``fit``
+epoch (shuffling, batching, the guard) with the default threads is timed against an
+epoch of matmuls. The last line is the README table row. OpenBLAS's threads are left
+as the environment sets them.
 """
 from __future__ import annotations
 
@@ -45,14 +48,12 @@ MODELS = {
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", choices=sorted(MODELS))
-    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--rows", type=int, default=60000, help="training rows (60000 = all)")
     args = ap.parse_args(argv)
     X = mnist_train()[:args.rows]
     label, make = MODELS[args.model]
     rows = "" if args.rows >= 60000 else f" --rows {args.rows}"
-    compare_threads(make, X, args.rounds, label,
-                    f"python benchmarks/bench_epochs.py {args.model}{rows}")
+    compare_threads(make, X, label, f"python benchmarks/bench_epochs.py {args.model}{rows}")
 
 
 if __name__ == "__main__":
