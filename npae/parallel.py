@@ -16,15 +16,28 @@ run on the whole array, on one thread, after the elementwise work.
 ``tests/test_parallel.py`` checks serial = threaded = repeated, bit for bit, for every
 threaded pass and for whole seeded fits.
 
-The setting. ``T`` is ``os.cpu_count()``, or the environment variable
-``NPAE_NUM_THREADS`` when it is set (looked up as each pass starts), or what
-:func:`set_num_threads` chose last (``npae.set_num_threads(1)`` turns threading off;
-``set_num_threads(None)`` goes back to the default). A pass whose cost is below
+The setting. ``T`` is 1 (serial) unless the environment variable ``NPAE_NUM_THREADS``
+is set (looked up as each pass starts) or :func:`set_num_threads` chose otherwise
+(``set_num_threads(None)`` goes back to the default). A pass whose cost is below
 ``MIN_SIZE`` = 131,072 element-operations runs serially: handing a block to a thread
-and waiting for it costs some 15-60 µs here, about what one core needs for a simple
-pass over 200,000 floats. A call made while the pool is busy (from a worker, or from
-a second user thread) runs serially too, so the pool never deadlocks. Threads are
-started on first use and live as daemons; a forked child starts its own.
+and waiting for it costs some 55-65 µs here (a round trip through an idle worker),
+about what one core needs for a simple pass over 200,000 floats. A call made while
+the pool is busy (from a worker, or from a second user thread) runs serially too, so
+the pool never deadlocks. Threads are started on first use and live as daemons; a
+forked child starts its own.
+
+Why serial by default. On this project's 2-core machine the pool made training
+slower, not faster. OpenBLAS's worker threads wait for the next matrix product by
+spinning for some 0.1 s before they sleep (``python benchmarks/bench_openblas_spin.py``:
+0.11 s of CPU in the 0.5 s after a single product), and training runs a product every
+few hundred microseconds, so the second core is never free for a Python thread. A
+training step of each of the four benchmark models took 7-14% longer with 2 threads
+than with 1, Adam's update was no faster, and the importance-sampled likelihood took
+4.0 s against 3.7 s (``benchmarks/bench_epochs.py``, ``bench_adam.py``,
+``bench_likelihood.py``). A pass without products around it does gain: 10 square
+roots of 4 M float32 entries took 7.6 ms with 2 threads against 14.9 ms with 1.
+Set ``NPAE_NUM_THREADS`` (e.g. to the core count) where that is the work, or where
+OpenBLAS's threads do not spin (``OPENBLAS_NUM_THREADS=1``, several processes).
 
 The workers run each job in a copy of the caller's context (``contextvars``), so an
 ``np.errstate`` set by the caller applies in them too.
@@ -70,13 +83,13 @@ def get_num_threads():
     env = os.environ.get(ENV_VAR)
     if env is not None and env.strip() != "":
         return _parse(env, f"the environment variable {ENV_VAR}", text=True)
-    return os.cpu_count() or 1
+    return 1                                      # serial: see "Why serial by default"
 
 
 def set_num_threads(n):
     """Use ``n`` threads for npae's elementwise passes (1 turns threading off).
 
-    ``None`` goes back to the default: ``NPAE_NUM_THREADS`` if set, else ``os.cpu_count()``.
+    ``None`` goes back to the default: ``NPAE_NUM_THREADS`` if set, else 1 (serial).
     Results are bit-identical for every ``n``. Returns the previous setting (an int, or
     None for the default), so ``old = set_num_threads(1); …; set_num_threads(old)`` restores.
     """

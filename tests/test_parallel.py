@@ -236,11 +236,14 @@ def test_seeded_fit_is_bit_identical_with_threading_on_and_off(name, split_every
 
 
 # -- the setting ----------------------------------------------------------------------
-def test_default_follows_the_core_count(monkeypatch):
+def test_default_is_serial_whatever_the_core_count(monkeypatch):
+    """Serial by default (npae/parallel.py, "Why serial by default"): OpenBLAS's
+    spinning threads hold the other cores during training."""
+    monkeypatch.delenv("NPAE_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 7)
-    assert parallel.get_num_threads() == 7
-    monkeypatch.setattr(os, "cpu_count", lambda: None)      # unknown: serial
     assert parallel.get_num_threads() == 1
+    monkeypatch.setenv("NPAE_NUM_THREADS", "7")                # the opt-in
+    assert parallel.get_num_threads() == 7
 
 
 def test_environment_variable_and_set_num_threads(monkeypatch):
