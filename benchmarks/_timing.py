@@ -198,7 +198,7 @@ def compare_threads(make_model, X, label, command, thread_counts=(1, 2)):
     load_before = load_average()
     fit_epoch(make_model, X[:4 * make_model().batch_size])              # warm-up
     print(f"{label}: {X.shape[0]} rows; npae threads {' / '.join(map(str, thread_counts))} "
-          f"(os.cpu_count() = {os.cpu_count()}, default {npae.get_num_threads()}); npae from "
+          f"(os.cpu_count() = {os.cpu_count()}, default {getattr(npae, 'get_num_threads', lambda: 1)()}); npae from "
           f"{os.path.dirname(npae.__file__)}; load average {load_before}")
     chunk_ratios, parts, matmuls, steps = alternating_epoch(make_model, X, thread_counts)
     ratios, cells = {}, []
