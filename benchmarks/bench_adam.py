@@ -5,7 +5,7 @@
 The parameters are those of the 784-512-256-32 autoencoder of ``bench_epochs.py ae``
 (1,083,696 entries, float32), the gradients its real ones on MNIST batches of 128.
 Each step runs, in turn, the step's matrix products alone (forward and backward, as
-in ``_timing.matmul_epoch``, which leaves OpenBLAS's threads as they are after a
+in ``_timing.matmul_step``, which leaves OpenBLAS's threads as they are after a
 real step) and then one Adam update of each variant on its own copy of the
 parameters, so every variant sees the same gradients and the same machine state:
 
@@ -29,17 +29,7 @@ import time
 import numpy as np
 
 import npae
-from _timing import layer_shapes, load_average, mnist_train
-
-
-def matmul_step(W, X, dA, shapes):
-    """One step's forward and backward products at ``shapes`` (into fresh arrays)."""
-    for i, w in enumerate(W):
-        X[i] @ w
-    for i, (w, (_, _, needs_dX)) in enumerate(zip(W, shapes)):
-        X[i].T @ dA[i]
-        if needs_dX:
-            dA[i] @ w.T
+from _timing import layer_shapes, load_average, matmul_buffers, matmul_step, mnist_train
 
 
 def main(argv=None):
@@ -51,10 +41,7 @@ def main(argv=None):
     model = npae.Autoencoder((512, 256, 32), activation="relu", output="bernoulli",
                              dtype="float32").initialize(784, random_state=0)
     shapes = layer_shapes(model)
-    rng = np.random.default_rng(0)
-    W = [rng.standard_normal((a, b)).astype(np.float32) for a, b, _ in shapes]
-    Xs = [rng.standard_normal((128, a)).astype(np.float32) for a, _, _ in shapes]
-    dAs = [rng.standard_normal((128, b)).astype(np.float32) for _, b, _ in shapes]
+    W, bufs, dW = matmul_buffers(shapes, [128], np.float32)
     variants = {f"{kind} {T} thread{'s' if T > 1 else ''}": (block, T)
                 for kind, block in (("whole", None), ("blocks", 32768)) for T in (1, 2)}
     params = {name: copy.deepcopy(model.params_) for name in variants}
@@ -72,7 +59,7 @@ def main(argv=None):
                 block, T = variants.get(name, (None, 1))
                 npae.set_num_threads(T)
                 t0 = time.perf_counter()
-                matmul_step(W, Xs, dAs, shapes)
+                matmul_step(W, bufs[128], dW, shapes)
                 t1 = time.perf_counter()
                 if name in variants:
                     optims[name].step(params[name], grads)

@@ -1,14 +1,12 @@
-"""Why npae's thread pool does not pay here: OpenBLAS's threads keep the other core busy.
+"""Why npae's thread pool does not pay in training here: OpenBLAS's threads keep the other core busy.
 
-    python benchmarks/bench_openblas_spin.py [--reps 100]
+    python benchmarks/bench_openblas_spin.py [--reps 20]
 
 1. The CPU time each thread of this process uses in the 0.5 s after one 256×256
    matrix product (from /proc/self/task/*/stat; Linux only). OpenBLAS's worker
    threads wait for the next product by spinning for a while before they sleep.
-2. Adam's update of 1,083,696 float32 entries (the MNIST autoencoder's size, one
-   flat parameter) with 1 and 2 npae threads, first with the cores idle (after a
-   0.2 s pause), then right after a 128×784 by 784×512 product, as in training,
-   where a product runs every few hundred microseconds. Medians over ``--reps``.
+2. A compute-bound pass with no product around it, for contrast: ten square roots of
+   4,194,304 float32 entries through ``npae.parallel.run_blocks``, 1 and 2 threads.
 """
 from __future__ import annotations
 
@@ -35,7 +33,7 @@ def thread_ticks():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--reps", type=int, default=20)
     args = ap.parse_args(argv)
     print(f"load average {load_average()}; os.cpu_count() = {os.cpu_count()}")
     A = np.random.default_rng(0).random((256, 256), dtype=np.float32)
@@ -53,32 +51,29 @@ def main(argv=None):
         print(f"1. CPU used in the 0.5 s after one product: main thread "
               f"{used.get(main_id, 0):.2f} s; the other threads {others}")
     rng = np.random.default_rng(1)
-    n = 1_083_696
-    theta, g = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
-    X, W = rng.random((128, 784), dtype=np.float32), rng.random((784, 512), dtype=np.float32)
-    results = {}
     previous = npae.get_num_threads()
+    a = rng.random(1 << 22, dtype=np.float32)
+    out = np.empty_like(a)
+
+    def roots(lo, hi):
+        for _ in range(10):
+            np.sqrt(a[lo:hi], out=out[lo:hi])
+
+    seconds = {}
     try:
-        for when in ("idle", "after a product"):
-            for T in (1, 2):
-                npae.set_num_threads(T)
-                opt = npae.optim.Adam()
-                times = []
-                for _ in range(args.reps):
-                    if when == "idle":
-                        time.sleep(0.2 if len(times) < 5 else 0.02)
-                    else:
-                        X @ W
-                    t0 = time.perf_counter()
-                    opt.step({"p": theta}, {"p": g})
-                    times.append(time.perf_counter() - t0)
-                results[when, T] = statistics.median(times[3:])
+        for T in (1, 2, 1, 2):
+            npae.set_num_threads(T)
+            times = []
+            for _ in range(args.reps):
+                t0 = time.perf_counter()
+                npae.parallel.run_blocks(roots, a.size, cost=10 * a.size)
+                times.append(time.perf_counter() - t0)
+            seconds.setdefault(T, []).append(statistics.median(times))
     finally:
         npae.set_num_threads(previous)
-    for when in ("idle", "after a product"):
-        t1, t2 = results[when, 1], results[when, 2]
-        print(f"2. Adam, {when}: 1 thread {1e3 * t1:.2f} ms, 2 threads {1e3 * t2:.2f} ms "
-              f"({t1 / t2:.2f}× speed-up)")
+    t1, t2 = min(seconds[1]), min(seconds[2])
+    print(f"2. ten square roots of 4 M entries, no product around: 1 thread {1e3 * t1:.1f} ms, "
+          f"2 threads {1e3 * t2:.1f} ms ({t1 / t2:.2f}× speed-up)")
     print(f"load average at the end {load_average()}")
 
 

@@ -66,8 +66,8 @@ class Adam:
     ``block`` entries at a time instead, so that the five arrays they touch stay in a
     small cache between passes. On this project's machine (32 MB of L3 cache) it
     buys nothing: for the 1.08 M parameters of the 784-512-256-32 autoencoder,
-    whole arrays took 0.85-0.89× the time of blocks of 32,768 entries, step for step
-    on the same gradients (``python benchmarks/bench_adam.py``).
+    whole arrays took 0.88-0.95× the time of blocks of 32,768 entries (three runs of
+    ``python benchmarks/bench_adam.py``, step for step on the same gradients).
 
     The entries of all the parameters, laid end to end, are shared out between the
     threads of :mod:`npae.parallel` when it uses more than one (contiguous ranges,

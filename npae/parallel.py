@@ -29,13 +29,15 @@ forked child starts its own.
 Why serial by default. On this project's 2-core machine the pool made training
 slower, not faster. OpenBLAS's worker threads wait for the next matrix product by
 spinning for some 0.1 s before they sleep (``python benchmarks/bench_openblas_spin.py``:
-0.11 s of CPU in the 0.5 s after a single product), and training runs a product every
-few hundred microseconds, so the second core is never free for a Python thread. A
-training step of each of the four benchmark models took 7-14% longer with 2 threads
-than with 1, Adam's update was no faster, and the importance-sampled likelihood took
-4.0 s against 3.7 s (``benchmarks/bench_epochs.py``, ``bench_adam.py``,
-``bench_likelihood.py``). A pass without products around it does gain: 10 square
-roots of 4 M float32 entries took 7.6 ms with 2 threads against 14.9 ms with 1.
+0.10-0.11 s of CPU in the 0.5 s after a single product), and training runs a product
+every few hundred microseconds, so the second core is never free for a Python thread.
+With 2 threads instead of 1, the training steps of the four benchmark models were
+3-7% slower (``benchmarks/bench_epochs.py``: 1.87× against 1.75× their matmuls for the
+MNIST autoencoder), Adam's update took 2.25 ms against 2.10 ms (``bench_adam.py``), and
+the importance-sampled likelihood of 10,000 test images 87.5 s against 75.2 s
+(``bench_likelihood.py``). A pass with no product around it does gain: ten square
+roots of 4 M float32 entries took 7.8 ms with 2 threads against 15.1 ms with 1
+(``bench_openblas_spin.py``).
 Set ``NPAE_NUM_THREADS`` (e.g. to the core count) where that is the work, or where
 OpenBLAS's threads do not spin (``OPENBLAS_NUM_THREADS=1``, several processes).
 
