@@ -34,8 +34,6 @@ The 1/B of the batch mean enters here, at the top of the backward chain, once.
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from ._validation import check_unit_interval
@@ -65,6 +63,11 @@ class GaussianLoss:
         return (A - X) / A.shape[0]                        # (B1) (B, D)
 
     @staticmethod
+    def value_and_grad(A, X, grad=True):
+        """(F2) and, if ``grad``, (B1) (else None): the pair a model's step needs."""
+        return GaussianLoss.value(A, X), (GaussianLoss.grad(A, X) if grad else None)
+
+    @staticmethod
     def target_grad(A, X):
         return (X - A) / A.shape[0]                        # (B2)
 
@@ -88,15 +91,20 @@ class BernoulliLoss:
 
     @staticmethod
     def value(A, X):
-        terms = _shared_exp.terms(A, X)                    # softplus(A) − X A, keeping e^{−|A|}
-        return float(np.sum(terms) / A.shape[0])           # (F4); the sum on one thread
+        return float(np.sum(_bce_terms(A, X, _exp_neg_abs(A))) / A.shape[0])   # (F4)
 
     @staticmethod
     def grad(A, X):
-        E, A_then = _shared_exp.take(A)                    # value(A, X)'s e^{−|A|}, if any
-        if E is None:
-            return _bce_grad(A, X, A.shape[0])
-        return _bce_grad_reusing(A, X, E, A_then, A.shape[0])
+        return _bce_grad(A, X, _exp_neg_abs(A), A.shape[0])                    # (B3) (B, D)
+
+    @staticmethod
+    def value_and_grad(A, X, grad=True):
+        """(F4) and, if ``grad``, (B3) (else None), from one exponential E = e^{−|A|}:
+        softplus(A) and σ(A) are both written through it, so a model that needs both
+        computes it once. The same bits as ``value`` and ``grad`` called apart."""
+        E = _exp_neg_abs(A)                                # in (0, 1]: cannot overflow
+        value = float(np.sum(_bce_terms(A, X, E)) / A.shape[0])                # (F4)
+        return value, (_bce_grad(A, X, E, A.shape[0]) if grad else None)      # (B3)
 
     @staticmethod
     def target_grad(A, X):
@@ -107,67 +115,22 @@ class BernoulliLoss:
         return check_unit_interval(X, name)
 
 
-class _SharedExp(threading.local):
-    """e^{−|A|} computed by ``BernoulliLoss.value(A, X)``, handed to ``grad(A, X)``.
-
-    A model computes the loss value and then its gradient on the same logits A; both
-    need e^{−|A|} (softplus and σ, npae.layers), the only exponential of the pair. value
-    keeps A, a copy of A and E = e^{−|A|}; grad uses E for each block of rows whose
-    entries still equal the copy, and recomputes the others (A changed in place), so a
-    stale E is never used. The copy and the comparison are two cheap passes in place
-    of abs, negate and exp. One entry per thread, dropped by grad; arrays above
-    ``MAX_SIZE`` entries are not kept.
-    """
-
-    MAX_SIZE = 1 << 22
-
-    def terms(self, A, X):
-        """softplus(A) − X A by rows (one pass of the pool), keeping (A, its copy, E)."""
-        A = np.asarray(A)
-        if A.dtype.kind != "f" or A.size > self.MAX_SIZE:
-            self.entry = None
-            return _bce_terms(A, X, np.exp(-np.abs(A)), None)
-        E, A_copy = np.empty_like(A), np.empty_like(A)
-        terms = _bce_terms(A, X, E, A_copy)
-        self.entry = (A, A_copy, E)
-        return terms
-
-    def take(self, A):
-        entry, self.entry = getattr(self, "entry", None), None
-        if entry is None or entry[0] is not A:
-            return None, None
-        return entry[2], entry[1]
-
-
-_shared_exp = _SharedExp()
-
-
 @rowwise(weight=3)
 def _exp_neg_abs(A, out=None):
-    return np.exp(-np.abs(A), out=out)                     # in (0, 1]: cannot overflow
+    return np.exp(-np.abs(A), out=out)                     # E = e^{−|A|}
 
 
-@rowwise(weight=8)
-def _bce_terms(A, X, E, A_copy, out=None):
-    """softplus(A) − X A = max(A, 0) + log(1 + E) − X A; fills E = e^{−|A|} and A_copy
-    on the way (E already computed when A_copy is None)."""
-    if A_copy is not None:
-        np.copyto(A_copy, A)
-        np.exp(-np.abs(A), out=E)                          # in (0, 1]: cannot overflow
-    return np.subtract(positive_part(A) + np.log1p(E), X * A, out=out)   # softplus(A) − X A
+@rowwise(weight=5)
+def _bce_terms(A, X, E, out=None):
+    """softplus(A) − X A = max(A, 0) + log(1 + E) − X A, as npae.layers.softplus."""
+    return np.subtract(positive_part(A) + np.log1p(E), X * A, out=out)
 
 
-@rowwise(weight=8)
-def _bce_grad(A, X, B, out=None):
-    return np.divide(sigmoid(A) - X, B, out=out)           # (B3) (σ(A) − X) / B
-
-
-@rowwise(weight=6)
-def _bce_grad_reusing(A, X, E, A_then, B, out=None):
-    if not np.array_equal(A, A_then):                      # changed since value(): recompute
-        E = _exp_neg_abs(A)
-    sigma = np.maximum(E, A >= 0) / (1.0 + E)              # σ(A) as npae.layers.sigmoid
-    return np.divide(sigma - X, B, out=out)                # (B3) (σ(A) − X) / B
+@rowwise(weight=4)
+def _bce_grad(A, X, E, B, out=None):
+    """(B3) (σ(A) − X) / B, with σ(A) = max(E, 1[A ≥ 0]) / (1 + E) as npae.layers.sigmoid."""
+    sigma = np.maximum(E, A >= 0) / (1.0 + E)
+    return np.divide(sigma - X, B, out=out)
 
 
 LOSSES = {cls.name: cls for cls in (GaussianLoss, BernoulliLoss)}

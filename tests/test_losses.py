@@ -32,6 +32,18 @@ def test_loss_gradients_with_respect_to_logits_and_targets(loss):
     check_input_gradient(lambda Xp: (loss.value(A, Xp), loss.target_grad(A, Xp)), X)
 
 
+@pytest.mark.parametrize("loss", [BernoulliLoss, GaussianLoss])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_value_and_grad_is_value_and_grad_bit_for_bit(loss, dtype):
+    """What a model's step calls equals the two functions the equations name, exactly."""
+    A = (rng.normal(scale=6, size=(9, 7))).astype(dtype)
+    X = rng.uniform(size=A.shape).astype(dtype)
+    value, grad = loss.value_and_grad(A, X)
+    assert value == loss.value(A, X)
+    assert grad.dtype == dtype and grad.tobytes() == loss.grad(A, X).tobytes()
+    assert loss.value_and_grad(A, X, grad=False) == (value, None)
+
+
 def test_bce_is_finite_and_warning_free_for_logits_up_to_1e4():
     A = np.array([[-1e4, -1e3, 0.0, 1e3, 1e4]])
     X = np.array([[1.0, 0.0, 0.5, 1.0, 0.0]])

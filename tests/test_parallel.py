@@ -4,8 +4,8 @@ Every threaded pass (activations, the Bernoulli loss, Adam) is computed serially
 2 and 3 threads and again, on awkward shapes and special values, and compared bit for
 bit; so is a whole seeded fit of each model family. Then the setting (environment
 variable, set_num_threads, core count), that the work really is shared between
-threads, that errors and np.errstate cross to the workers, and the Bernoulli loss's
-reuse of e^{−|A|} (never stale). No timing is asserted here: benchmarks/ measures.
+threads, that errors and np.errstate cross to the workers, and that the Bernoulli
+loss's value_and_grad computes e^{−|A|} once. No timing is asserted here: benchmarks/ measures.
 """
 import os
 import threading
@@ -121,23 +121,21 @@ def test_threaded_sigmoid_really_runs_on_two_threads(monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_bernoulli_value_and_grad_are_bit_identical_for_any_thread_count(dtype):
-    """(F4) and (B3): the value (summed on one thread) and the gradient, with and
-    without value's e^{−|A|} at hand, serial = threaded, and equal to the textbook forms."""
+    """(F4) and (B3): the value (summed on one thread) and the gradient, apart and from
+    value_and_grad's one exponential, serial = threaded, and equal to the textbook forms."""
     A = _logits(dtype)[7:]
     A[~np.isfinite(A)] = 3.0
     X = np.random.default_rng(2).uniform(size=A.shape).astype(dtype)
     L = losses.BernoulliLoss
 
     def run():
-        value = L.value(A, X)
-        grad_shared = L.grad(A, X)                         # reuses value's e^{−|A|}
-        grad_alone = L.grad(A, X)                          # computes its own
-        return [np.float64(value), grad_shared, grad_alone]
+        value, grad_shared = L.value_and_grad(A, X)
+        return [np.float64(value), np.float64(L.value(A, X)), grad_shared, L.grad(A, X)]
 
     results = _under_threads(run)
     _assert_all_same(results)
-    value, grad_shared, grad_alone = results[0]
-    assert _same_bits(grad_shared, grad_alone)
+    value, value_alone, grad_shared, grad_alone = results[0]
+    assert _same_bits(value, value_alone) and _same_bits(grad_shared, grad_alone)
     B = A.shape[0]
     A64, X64 = A.astype(np.float64), X.astype(np.float64)
     textbook = np.sum(np.logaddexp(0, A64) - X64 * A64) / B
@@ -147,39 +145,19 @@ def test_bernoulli_value_and_grad_are_bit_identical_for_any_thread_count(dtype):
                                rtol=tol, atol=tol / B)
 
 
-def test_bernoulli_grad_never_uses_a_stale_exponential(split_everything):
-    """Planted bug: A changed in place between value and grad. The block whose rows
-    changed is recomputed (fresh gradient), the unchanged block reuses e^{−|A|}."""
-    parallel.set_num_threads(2)
-    rng = np.random.default_rng(3)
-    A = rng.normal(size=(64, 50)) * 4
-    X = rng.uniform(size=A.shape)
-    losses.BernoulliLoss.value(A, X)
-    A[40:] += 1.0                                           # second block only
-    expected = (layers.sigmoid(A) - X) / A.shape[0]
-    assert _same_bits(losses.BernoulliLoss.grad(A, X), expected)
-    losses.BernoulliLoss.value(A, X)                        # a copy is not the array seen
-    assert _same_bits(losses.BernoulliLoss.grad(A.copy(), X), expected)
-
-
-def test_bernoulli_value_hands_its_exponential_to_grad(monkeypatch):
-    """The sharing happens: grad right after value computes no exponential; a grad
-    with no value before it, or after A changed, does."""
+def test_bernoulli_value_and_grad_computes_one_exponential(monkeypatch):
+    """The sharing happens: value_and_grad takes e^{−|A|} once, value and grad apart
+    take it twice, and value_and_grad(grad=False) returns no gradient."""
     calls = []
-    for name in ("_exp_neg_abs", "sigmoid"):
-        real = getattr(losses, name)
-        monkeypatch.setattr(losses, name, lambda A, real=real, name=name:
-                            calls.append(name) or real(A))
+    real = losses._exp_neg_abs
+    monkeypatch.setattr(losses, "_exp_neg_abs", lambda A: calls.append(1) or real(A))
     A, X = np.ones((8, 5)), np.full((8, 5), 0.5)
+    _, g = losses.BernoulliLoss.value_and_grad(A, X)
+    assert len(calls) == 1
     losses.BernoulliLoss.value(A, X)
-    g = losses.BernoulliLoss.grad(A, X)
-    assert calls == []                                      # shared
-    assert _same_bits(losses.BernoulliLoss.grad(A, X), g)   # entry dropped: computed afresh
-    assert calls == ["sigmoid"]
-    losses.BernoulliLoss.value(A, X)
-    A += 1.0
-    losses.BernoulliLoss.grad(A, X)
-    assert calls == ["sigmoid", "_exp_neg_abs"]             # changed: recomputed
+    assert _same_bits(losses.BernoulliLoss.grad(A, X), g)
+    assert len(calls) == 3
+    assert losses.BernoulliLoss.value_and_grad(A, X, grad=False)[1] is None
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -433,7 +433,9 @@ class Autoencoder(BaseModel):
         dec_caches = run_layers(params, dec, z)                             # (F3)-(F4)
         logits = dec_caches[-1].out                                         # A' = a'_M (B, D)
         weights = [params[k] for k in params if k.endswith(".W")]
-        values = {"recon": self._loss.value(logits, X)}                     # (F6) clean target
+        recon, d_recon = self._loss.value_and_grad(                         # (F6) and (B1),
+            logits, X, grad=need_grads or need_input_grad)                  # clean target X
+        values = {"recon": recon}
         if "sparsity" in available:                                         # (F8)
             values["sparsity"] = (l1_activity(z, lam_s) if self.sparsity == "l1"
                                   else kl_sparsity(z, rho, lam_s))
@@ -446,10 +448,7 @@ class Autoencoder(BaseModel):
             return loss, values, None, None
 
         grads = {}
-        if "recon" in use:
-            d_logits = self._loss.grad(logits, X)                           # (B1) (B, D)
-        else:
-            d_logits = np.zeros_like(logits)
+        d_logits = d_recon if "recon" in use else np.zeros_like(logits)    # (B1) (B, D)
         dz = backprop_layers(params, dec, dec_caches, d_logits, grads)      # (B2)-(B3) (B, H)
         if "sparsity" in use:
             dz = dz + (l1_activity_grad(z, lam_s) if self.sparsity == "l1"
