@@ -7,9 +7,10 @@ outputs, with OpenBLAS's threads as the environment sets them. Everything else a
 epoch does (activations, losses, penalties, bias sums, Adam, shuffling, batching, the
 divergence guard) is what the ratio epoch / matmuls measures.
 
-On a shared machine absolute times move with the load; each benchmark therefore runs
-its variants alternately, computes the ratios within each round, and reports medians
-over rounds, with the load average (``/proc/loadavg``) at the start and the end.
+On a shared machine absolute times move with the load, by up to ±30% between whole
+epochs here; ``alternating_epoch`` therefore takes each ratio over a chunk of 16 steps
+against the same batches' matmuls timed right after it, and reports medians over
+chunks, with the load average (``/proc/loadavg``) at the start and the end.
 """
 from __future__ import annotations
 
@@ -106,18 +107,13 @@ def _set_threads(n):
     return setter(n) if setter else None
 
 
-def fit_epoch(make_model, X, threads=None):
-    """Seconds of ``make_model().fit(X)`` for one epoch (``threads``: None = the default)."""
-    previous = _set_threads(threads) if threads else None
-    try:
-        model = make_model()
-        model.set_params(epochs=1, verbose=False)
-        t0 = time.perf_counter()
-        model.fit(X)
-        return time.perf_counter() - t0
-    finally:
-        if threads:
-            _set_threads(previous)
+def fit_epoch(make_model, X):
+    """Seconds of ``make_model().fit(X)`` for one epoch, with npae's default threads."""
+    model = make_model()
+    model.set_params(epochs=1, verbose=False)
+    t0 = time.perf_counter()
+    model.fit(X)
+    return time.perf_counter() - t0
 
 
 PHASES = ("loss_and_grads", "optimizer", "guard", "other")

@@ -25,8 +25,9 @@ The sigmoid and softplus are written with e^{−|a|} ≤ 1, so they never overfl
 for pre-activations of any size.
 
 Each elementwise function here is written once, as a NumPy expression whose last call
-writes into ``out``; ``@rowwise`` (npae.parallel) runs it by blocks of rows on both
-cores when the array is large, with the same bits as one call on the whole array.
+writes into ``out``; ``@rowwise`` (npae.parallel) runs it by blocks of rows on several
+threads when the pool is turned on (it is off by default) and the array is large, with
+the same bits as one call on the whole array.
 """
 from __future__ import annotations
 

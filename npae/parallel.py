@@ -1,4 +1,4 @@
-"""Both cores for the elementwise work: a small persistent thread pool.
+"""An optional thread pool for the elementwise work (off by default: see below).
 
 NumPy's matrix products run on every core (OpenBLAS's threads), but its elementwise
 functions (``np.exp``, ``+=``, ``np.sqrt`` ...) run on the calling thread only. They do
@@ -63,7 +63,7 @@ ENV_VAR = "NPAE_NUM_THREADS"
 #: cost (element-operations) below which a pass is not split; see the module docstring
 MIN_SIZE = 1 << 17
 
-_requested = None          # what set_num_threads chose; None: environment or core count
+_requested = None          # what set_num_threads chose; None: environment, else 1
 _pool = None               # the live _Pool, or None
 _state_lock = threading.Lock()
 
