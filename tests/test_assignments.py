@@ -311,8 +311,9 @@ def test_npae_check_in_the_student_build(hw, tmp_path):
     q2 = next(q for q in load_spec_dict(root / "autograder").questions if q.id == "q2")
     _mutant_submission(root / "student", q2, m, student)
     rc, lines, _ = check("q2")
-    assert rc == 1 and len(lines) == 2 and lines[0].startswith("q2 reparameterize_backward: fails")
+    assert rc == 1 and len(lines) == 3 and lines[0].startswith("q2 reparameterize_backward: fails")
     assert f"hint: {m.hint}" in lines[0]
+    assert lines[1].strip().startswith("0 points: wrong on every random case (0 of 1)")
     for rel in ("npae/penalties.py", "npae/models/vae.py"):
         shutil.copy(root / "solutions" / rel, student / rel)
     rc, lines, _ = check()
@@ -342,9 +343,10 @@ def test_tutorial_setup_prefers_its_own_checkout(hw, tmp_path):
 
 def test_every_catalog_exercise_reference_passes_and_every_mutant_fails():
     """In-process, at two seeds: the reference scores 1, each mutant less, with its hint."""
-    judge = grading.reference_judge(grading.in_process_runner())
-    from npae.assignments.worker import execute, one_line, resolver
-    resolve = resolver()
+    npae_dir = str(Path(catalog.__file__).resolve().parents[1])
+    judge = grading.reference_judge(grading.in_process_runner(npae_dir))   # watched: no
+    from npae.assignments.worker import Outcome, execute, one_line, resolver  # loops, no
+    resolve = resolver()                                                   # in-place edits
     for ex in catalog.CATALOG.values():
         for seed in (0, 1):
             r = grading.check_question(ex, "q", np.random.default_rng(seed), judge)
@@ -353,10 +355,11 @@ def test_every_catalog_exercise_reference_passes_and_every_mutant_fails():
         for m in mutants.mutants_of(ex.id):
             def run(call, m=m):
                 try:
-                    return True, execute(grading.materialize_call(call, resolve), resolve,
-                                         m.fn), False
+                    out, states, seen = execute(grading.materialize_call(call, resolve),
+                                                resolve, m.fn, observe=npae_dir)
+                    return Outcome(True, out, states, seen=seen)
                 except Exception as exc:
-                    return False, one_line(exc), False
+                    return Outcome(False, reason=one_line(exc))
             r = grading.check_question(ex, "q", np.random.default_rng(2),
                                        grading.Judge(run, judge.reference, judge.mutants))
             assert r.fraction() < 1.0, (ex.id, m.label)

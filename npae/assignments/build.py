@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -291,26 +292,43 @@ def _assignment_md(assignment):
 # -- autograder and solutions ---------------------------------------------------------------
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope: install what the grader needs (numpy, matplotlib).
-set -e
-apt-get install -y python3 python3-pip >/dev/null 2>&1 || true
-pip3 install "numpy>=1.23" "matplotlib>=3.5"
+# Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu 22.04
+# or 24.04). The grader's Python lives in a virtual environment (24.04 refuses a
+# system-wide pip install, PEP 668) outside /autograder, where the sandbox user that
+# runs the students' code can use it: /autograder itself is made private to root.
+set -euo pipefail
+VENV="${NPAE_VENV:-/opt/npae-venv}"
+if [ -z "${NPAE_SKIP_APT:-}" ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+fi
+python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q "numpy>=1.23" "matplotlib>=3.5"
+chmod -R go+rX "$VENV"
+chmod 700 "$(dirname "$0")"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Gradescope: grade /autograder/submission with the reference npae in this folder; the
+# Gradescope: grade /autograder/submission with the reference npae in this folder. The
 # student's e-mail (or the submission id) names the submission, so it seeds its cases.
-cd /autograder/source
-NAME=$(python3 -c "import json; d = json.load(open('/autograder/submission_metadata.json')); \\
+# The grader runs as root; the student's code runs as `nobody` in a sandbox that cannot
+# read /autograder (docs/teaching.md, "Isolation").
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+PY="${NPAE_VENV:-/opt/npae-venv}/bin/python"
+NAME=$("$PY" -I -c "import json; d = json.load(open('/autograder/submission_metadata.json')); \\
 print((d.get('users') or [{}])[0].get('email') or d.get('id'))")
-PYTHONPATH=/autograder/source/reference python3 -m npae assignment grade \\
-    /autograder/source /autograder/submission --name "$NAME" \\
+mkdir -p /autograder/results
+PYTHONPATH="$HERE/reference" "$PY" -m npae assignment grade \\
+    "$HERE" /autograder/submission --name "$NAME" \\
     --out /autograder/results/graded --results-json /autograder/results/results.json
 """
 
 
 def _write_autograder(auto, student, assignment, key):
-    auto.mkdir()
+    auto.mkdir(mode=0o700)
+    auto.chmod(0o700)                       # private to its owner: key, reference, student
     (auto / "key").write_text(key + "\n")
     (auto / "key").chmod(0o600)
     (auto / "assignment.json").write_text(json.dumps(assignment.to_dict(), indent=2) + "\n")
@@ -320,6 +338,18 @@ def _write_autograder(auto, student, assignment, key):
     for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
         (auto / name).write_text(text)
         (auto / name).chmod(0o755)
+
+
+def _write_zip(auto, path):
+    """The autograder.zip a teacher uploads: setup.sh and run_autograder at the top."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for file in sorted(auto.rglob("*")):
+            if file.is_file():
+                info = zipfile.ZipInfo(str(file.relative_to(auto)), (1980, 1, 1, 0, 0, 0))
+                info.external_attr = (file.stat().st_mode & 0o777 | 0o100000) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, file.read_bytes())
+    path.chmod(0o600)                       # it holds the key
 
 
 def _write_solutions(solutions_dir, assignment):
@@ -408,6 +438,7 @@ def build(spec_path, out, key=None, log=print):
         (student / "ASSIGNMENT.md").write_text(_assignment_md(assignment), encoding="utf-8")
         _write_solutions(tmp / "solutions", assignment)
         _write_autograder(tmp / "autograder", student, assignment, key)
+        _write_zip(tmp / "autograder", tmp / "autograder.zip")
         problems = [f"answer leak: {line}" for line in
                     stubbing.leak_report(solutions, kept, _student_files(student))]
         problems += _validate(tmp, assignment, log)

@@ -87,6 +87,7 @@ class Exercise:
     uses: tuple = ()                     # exercise ids its oracle or calls depend on
     factors: Callable | None = None      # case -> constants the diagnosis may name
     model: ModelCheck | None = None      # a whole-model check, counted once units pass
+    outputs: tuple = ()                  # forward: the names of a tuple return's items
 
     @property
     def module(self):
@@ -604,4 +605,5 @@ exercise(
     hidden=(Check("points 1000 away from every component (log-sum-exp)",
                   lambda rng: _gmm_case(rng, far=True), _gmm_tuple_same),),
     properties=(Check("each row of γ sums to 1", _gmm_case, _rows_normalized),),
-    tags=("E1",), uses=("npae.layers:logsumexp",))
+    tags=("E1",), uses=("npae.layers:logsumexp",),
+    outputs=("log γ (the first output)", "the mean log-likelihood (the second output)"))

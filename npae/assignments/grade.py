@@ -7,8 +7,13 @@ are taken; any other edit, and any other file, is reported as ignored.
 
 Cases are drawn per student: the generator of question q is seeded with
 HMAC-SHA256(key, "title|q|submission name"), so a regrade draws the same cases and
-another student other ones; the seeds are part of the result. One worker process
-(npae.assignments.worker) runs every question of the submission.
+another student other ones; the seeds are part of the result.
+
+The submission's code runs in a worker process (:mod:`.worker`) inside a sandbox
+(:mod:`.sandbox`): a private folder holds the build under test and a copy of the worker
+script; after each question the worker's session is killed and, when the grader is
+root, every process of the sandbox user, so the next question, the next submission and
+the results all start with none of the student's processes alive.
 """
 from __future__ import annotations
 
@@ -23,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import stubbing
+from . import stubbing, worker
 from .grading import add_model_checks, check_question, reference_judge
+from .sandbox import NOT_ISOLATED, make_sandbox
 from .spec import Assignment, module_path
 from .worker import Worker
 
@@ -49,6 +55,7 @@ class SubmissionGrade:
     assignment: Assignment
     questions: dict = field(default_factory=dict)      # id -> QuestionGrade
     notes: list = field(default_factory=list)          # ignored edits, unparsable files
+    readable_npae: list = field(default_factory=list)  # other npae copies the code could read
     seconds: float = 0.0
 
     @property
@@ -112,30 +119,47 @@ def _prepare(auto, submission, assignment, tree):
     return notes
 
 
-def grade_submission(auto, submission, name=None, assignment=None, key=None):
-    """Grade the folder ``submission`` with the autograder folder ``auto``."""
+def grade_submission(auto, submission, name=None, assignment=None, key=None, sandbox=None):
+    """Grade the folder ``submission`` with the autograder folder ``auto``.
+
+    ``sandbox`` (:func:`.sandbox.make_sandbox` by default: ``nobody`` when root) is where
+    the submission's code runs; see the module.
+    """
     t0 = time.perf_counter()
     auto, submission = Path(auto), Path(submission)
     if not submission.is_dir():
         raise FileNotFoundError(f"submission {submission} is not a folder")
     if assignment is None:
         assignment, key = load_autograder(auto)
+    sandbox = sandbox or make_sandbox()
     name = name or submission.name
     grade = SubmissionGrade(name, assignment)
-    with tempfile.TemporaryDirectory(prefix="npae-grade-") as tmp:
-        tree = Path(tmp)
+    home = sandbox.private_dir()
+    try:
+        tree = home / "build"
         grade.notes = _prepare(auto, submission, assignment, tree)
-        with Worker(tree, timeout=assignment.time_limit) as worker:
-            judge = reference_judge(worker.call)
+        script = home / "_npae_worker.py"
+        shutil.copyfile(worker.__file__, script)
+        sandbox.hand_over(home)
+        with Worker(tree, timeout=assignment.time_limit, sandbox=sandbox, home=home,
+                    script=script) as proc:
+            judge = reference_judge(proc.call)
             graded = []
             for q in assignment.questions:
                 seed = case_seed(key, assignment.title, q.id, name)
                 result = check_question(q.ex, q.id, np.random.default_rng(seed), judge,
                                         n_random=assignment.cases, hidden=True)
                 graded.append((q.ex, q.id, result, seed))
+                proc.close()                       # nothing of one question outlives it
+                sandbox.kill_user()
             add_model_checks(graded, judge)
+            grade.readable_npae = proc.readable_npae
             for q, (_, _, result, seed) in zip(assignment.questions, graded):
                 score = round(q.points * result.fraction(q.weights), 4)
                 grade.questions[q.id] = QuestionGrade(q, result, score, seed)
+    finally:
+        sandbox.remove(home)                       # kills the user's processes first
+    if not sandbox.isolated:
+        grade.notes.append(NOT_ISOLATED)
     grade.seconds = time.perf_counter() - t0
     return grade

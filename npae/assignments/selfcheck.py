@@ -53,11 +53,12 @@ def summary(q, result):
     if result.stub:
         return f"{name}: not implemented yet"
     failed = [c for c in result.checks if not c.passed]
+    extra = "".join(f"\n    {line}" for line in result.explain())
     if not failed:
-        return f"{name}: passes all {len(result.checks)} public checks"
+        return f"{name}: passes all {len(result.checks)} public checks" + extra
     first = failed[0]
     return (f"{name}: fails {len(failed)} of {len(result.checks)} public checks; first: "
-            + first.line(q.feedback))
+            + first.line(q.feedback) + extra)
 
 
 def run(questions=(), out=print):

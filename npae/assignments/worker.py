@@ -7,6 +7,16 @@ package, and every editable-install finder, so ``import npae`` can only mean the
 student's build. The reference is not importable there. It imports nothing of npae
 itself: this file uses only the standard library and NumPy.
 
+Started by :class:`Worker` through :mod:`.sandbox` (another user when the grader is root,
+a session of its own, a private folder, a scrubbed environment, resource limits); the
+script is copied into that private folder, since the grader's own files are not readable
+there.
+
+While the student's function runs, the worker watches it (:func:`execute` with
+``observe``): how many times each function of the build's npae is called from inside it
+(a finite-difference answer calls npae's forward once or twice per entry), and which
+arguments it modified in place (the caller's arrays must not change).
+
 Protocol, on the worker's stdin/stdout (the student's prints go to stderr): each
 message is an 8-byte length and an ``.npz`` archive (read with ``allow_pickle=False``,
 so a reply can never run code in the parent) holding the arrays and a JSON header
@@ -17,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import io
 import json
 import os
@@ -153,11 +164,12 @@ def resolver(root=None):
     return resolve
 
 
-def execute(call, resolve, override=None):
+def execute(call, resolve, override=None, observe=None):
     """Run ``call`` (its args already made); ``override`` replaces the target function.
 
-    Returns ``(out, states)``: the return value and the arguments listed in
-    ``returns_args`` as they are after the call.
+    Returns ``(out, states, seen)``: the return value, the arguments listed in
+    ``returns_args`` as they are after the call, and, when ``observe`` is the folder of
+    the build under test, what :class:`Observer` saw (else an empty dict).
     """
     args = list(call.args)
     module, qualname = call.target.split(":")
@@ -171,8 +183,72 @@ def execute(call, resolve, override=None):
             fn = override.__get__(inst) if override else getattr(inst, method)
         else:
             fn = override or resolve(call.target)
-        out = fn(*args)
-    return out, [args[i] for i in call.returns_args]
+        watcher = Observer(observe, fn, args, call.returns_args) if observe else None
+        with watcher or contextlib.nullcontext():
+            out = fn(*args)
+    seen = watcher.report() if watcher else {}
+    return out, [args[i] for i in call.returns_args], seen
+
+
+class Observer:
+    """Counts calls of the build's npae functions made from inside ``fn``, and finds the
+    arguments ``fn`` modified in place (``returns_args`` are meant to be filled)."""
+
+    def __init__(self, root, fn, args, returns_args=()):
+        self.root = str(root)
+        self.target = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        self.args, self.counts = args, {}
+        try:
+            names = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            names = []
+        self.before = [(i, names[i] if i < len(names) else f"argument {i + 1}", _copy(a))
+                       for i, a in enumerate(args) if i not in returns_args]
+
+    def _profile(self, frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            if code is not self.target and code.co_filename.startswith(self.root):
+                self.counts[code] = self.counts.get(code, 0) + 1
+
+    def __enter__(self):
+        self._previous = sys.getprofile()
+        sys.setprofile(self._profile)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._previous)
+
+    def report(self):
+        calls = {}
+        for code, n in self.counts.items():
+            rel = os.path.relpath(code.co_filename, self.root)
+            module = rel[:-3].replace(os.sep, ".") if rel.endswith(".py") else rel
+            name = f"{module}.{getattr(code, 'co_qualname', code.co_name)}"
+            calls[name] = calls.get(name, 0) + n
+        modified = [name for i, name, old in self.before if not _same(old, self.args[i])]
+        return {"calls": calls, "modified": modified}
+
+
+def _copy(value):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return None                                     # objects: not compared
+
+
+def _same(old, new):
+    if isinstance(old, np.ndarray):
+        return (isinstance(new, np.ndarray) and old.shape == new.shape
+                and np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"))
+    if isinstance(old, (tuple, list)):
+        return len(old) == len(new) and all(_same(o, n) for o, n in zip(old, new))
+    if isinstance(old, dict):
+        return old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old)
+    return True
 
 
 def materialize(value, resolve):
@@ -196,14 +272,19 @@ def one_line(exc, root=None):
 # -- the worker process ---------------------------------------------------------------------
 
 def _isolate(root):
+    """Only the build at ``root`` can be imported as npae; returns the other npae packages
+    that were on the path and that this process could still read by their file name."""
     def foreign(p):
         path = Path(p or ".").resolve()
         return str(path) != root and ((path / "npae").exists() or str(path).startswith(root))
+    readable = [str(Path(p, "npae")) for p in sys.path if p and foreign(p)
+                and os.access(Path(p, "npae", "__init__.py"), os.R_OK)]
     sys.path[:] = [root] + [p for p in sys.path if p and not foreign(p)]
     sys.meta_path[:] = [f for f in sys.meta_path
                         if "editable" not in (type(f).__module__ + getattr(f, "__name__", ""))]
     for name in [m for m in sys.modules if m == "npae" or m.startswith("npae.")]:
         del sys.modules[name]
+    return readable
 
 
 def _read_exact(stream, n):
@@ -222,10 +303,10 @@ def serve(root):
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)                                  # the student's prints go to stderr
     sys.stdout = sys.stderr
-    _isolate(root)
+    readable = _isolate(root)
     resolve = resolver(root)
     importlib.import_module("npae")               # start-up is not the student's time
-    out.write(pack({"ready": True}, {}))
+    out.write(pack({"ready": True, "readable_npae": readable}, {}))
     out.flush()
     stdin = sys.stdin.buffer
     while True:
@@ -239,11 +320,11 @@ def serve(root):
                         else decode(meta["self_kwargs"], arrays, resolve),
                         tuple(meta["returns_args"]), meta["errstate"],
                         tuple((m, decode(a, arrays, resolve)) for m, a in meta["setup"]))
-            result, states = execute(call, resolve)
+            result, states, seen = execute(call, resolve, observe=root)
             reply = {}
             try:
                 body = {"ok": True, "out": encode(result, reply),
-                        "states": [encode(s, reply) for s in states]}
+                        "states": [encode(s, reply) for s in states], "seen": seen}
             except ReturnTypeError as exc:
                 body, reply = {"ok": False, "error": f"returned {exc}, expected arrays"}, {}
         except BaseException as exc:               # noqa: BLE001 (any failure is a reason)
@@ -254,24 +335,49 @@ def serve(root):
         out.flush()
 
 
+@dataclass
+class Outcome:
+    """What one call of the code under test gave: ``out`` and ``states`` when ``ok``,
+    else a one-line ``reason`` (``stub``: it raised NotImplementedError); ``seen`` is the
+    :class:`Observer`'s report (calls into npae, arguments modified in place)."""
+
+    ok: bool
+    out: object = None
+    states: list = None
+    reason: str = ""
+    stub: bool = False
+    seen: dict = None
+
+
 class Worker:
-    """The parent's handle: ``call(Call)`` returns ``(True, (out, states), False)`` or
-    ``(False, reason, is_stub)`` (is_stub: the code raised NotImplementedError)."""
+    """The parent's handle on the worker process: ``call(Call) -> Outcome``.
+
+    The process runs in ``sandbox`` (:mod:`.sandbox`) with ``home`` as its private folder
+    and working directory, which holds ``script`` (a copy of this file) and the build
+    ``root``. :meth:`close` kills its whole session; the next call starts a fresh one.
+    """
 
     STARTUP = 120.0          # seconds to start Python and import the build (a loaded machine)
 
-    def __init__(self, root, timeout=10.0):
+    def __init__(self, root, timeout=10.0, sandbox=None, home=None, script=None):
+        # imported here: this file also runs as a standalone script, outside the package
+        from .sandbox import Sandbox
         self.root = str(Path(root).resolve())
         self.timeout = float(timeout)
+        self.sandbox = sandbox or Sandbox()
+        self.home = Path(home or self.root)
+        self.script = Path(script or __file__).resolve()
         self.proc = None
+        self.readable_npae = []
         self.timed_out = set()   # targets that timed out once: not run again (bounded time)
 
     def _start(self):
-        self.proc = subprocess.Popen([sys.executable, "-I", str(Path(__file__).resolve()),
-                                      self.root], cwd=self.root, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.proc = self.sandbox.popen([sys.executable, "-I", str(self.script), self.root],
+                                       self.home, stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + self.STARTUP
-        unpack(self._read(int.from_bytes(self._read(8, deadline), "big"), deadline))
+        meta, _ = unpack(self._read(int.from_bytes(self._read(8, deadline), "big"), deadline))
+        self.readable_npae = meta.get("readable_npae", [])
 
     def _read(self, n, deadline):
         fd, data = self.proc.stdout.fileno(), b""
@@ -287,13 +393,15 @@ class Worker:
 
     def call(self, call):
         if call.target in self.timed_out:
-            return False, f"not run: an earlier call timed out after {self.timeout:g} s", False
+            return Outcome(False, reason=f"not run: an earlier call timed out after "
+                                         f"{self.timeout:g} s")
         try:
             if self.proc is None or self.proc.poll() is not None:
                 self._start()
         except (TimeoutError, EOFError, OSError, ValueError):
             self.close()
-            return False, "the student build could not be imported (npae/__init__.py)", False
+            return Outcome(False, reason="the student build could not be imported "
+                                         "(npae/__init__.py)")
         meta, arrays = encode_call(call)
         deadline = time.monotonic() + self.timeout
         try:
@@ -304,20 +412,20 @@ class Worker:
         except TimeoutError:
             self.close()
             self.timed_out.add(call.target)
-            return False, f"timed out after {self.timeout:g} s", False
+            return Outcome(False, reason=f"timed out after {self.timeout:g} s")
         except (EOFError, BrokenPipeError, OSError, ValueError):
             self.close()
-            return False, "the process running your code exited (os._exit, a crash?)", False
+            return Outcome(False, reason="the process running your code exited (os._exit, "
+                                         "a crash, a resource limit?)")
         if not body["ok"]:
-            return False, body["error"], bool(body.get("stub"))
-        out = decode(body["out"], reply)
-        return True, (out, [decode(s, reply) for s in body["states"]]), False
+            return Outcome(False, reason=body["error"], stub=bool(body.get("stub")))
+        return Outcome(True, decode(body["out"], reply),
+                       [decode(s, reply) for s in body["states"]], seen=body.get("seen", {}))
 
     def close(self):
+        """Kill the worker's whole session (whatever it started in it) and reap it."""
         if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait()
+            self.sandbox.kill_session(self.proc)
             for stream in (self.proc.stdin, self.proc.stdout):
                 with contextlib.suppress(OSError):
                     stream.close()
