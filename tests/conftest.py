@@ -23,3 +23,23 @@ def mnist_dir():
 def mnist_train(mnist_dir):
     """``(X, y)`` of MNIST train, float32 in [0, 1]; shared by all tests: do not modify."""
     return load_mnist("train", data_dir=mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def grading_sandbox():
+    """Builds and grading run student code in npae's sandbox, which as root is another
+    user (nobody) that must be able to run this Python. Where it cannot (a fresh machine
+    whose Python sits under a private /root), the grading tests say so and skip; in CI
+    (.ci/run makes it reachable) they fail instead."""
+    import os
+
+    from npae.assignments.sandbox import SandboxError, make_sandbox
+    sandbox = make_sandbox()
+    if sandbox.isolated:
+        try:
+            sandbox.probe([])
+        except SandboxError as exc:
+            if os.environ.get("CI") == "true":
+                pytest.fail(str(exc))
+            pytest.skip(str(exc))
+    return sandbox

@@ -39,7 +39,7 @@ KEY = "ab" * 32
 
 
 @pytest.fixture(scope="module")
-def hw(tmp_path_factory):
+def hw(tmp_path_factory, grading_sandbox):
     base = tmp_path_factory.mktemp("hw")
     (base / "spec.toml").write_text(SPEC)
     t0 = time.perf_counter()
@@ -409,7 +409,7 @@ def test_build_refuses_bad_specs_and_existing_output(tmp_path):
 
 
 @pytest.mark.slow      # builds or grades a whole assignment (seconds)
-def test_build_fails_when_a_mutant_scores_full_marks(tmp_path, monkeypatch):
+def test_build_fails_when_a_mutant_scores_full_marks(tmp_path, monkeypatch, grading_sandbox):
     """A "mistake" that is really correct code is caught: the build names it, writes nothing."""
     def kl_really_correct(h, rho, beta):
         rho_hat = clamp_rho_hat(h.mean(axis=0))  # noqa: F821 (names of npae.penalties)

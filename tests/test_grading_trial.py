@@ -74,7 +74,7 @@ needs_root = pytest.mark.skipif(not ROOT, reason="isolation needs a root grader 
 
 
 @pytest.fixture(scope="module")
-def hw(tmp_path_factory):
+def hw(tmp_path_factory, grading_sandbox):
     base = tmp_path_factory.mktemp("trial")
     (base / "spec.toml").write_text(SPEC)
     build(base / "spec.toml", base / "hw", key="cd" * 32, log=lambda *a: None)
