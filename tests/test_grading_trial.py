@@ -360,3 +360,34 @@ def test_python_310_checks_grades_and_explains_the_spec(hw, tmp_path):
                            text=True, timeout=300)
         assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
         assert "needs Python 3.11 or the tomli package" in r.stderr
+
+
+def test_the_gradescope_bundle_runs_as_gradescope_runs_it(hw, tmp_path):
+    """autograder.zip unpacked into <root>/source (exec bits kept), a submission and its
+    metadata beside it, run_autograder run: results.json has the full marks, and (as
+    root) the source folder is private."""
+    import zipfile
+    ag = tmp_path / "autograder"
+    (ag / "submission").mkdir(parents=True)
+    with zipfile.ZipFile(hw / "autograder.zip") as z:
+        names = z.namelist()
+        assert "setup.sh" in names and "run_autograder" in names and "key" in names
+        for info in z.infolist():
+            z.extract(info, ag / "source")
+            os.chmod(ag / "source" / info.filename, (info.external_attr >> 16) & 0o777)
+    shutil.copytree(hw / "solutions" / "npae", ag / "submission" / "npae")
+    (ag / "submission_metadata.json").write_text(json.dumps(
+        {"id": 7, "users": [{"email": "ada@example.edu"}]}))
+    venv = tmp_path / "venv" / "bin"                 # this Python stands in for setup.sh's
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    env = {"PATH": "/usr/bin:/bin", "NPAE_AUTOGRADER_ROOT": str(ag),
+           "NPAE_VENV": str(venv.parent)}
+    r = subprocess.run(["bash", str(ag / "source" / "run_autograder")], env=env,
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    res = json.loads((ag / "results" / "results.json").read_text())
+    assert res["score"] == 22 and "ada@example.edu: 22/22" in r.stdout
+    assert "readable by the sandbox" not in r.stderr      # it graded with its own reference
+    if ROOT:
+        assert (ag / "source").stat().st_mode & 0o077 == 0

@@ -313,16 +313,19 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope: grade /autograder/submission with the reference npae in this folder. The
 # student's e-mail (or the submission id) names the submission, so it seeds its cases.
 # The grader runs as root; the student's code runs as `nobody` in a sandbox that cannot
-# read /autograder (docs/teaching.md, "Isolation").
+# read /autograder (docs/teaching.md, "Isolation"). NPAE_AUTOGRADER_ROOT and NPAE_VENV
+# move /autograder and /opt/npae-venv (for a trial run outside Gradescope).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
+AG="${NPAE_AUTOGRADER_ROOT:-/autograder}"
 PY="${NPAE_VENV:-/opt/npae-venv}/bin/python"
-NAME=$("$PY" -I -c "import json; d = json.load(open('/autograder/submission_metadata.json')); \\
-print((d.get('users') or [{}])[0].get('email') or d.get('id'))")
-mkdir -p /autograder/results
+NAME=$("$PY" -I -c "import json, sys; d = json.load(open(sys.argv[1])); \\
+print((d.get('users') or [{}])[0].get('email') or d.get('id'))" "$AG/submission_metadata.json")
+mkdir -p "$AG/results"
+cd "$HERE/reference"                 # `python -m` puts the working folder first on sys.path
 PYTHONPATH="$HERE/reference" "$PY" -m npae assignment grade \\
-    "$HERE" /autograder/submission --name "$NAME" \\
-    --out /autograder/results/graded --results-json /autograder/results/results.json
+    "$HERE" "$AG/submission" --name "$NAME" \\
+    --out "$AG/results/graded" --results-json "$AG/results/results.json"
 """
 
 
