@@ -378,13 +378,18 @@ def test_the_gradescope_bundle_runs_as_gradescope_runs_it(hw, tmp_path):
     shutil.copytree(hw / "solutions" / "npae", ag / "submission" / "npae")
     (ag / "submission_metadata.json").write_text(json.dumps(
         {"id": 7, "users": [{"email": "ada@example.edu"}]}))
-    venv = tmp_path / "venv" / "bin"                 # this Python stands in for setup.sh's
-    venv.mkdir(parents=True)
+    import tempfile                                   # this Python stands in for setup.sh's
+    venv = Path(tempfile.mkdtemp(prefix="npae-venv-")) / "bin"    # venv, where the sandbox
+    venv.mkdir()                                      # user can run it (not in pytest's 0700
+    venv.parent.chmod(0o755)                          # tmp_path)
     (venv / "python").symlink_to(sys.executable)
     env = {"PATH": "/usr/bin:/bin", "NPAE_AUTOGRADER_ROOT": str(ag),
            "NPAE_VENV": str(venv.parent)}
-    r = subprocess.run(["bash", str(ag / "source" / "run_autograder")], env=env,
-                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    try:
+        r = subprocess.run(["bash", str(ag / "source" / "run_autograder")], env=env,
+                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    finally:
+        shutil.rmtree(venv.parent)
     assert r.returncode == 0, r.stderr
     res = json.loads((ag / "results" / "results.json").read_text())
     assert res["score"] == 22 and "ada@example.edu: 22/22" in r.stdout
