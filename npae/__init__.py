@@ -5,7 +5,7 @@ DenoisingAutoencoder, ContractiveAutoencoder, VAE, StackedAutoencoder; GaussianM
 and LinearProbe for what codes are for. Modules: layers, losses, penalties, noise,
 network, optim, training, gradcheck, datasets, plotting, metrics, likelihood, anomaly.
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from . import (anomaly, datasets, gradcheck, layers, likelihood, losses, metrics,  # noqa: E402
                network, noise, optim, penalties, probe, training)
