@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_array, check_choice, check_positive_int, check_unit_interval
+from ._validation import check_array, check_choice, check_unit_interval
 from .layers import logsumexp  # (I8), the max-subtracted log-sum-exp
 from .models.vae import DEFAULT_MAX_ELEMENTS, LOG_2PI, VAE
 

@@ -30,7 +30,6 @@ diverges during training leaves the last good parameters of this fit (npae.train
 from __future__ import annotations
 
 import inspect
-import json
 
 import numpy as np
 
