@@ -7,16 +7,15 @@ network, optim, training, gradcheck, datasets, plotting, metrics, likelihood, an
 """
 from ._version import __version__
 
-from . import (anomaly, datasets, gradcheck, layers, likelihood, losses, metrics,  # noqa: E402
+from . import (anomaly, datasets, gradcheck, layers, likelihood, losses, metrics,
                network, noise, optim, penalties, probe, training)
-from .gmm import GaussianMixture  # noqa: E402
-from .models import (VAE, Autoencoder, ContractiveAutoencoder,  # noqa: E402
+from .gmm import GaussianMixture
+from .models import (VAE, Autoencoder, ContractiveAutoencoder,
                      DenoisingAutoencoder, KSparseAutoencoder, NotFittedError,
                      SparseAutoencoder, StackedAutoencoder, pca)
-from .parallel import get_num_threads, set_num_threads  # noqa: E402  (elementwise threads)
-from .persistence import CheckpointError, load_model as load  # noqa: E402
-from .probe import LinearProbe  # noqa: E402
-from .training import TrainingDiverged  # noqa: E402
+from .persistence import CheckpointError, load_model as load
+from .probe import LinearProbe
+from .training import TrainingDiverged
 
 __all__ = ["Autoencoder", "CheckpointError", "ContractiveAutoencoder", "DenoisingAutoencoder",
            "GaussianMixture", "KSparseAutoencoder", "LinearProbe", "NotFittedError",
