@@ -81,7 +81,10 @@ With β_t = 1, recon + kl is the negative single-sample ELBO. The unweighted KL 
 nats is :meth:`VAE.posterior_kl` (per example), never an entry of ``values``.
 
 Backward pass; the batch mean's 1/B enters at the two tops of the chain, in B1 and in
-the KL parts of B4-B5 (as β_t/B), and nowhere else:
+the KL parts of B4-B5 (as β_t/B), and nowhere else. With a Bernoulli decoder a step
+takes (F8) and (B1) together from one e^{−|A'|} (BernoulliLoss.value_and_grad: softplus
+and σ are both written through it), so the step's ``values["recon"]`` is the loss's
+batch mean, equal to the mean of recon_n up to the order of the float sums.
 
     (B1)  dA' = ∂ℒ/∂A' = (sigm(A') − X)/B   Bernoulli;   (A' − X)/(σ²_x B)   Gaussian
     (B2)  dθ_x = (1/B) Σ_n ½ [1 − (x_nd − A'_nd)²/σ²_x,d]     learned σ²_x (× (B6b) if bounded)
@@ -262,7 +265,7 @@ class VAEForward:
     z: np.ndarray            # (F6)                                                  (B, H)
     dec: list                # LayerCache per decoder layer
     logits: np.ndarray       # (F7) A'                                               (B, D)
-    recon: np.ndarray        # (F8) recon_n                                          (B,)
+    recon: np.ndarray        # (F8) recon_n; None in a Bernoulli step (the loss's own) (B,)
     kl: np.ndarray           # (F9) KL_n                                             (B,)
 
 
@@ -515,7 +518,8 @@ class VAE(BaseModel):
         eps, X, _ = self._unpack_noise(noise, X, X.dtype)
         return self._forward(params, X, eps)
 
-    def _forward(self, params, X, eps):
+    def _forward(self, params, X, eps, recon=True):
+        """(F1)-(F9); ``recon=False`` leaves (F8) to the caller (``recon`` is then None)."""
         enc, mu_layer, logvar_layer, dec = self._layers()
         enc_caches = run_layers(params, enc, X)                             # (F1)
         h = enc_caches[-1].out if enc_caches else X                         # (B, n_L)
@@ -527,7 +531,7 @@ class VAE(BaseModel):
         z = mu + std * eps                                                  # (F6) (B, H)
         dec_caches = run_layers(params, dec, z)                             # (F7)
         logits = dec_caches[-1].out                                         # A' (B, D)
-        recon = self._recon_per_example(params, logits, X)                  # (F8) (B,)
+        recon = self._recon_per_example(params, logits, X) if recon else None  # (F8) (B,)
         kl = kl_divergence(mu, logvar)                                      # (F9) (B,)
         return VAEForward(X, enc_caches, h, mu_cache, logvar_cache, mu, logvar, std, eps, z,
                           dec_caches, logits, recon, kl)
@@ -542,9 +546,15 @@ class VAE(BaseModel):
         use = self._select_terms(terms, available)
         beta = self.beta * getattr(self, "_kl_warmup", 1.0)                # β_t (warmed up)
 
-        f = self._forward(params, Xb, eps)                                  # (F1)-(F9)
+        bernoulli = self.output == "bernoulli"
+        f = self._forward(params, Xb, eps, recon=not bernoulli)             # (F1)-(F9)
         B = Xb.shape[0]
-        values = {"recon": float(np.mean(f.recon)),                         # each term as it
+        d_logits_needed = "recon" in use and (need_grads or need_input_grad)
+        if bernoulli:       # (F8) and (B1) from one e^{−|A'|}: losses (F4), (B3)
+            recon, d_bce = BernoulliLoss.value_and_grad(f.logits, Xb, grad=d_logits_needed)
+        else:
+            recon = float(np.mean(f.recon))                                 # (1/B) Σ_n (F8)
+        values = {"recon": recon,                                           # each term as it
                   "kl": beta * float(np.mean(f.kl))}                        # enters (F10)
         if "weight_decay" in available:
             values["weight_decay"] = weight_decay(
@@ -557,8 +567,8 @@ class VAE(BaseModel):
         grads = {}
         d_logits = np.zeros_like(f.logits)
         if "recon" in use:
-            if self.output == "bernoulli":
-                d_logits = BernoulliLoss.grad(f.logits, Xb)                 # (B1) (σ(A')−X)/B
+            if bernoulli:
+                d_logits = d_bce                                            # (B1) (σ(A')−X)/B
             else:
                 inv_var_x = np.exp(-self._decoder_logvar(params))           # 1/σ²_x
                 d_logits = (f.logits - Xb) * inv_var_x / B                  # (B1) (B, D)
