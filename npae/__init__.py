@@ -5,6 +5,8 @@ DenoisingAutoencoder, ContractiveAutoencoder, VAE, StackedAutoencoder; GaussianM
 and LinearProbe for what codes are for. Modules: layers, losses, penalties, noise,
 network, optim, training, gradcheck, datasets, plotting, metrics, likelihood, anomaly.
 """
+import importlib
+
 from ._version import __version__
 
 from . import (anomaly, datasets, gradcheck, layers, likelihood, losses, metrics,
@@ -28,6 +30,5 @@ __all__ = ["Autoencoder", "CheckpointError", "ContractiveAutoencoder", "Denoisin
 def __getattr__(name):
     """``npae.plotting`` is imported on first use: it loads matplotlib, which takes a second."""
     if name == "plotting":
-        import importlib
         return importlib.import_module(".plotting", __name__)
     raise AttributeError(f"module 'npae' has no attribute {name!r}")
