@@ -10,7 +10,9 @@ divergence guard) is what the ratio epoch / matmuls measures.
 On a shared machine absolute times move with the load, by up to ±30% between whole
 epochs here; ``alternating_epoch`` therefore takes each ratio over a chunk of 16 steps
 against the same batches' matmuls timed right after it, and reports medians over
-chunks, with the load average (``/proc/loadavg``) at the start and the end.
+chunks, with the load average (``/proc/loadavg``) at the start and the end. Nothing
+here depends on npae's internals beyond its public models, ``_layers`` and
+``npae.optim``, so an older npae on ``PYTHONPATH`` can be timed the same way.
 """
 from __future__ import annotations
 
@@ -101,14 +103,8 @@ def matmul_epoch(shapes, n, batch_size, dtype, seed=0):
     return time.perf_counter() - t0
 
 
-def _set_threads(n):
-    """npae.set_num_threads(n), or nothing for an npae without threads (a 'before' run)."""
-    setter = getattr(npae, "set_num_threads", None)
-    return setter(n) if setter else None
-
-
 def fit_epoch(make_model, X):
-    """Seconds of ``make_model().fit(X)`` for one epoch, with npae's default threads."""
+    """Seconds of ``make_model().fit(X)`` for one epoch."""
     model = make_model()
     model.set_params(epochs=1, verbose=False)
     t0 = time.perf_counter()
@@ -119,19 +115,17 @@ def fit_epoch(make_model, X):
 PHASES = ("loss_and_grads", "optimizer", "guard", "other")
 
 
-def alternating_epoch(make_model, X, thread_counts=(1, 2), chunk=16, seed=0):
-    """One epoch of one model's training steps, the thread count alternating by chunks.
+def alternating_epoch(make_model, X, chunk=16, seed=0):
+    """One epoch of one model's training steps, alternating with their matmuls by chunks.
 
     The epoch's batches (the training loop's shuffle, batches and noise) are taken
-    ``chunk`` at a time, in turn by the model with each thread count, each chunk
-    followed by ``chunk`` steps of the same batches' matmuls alone. Since npae's
-    results do not depend on the thread count, this is one ordinary training run;
-    each chunk's ratio steps / matmuls is taken against the matmuls next to it, so
-    drift in the machine's speed (large on a shared host) cancels. A model step is
-    ``loss_and_grads``, Adam's update and the guard's finiteness check, each timed;
-    "other" is drawing the batch and its noise.
+    ``chunk`` at a time, each chunk followed by ``chunk`` steps of the same batches'
+    matmuls alone; each chunk's ratio steps / matmuls is taken against the matmuls next
+    to it, so drift in the machine's speed (large on a shared host) cancels. A model
+    step is ``loss_and_grads``, Adam's update and the guard's finiteness check, each
+    timed; "other" is drawing the batch and its noise.
 
-    Returns ({T: [chunk ratio]}, {T: {phase: seconds}}, {T: matmul seconds}, steps).
+    Returns ([chunk ratio], {phase: seconds}, matmul seconds, steps).
     """
     model = make_model()
     model.initialize(X.shape[1], random_state=seed)
@@ -142,38 +136,30 @@ def alternating_epoch(make_model, X, thread_counts=(1, 2), chunk=16, seed=0):
     order = rng.permutation(X.shape[0])
     W, bufs, dW = matmul_buffers(shapes, batch_sizes(X.shape[0], B), dtype, seed)
     starts = list(range(0, X.shape[0], B))
-    ratios = {T: [] for T in thread_counts}
-    parts = {T: dict.fromkeys(PHASES, 0.0) for T in thread_counts}
-    matmuls = dict.fromkeys(thread_counts, 0.0)
-    previous = _set_threads(1)
-    try:
-        for c, first in enumerate(range(0, len(starts), chunk)):
-            T = thread_counts[c % len(thread_counts)]
-            _set_threads(T)
-            t_steps, sizes = 0.0, []
-            for start in starts[first:first + chunk]:
-                t_batch = time.perf_counter()
-                Xb = X[order[start:start + B]]
-                noise = model.sample_noise(Xb, rng)
-                t0 = time.perf_counter()
-                _, _, grads = model.loss_and_grads(Xb, noise)
-                t1 = time.perf_counter()
-                opt.step(model.params_, grads)
-                t2 = time.perf_counter()
-                all(np.isfinite(p).all() for p in model.params_.values())   # the guard's check
-                t3 = time.perf_counter()
-                for phase, t in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t0 - t_batch)):
-                    parts[T][phase] += t
-                t_steps += t3 - t_batch
-                sizes.append(Xb.shape[0])
+    ratios, parts, matmuls = [], dict.fromkeys(PHASES, 0.0), 0.0
+    for first in range(0, len(starts), chunk):
+        t_steps, sizes = 0.0, []
+        for start in starts[first:first + chunk]:
+            t_batch = time.perf_counter()
+            Xb = X[order[start:start + B]]
+            noise = model.sample_noise(Xb, rng)
             t0 = time.perf_counter()
-            for size in sizes:
-                matmul_step(W, bufs[size], dW, shapes)
-            t_mm = time.perf_counter() - t0
-            matmuls[T] += t_mm
-            ratios[T].append(t_steps / t_mm)
-    finally:
-        _set_threads(previous)
+            _, _, grads = model.loss_and_grads(Xb, noise)
+            t1 = time.perf_counter()
+            opt.step(model.params_, grads)
+            t2 = time.perf_counter()
+            all(np.isfinite(p).all() for p in model.params_.values())   # the guard's check
+            t3 = time.perf_counter()
+            for phase, t in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t0 - t_batch)):
+                parts[phase] += t
+            t_steps += t3 - t_batch
+            sizes.append(Xb.shape[0])
+        t0 = time.perf_counter()
+        for size in sizes:
+            matmul_step(W, bufs[size], dW, shapes)
+        t_mm = time.perf_counter() - t0
+        matmuls += t_mm
+        ratios.append(t_steps / t_mm)
     return ratios, parts, matmuls, len(starts)
 
 
@@ -188,23 +174,18 @@ def _fmt_where(parts, matmuls):
             f"other {100 * parts['other'] / total:.0f}%")
 
 
-def compare_threads(make_model, X, label, command, thread_counts=(1, 2)):
-    """Prints the medians of ``alternating_epoch`` per thread count, a real ``fit`` epoch
-    against a matmul epoch, and one README table row; returns the median ratios."""
+def time_epoch(make_model, X, label, command):
+    """Prints the median of ``alternating_epoch``'s chunk ratios, a real ``fit`` epoch
+    against a matmul epoch, and one README table row; returns the median ratio."""
     load_before = load_average()
     fit_epoch(make_model, X[:4 * make_model().batch_size])              # warm-up
-    print(f"{label}: {X.shape[0]} rows; npae threads {' / '.join(map(str, thread_counts))} "
-          f"(os.cpu_count() = {os.cpu_count()}, default {getattr(npae, 'get_num_threads', lambda: 1)()}); npae from "
+    print(f"{label}: {X.shape[0]} rows (os.cpu_count() = {os.cpu_count()}); npae from "
           f"{os.path.dirname(npae.__file__)}; load average {load_before}")
-    chunk_ratios, parts, matmuls, steps = alternating_epoch(make_model, X, thread_counts)
-    ratios, cells = {}, []
-    for T in thread_counts:
-        ratios[T] = statistics.median(chunk_ratios[T])
-        print(f"  {T} thread{'s' if T > 1 else ' '}: median ratio steps / matmuls over "
-              f"{len(chunk_ratios[T])} chunks {ratios[T]:.2f} (chunks "
-              f"{min(chunk_ratios[T]):.2f}-{max(chunk_ratios[T]):.2f}); "
-              f"{_fmt_where(parts[T], matmuls[T])}")
-        cells.append(f"{T} thread{'s' if T > 1 else ''} **{ratios[T]:.2f}×**")
+    chunk_ratios, parts, matmuls, steps = alternating_epoch(make_model, X)
+    ratio = statistics.median(chunk_ratios)
+    where = _fmt_where(parts, matmuls)
+    print(f"  median ratio steps / matmuls over {len(chunk_ratios)} chunks {ratio:.2f} "
+          f"(chunks {min(chunk_ratios):.2f}-{max(chunk_ratios):.2f}); {where}")
     shapes = layer_shapes(make_model().initialize(X.shape[1]))
     model = make_model()
     dtype = np.dtype(getattr(model, "dtype", "float32"))
@@ -212,12 +193,10 @@ def compare_threads(make_model, X, label, command, thread_counts=(1, 2)):
     t_fit = fit_epoch(make_model, X)
     t_mm = (t_mm + matmul_epoch(shapes, X.shape[0], model.batch_size, dtype, seed=1)) / 2
     load_after = load_average()
-    print(f"  fit, one epoch with the default threads: {t_fit:.2f} s = {t_fit / t_mm:.2f}× "
-          f"an epoch of its matmuls alone ({t_mm:.2f} s, the mean of one before and one after)")
-    T = thread_counts[0]
+    print(f"  fit, one epoch: {t_fit:.2f} s = {t_fit / t_mm:.2f}× an epoch of its matmuls "
+          f"alone ({t_mm:.2f} s, the mean of one before and one after)")
     print("README row:")
     print(f"| {label} (`{command}`) | steps / their matmuls alone, median over chunks of "
-          f"16 of {steps} steps: {', '.join(cells)}; {_fmt_where(parts[T], matmuls[T])} "
-          f"({T} thread); `fit` {t_fit:.2f} s per epoch = {t_fit / t_mm:.2f}× "
-          f"({t_mm:.2f} s of matmuls); load {load_before}→{load_after} |")
-    return ratios
+          f"16 of {steps} steps: **{ratio:.2f}×**; {where}; `fit` {t_fit:.2f} s per epoch "
+          f"= {t_fit / t_mm:.2f}× ({t_mm:.2f} s of matmuls); load {load_before}→{load_after} |")
+    return ratio

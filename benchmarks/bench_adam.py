@@ -11,10 +11,9 @@ parameters, so every variant sees the same gradients and the same machine state:
 
 * ``whole``: ``Adam()``, each parameter in one piece (the default);
 * ``blocks``: ``Adam(block=32768)``, the ten passes block by block (L2-sized);
-* each of them with 1 and 2 npae threads;
 * ``one array``: the ten passes of (O3)-(O5) once over a single flat array of all
   1,083,696 entries, no Python between them: the least time NumPy needs for Adam
-  with one thread.
+  on one core.
 
 The medians over steps are printed, as milliseconds and as fractions of the step's
 matmuls; the fraction is what Adam adds to the ratio epoch / matmuls.
@@ -42,32 +41,25 @@ def main(argv=None):
                              dtype="float32").initialize(784, random_state=0)
     shapes = layer_shapes(model)
     W, bufs, dW = matmul_buffers(shapes, [128], np.float32)
-    variants = {f"{kind} {T} thread{'s' if T > 1 else ''}": (block, T)
-                for kind, block in (("whole", None), ("blocks", 32768)) for T in (1, 2)}
+    variants = {"whole": None, "blocks": 32768}
     params = {name: copy.deepcopy(model.params_) for name in variants}
-    optims = {name: npae.optim.Adam(block=block) for name, (block, _) in variants.items()}
+    optims = {name: npae.optim.Adam(block=block) for name, block in variants.items()}
     n = sum(p.size for p in model.params_.values())
     flat = [np.zeros(n, np.float32) for _ in range(5)]      # θ, g, m̃, s̃, scratch
     flat_adam = npae.optim.Adam()
     times = {name: [] for name in [*variants, "one array", "matmuls"]}
-    previous = npae.get_num_threads()
-    try:
-        for start in range(0, X.shape[0], 128):
-            grads = model.loss_and_grads(X[start:start + 128])[2]
-            flat[1][:] = np.concatenate([g.ravel() for g in grads.values()])
-            for name in times:
-                block, T = variants.get(name, (None, 1))
-                npae.set_num_threads(T)
-                t0 = time.perf_counter()
-                matmul_step(W, bufs[128], dW, shapes)
-                t1 = time.perf_counter()
-                if name in variants:
-                    optims[name].step(params[name], grads)
-                elif name == "one array":
-                    flat_adam._update(*flat, 1e-3, 1e-8)
-                times[name].append((t1 - t0, time.perf_counter() - t1))
-    finally:
-        npae.set_num_threads(previous)
+    for start in range(0, X.shape[0], 128):
+        grads = model.loss_and_grads(X[start:start + 128])[2]
+        flat[1][:] = np.concatenate([g.ravel() for g in grads.values()])
+        for name in times:
+            t0 = time.perf_counter()
+            matmul_step(W, bufs[128], dW, shapes)
+            t1 = time.perf_counter()
+            if name in variants:
+                optims[name].step(params[name], grads)
+            elif name == "one array":
+                flat_adam._update(*flat, 1e-3, 1e-8)
+            times[name].append((t1 - t0, time.perf_counter() - t1))
     mm = statistics.median(t for name in times for t, _ in times[name][10:])
     print(f"Adam on {n:,} float32 parameters (784-512-256-32 autoencoder), {args.steps} steps, "
           f"medians after 10 warm-up steps; the step's matmuls alone {mm * 1e3:.2f} ms; "

@@ -1,4 +1,4 @@
-"""Seconds per MNIST epoch of four models against their matmuls alone, 2 and 1 npae threads.
+"""Seconds per MNIST epoch of four models against their matmuls alone.
 
     NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py ae   [--rows 60000]
     NPAE_DATA=/work/shared/data python benchmarks/bench_epochs.py vae
@@ -12,21 +12,20 @@ The models (batch 128, Adam lr 1e-3, float32, the 60,000 MNIST training images):
 * ``cae``: ContractiveAutoencoder 784-256-784, sigmoid, λ_c = 1 (closed-form penalty);
 * ``kl``:  SparseAutoencoder 784-256-784, sigmoid, KL sparsity ρ = 0.05, β = 3.
 
-One epoch of training steps (loss_and_grads, Adam, the guard's check) runs with 1 and
-2 npae threads in turn, 16 steps at a time, each chunk followed by the same batches'
-matmuls alone (``_timing.alternating_epoch``); the ratio steps / matmuls is taken per
-chunk and its median reported, so the machine's drift (large on a shared host)
-cancels; the breakdown says where a step's time goes. Then one real ``fit``
-epoch (shuffling, batching, the guard) with the default threads is timed against an
-epoch of matmuls. The last line is the README table row. OpenBLAS's threads are left
-as the environment sets them.
+One epoch of training steps (loss_and_grads, Adam, the guard's check) runs 16 steps
+at a time, each chunk followed by the same batches' matmuls alone
+(``_timing.alternating_epoch``); the ratio steps / matmuls is taken per chunk and its
+median reported, so the machine's drift (large on a shared host) cancels; the
+breakdown says where a step's time goes. Then one real ``fit`` epoch (shuffling,
+batching, the guard) is timed against an epoch of matmuls. The last line is the
+README table row. OpenBLAS's threads are left as the environment sets them.
 """
 from __future__ import annotations
 
 import argparse
 
 import npae
-from _timing import compare_threads, mnist_train
+from _timing import mnist_train, time_epoch
 
 COMMON = dict(batch_size=128, learning_rate=1e-3, optimizer="adam", dtype="float32",
               random_state=0, verbose=False)
@@ -53,7 +52,7 @@ def main(argv=None):
     X = mnist_train()[:args.rows]
     label, make = MODELS[args.model]
     rows = "" if args.rows >= 60000 else f" --rows {args.rows}"
-    compare_threads(make, X, label, f"python benchmarks/bench_epochs.py {args.model}{rows}")
+    time_epoch(make, X, label, f"python benchmarks/bench_epochs.py {args.model}{rows}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Seconds of the importance-sampled log-likelihood (K = 1000) of the MNIST VAE on the
-test images, with 2 and 1 npae threads, against its decoder's matmuls alone.
+test images, against its decoder's matmuls alone.
 
     NPAE_DATA=/work/shared/data python benchmarks/bench_likelihood.py [--examples 10000]
         [--load vae.npz]
@@ -10,7 +10,7 @@ gives a saved one. npae.likelihood.importance_sampled_log_likelihood draws K = 1
 codes per image and decodes them in chunks of 2^22 entries (5 images × 1000 codes ×
 784 pixels): per image 1000 decoder passes 20-400-784, then a log-sum-exp. "Matmuls
 alone" are the two decoder products per chunk at the same shapes (the encoder's are
-negligible). Both thread settings must give the same bits; the script checks it.
+negligible).
 """
 from __future__ import annotations
 
@@ -55,25 +55,20 @@ def main(argv=None):
                          epochs=args.epochs, random_state=0, verbose=False).fit(mnist_train())
     Xt = mnist("test")[:args.examples]
     load_before = load_average()
-    seconds, results = {}, {}
-    for threads in (2, 1):
-        previous = npae.set_num_threads(threads)
-        t0 = time.perf_counter()
-        results[threads] = importance_sampled_log_likelihood(model, Xt, args.K, random_state=0)
-        seconds[threads] = time.perf_counter() - t0
-        npae.set_num_threads(previous)
-    assert results[1].tobytes() == results[2].tobytes(), "threads changed the estimate"
+    t0 = time.perf_counter()
+    result = importance_sampled_log_likelihood(model, Xt, args.K, random_state=0)
+    seconds = time.perf_counter() - t0
     t_mm = decoder_matmuls(model, len(Xt), args.K)
     n = len(Xt)
     print(f"importance-sampled log p(x), K = {args.K}, {n} MNIST test images: mean "
-          f"{results[2].mean():.2f} nats (the same bits with 1 and 2 threads)")
-    print(f"2 threads {seconds[2]:.1f} s, 1 thread {seconds[1]:.1f} s, decoder matmuls alone "
-          f"{t_mm:.1f} s; load average {load_before}→{load_average()}")
+          f"{result.mean():.2f} nats")
+    print(f"{seconds:.1f} s, decoder matmuls alone {t_mm:.1f} s; load average "
+          f"{load_before}→{load_average()}")
     print("README row:")
     print(f"| importance-sampled log-likelihood, K = {args.K}, {n:,} test images "
-          f"(`python benchmarks/bench_likelihood.py --examples {n}`) | {seconds[2]:.1f} s with 2 "
-          f"threads = {seconds[2] / t_mm:.2f}× its decoder matmuls alone ({t_mm:.1f} s); "
-          f"1 thread {seconds[1]:.1f} s = {seconds[1] / t_mm:.2f}×; one run, load {load_before} |")
+          f"(`python benchmarks/bench_likelihood.py --examples {n}`) | {seconds:.1f} s = "
+          f"{seconds / t_mm:.2f}× its decoder matmuls alone ({t_mm:.1f} s); one run, load "
+          f"{load_before} |")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Why npae's thread pool does not pay in training here: OpenBLAS's threads keep the other core busy.
+"""Why Python threads for the elementwise work do not pay in training here: OpenBLAS's
+threads keep the other core busy.
 
     python benchmarks/bench_openblas_spin.py [--reps 20]
 
@@ -6,18 +7,20 @@
    matrix product (from /proc/self/task/*/stat; Linux only). OpenBLAS's worker
    threads wait for the next product by spinning for a while before they sleep.
 2. A compute-bound pass with no product around it, for contrast: ten square roots of
-   4,194,304 float32 entries through ``npae.parallel.run_blocks``, 1 and 2 threads.
+   4,194,304 float32 entries on 1 thread, then split in two halves on 2 Python threads
+   (NumPy releases the GIL inside np.sqrt). npae had such a pool (npae.parallel, off by
+   default) and removed it: see benchmarks/README.md.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
+import threading
 import time
 
 import numpy as np
 
-import npae
 from _timing import load_average
 
 
@@ -51,7 +54,6 @@ def main(argv=None):
         print(f"1. CPU used in the 0.5 s after one product: main thread "
               f"{used.get(main_id, 0):.2f} s; the other threads {others}")
     rng = np.random.default_rng(1)
-    previous = npae.get_num_threads()
     a = rng.random(1 << 22, dtype=np.float32)
     out = np.empty_like(a)
 
@@ -59,18 +61,25 @@ def main(argv=None):
         for _ in range(10):
             np.sqrt(a[lo:hi], out=out[lo:hi])
 
+    def run(T):
+        """roots over T contiguous blocks: T − 1 on new threads, the last on this one."""
+        bounds = [a.size * i // T for i in range(T + 1)]
+        workers = [threading.Thread(target=roots, args=(lo, hi))
+                   for lo, hi in zip(bounds[:-2], bounds[1:-1])]
+        for w in workers:
+            w.start()
+        roots(bounds[-2], bounds[-1])
+        for w in workers:
+            w.join()
+
     seconds = {}
-    try:
-        for T in (1, 2, 1, 2):
-            npae.set_num_threads(T)
-            times = []
-            for _ in range(args.reps):
-                t0 = time.perf_counter()
-                npae.parallel.run_blocks(roots, a.size, cost=10 * a.size)
-                times.append(time.perf_counter() - t0)
-            seconds.setdefault(T, []).append(statistics.median(times))
-    finally:
-        npae.set_num_threads(previous)
+    for T in (1, 2, 1, 2):
+        times = []
+        for _ in range(args.reps):
+            t0 = time.perf_counter()
+            run(T)
+            times.append(time.perf_counter() - t0)
+        seconds.setdefault(T, []).append(statistics.median(times))
     t1, t2 = min(seconds[1]), min(seconds[2])
     print(f"2. ten square roots of 4 M entries, no product around: 1 thread {1e3 * t1:.1f} ms, "
           f"2 threads {1e3 * t2:.1f} ms ({t1 / t2:.2f}× speed-up)")

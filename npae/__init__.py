@@ -5,18 +5,19 @@ DenoisingAutoencoder, ContractiveAutoencoder, VAE, StackedAutoencoder; GaussianM
 and LinearProbe for what codes are for. Modules: layers, losses, penalties, noise,
 network, optim, training, gradcheck, datasets, plotting, metrics, likelihood, anomaly.
 """
-__version__ = "0.1.0"
+import importlib
 
-from . import (anomaly, datasets, gradcheck, layers, likelihood, losses, metrics,  # noqa: E402
+from ._version import __version__
+
+from . import (anomaly, datasets, gradcheck, layers, likelihood, losses, metrics,
                network, noise, optim, penalties, probe, training)
-from .gmm import GaussianMixture  # noqa: E402
-from .models import (VAE, Autoencoder, ContractiveAutoencoder,  # noqa: E402
+from .gmm import GaussianMixture
+from .models import (VAE, Autoencoder, ContractiveAutoencoder,
                      DenoisingAutoencoder, KSparseAutoencoder, NotFittedError,
                      SparseAutoencoder, StackedAutoencoder, pca)
-from .parallel import get_num_threads, set_num_threads  # noqa: E402  (elementwise threads)
-from .persistence import CheckpointError, load_model as load  # noqa: E402
-from .probe import LinearProbe  # noqa: E402
-from .training import TrainingDiverged  # noqa: E402
+from .persistence import CheckpointError, load_model as load
+from .probe import LinearProbe
+from .training import TrainingDiverged
 
 __all__ = ["Autoencoder", "CheckpointError", "ContractiveAutoencoder", "DenoisingAutoencoder",
            "GaussianMixture", "KSparseAutoencoder", "LinearProbe", "NotFittedError",
@@ -29,6 +30,5 @@ __all__ = ["Autoencoder", "CheckpointError", "ContractiveAutoencoder", "Denoisin
 def __getattr__(name):
     """``npae.plotting`` is imported on first use: it loads matplotlib, which takes a second."""
     if name == "plotting":
-        import importlib
         return importlib.import_module(".plotting", __name__)
     raise AttributeError(f"module 'npae' has no attribute {name!r}")

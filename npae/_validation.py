@@ -114,6 +114,18 @@ def check_float_dtype(value, name="dtype"):
     return dtype
 
 
+def check_dtype(value, name="dtype"):
+    """``np.dtype(value)`` of any kind (e.g. uint8 pixels), or a ValueError naming the
+    argument; None is refused (np.dtype(None) would be float64)."""
+    try:
+        if value is None:
+            raise TypeError
+        return np.dtype(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a NumPy dtype such as np.float32 or 'uint8', got "
+                         f"{value!r}") from None
+
+
 def check_layer_sizes(sizes, name, allow_empty=False):
     """A tuple of positive layer widths (an int is one layer); returns a tuple of ints."""
     if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):

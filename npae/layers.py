@@ -23,17 +23,10 @@ written through whichever of a or h makes it cheapest and stable:
 
 The sigmoid and softplus are written with e^{−|a|} ≤ 1, so they never overflow,
 for pre-activations of any size.
-
-Each elementwise function here is written once, as a NumPy expression whose last call
-writes into ``out``; ``@rowwise`` (npae.parallel) runs it by blocks of rows on several
-threads when the pool is turned on (it is off by default) and the array is large, with
-the same bits as one call on the whole array.
 """
 from __future__ import annotations
 
 import numpy as np
-
-from .parallel import rowwise
 
 
 def dense_forward(X, W, b):
@@ -51,27 +44,25 @@ def dense_backward(dA, X, W, need_dX=True):
     return dX, dW, db
 
 
-@rowwise(weight=8)
-def sigmoid(a, out=None):
+def sigmoid(a):
     """σ(a) = 1/(1+e^{−a}) for a ≥ 0 and e^{a}/(1+e^{a}) for a < 0, both via e^{−|a|}."""
     e = np.exp(-np.abs(a))                          # in (0, 1]: cannot overflow
     numerator = np.maximum(e, a >= 0)               # 1 where a ≥ 0 (as e ≤ 1), else e; NaN stays
-    return np.divide(numerator, 1.0 + e, out=out)   # (np.where(a >= 0, 1, e) is 7× slower)
+    return numerator / (1.0 + e)                    # (np.where(a >= 0, 1, e) is 7× slower)
 
 
-@rowwise(weight=8)
-def softplus(a, out=None):
+def softplus(a):
     """log(1 + e^{a}) = max(a, 0) + log(1 + e^{−|a|}), exact and overflow-free."""
-    return np.add(positive_part(a), np.log1p(np.exp(-np.abs(a))), out=out)
+    return positive_part(a) + np.log1p(np.exp(-np.abs(a)))
 
 
-def positive_part(a, out=None):
+def positive_part(a):
     """max(a, 0), NaN kept. Written against an array of zeros: NumPy's loop with a
     scalar 0 is 2-3× slower here (for the same bits, +0 at a = −0 included)."""
     a = np.asarray(a)
     if a.dtype.kind != "f" or a.ndim == 0:
-        return np.maximum(a, 0, out=out)
-    return np.maximum(a, np.zeros(a.shape, a.dtype), out=out)
+        return np.maximum(a, 0)
+    return np.maximum(a, np.zeros(a.shape, a.dtype))
 
 
 def logsumexp(a, axis=-1):
@@ -109,37 +100,32 @@ class Sigmoid:
         return sigmoid(a)
 
     @staticmethod
-    @rowwise(weight=3)
-    def backward(dh, a, h, out=None):
-        return np.multiply(dh * h, 1 - h, out=out)  # σ'(a) = h (1 − h)
+    def backward(dh, a, h):
+        return dh * h * (1 - h)                     # σ'(a) = h (1 − h)
 
 
 class Tanh:
     name = "tanh"
 
     @staticmethod
-    @rowwise(weight=6)
-    def forward(a, out=None):
-        return np.tanh(a, out=out)
+    def forward(a):
+        return np.tanh(a)
 
     @staticmethod
-    @rowwise(weight=3)
-    def backward(dh, a, h, out=None):
-        return np.multiply(dh, 1 - h * h, out=out)  # tanh'(a) = 1 − h²
+    def backward(dh, a, h):
+        return dh * (1 - h * h)                     # tanh'(a) = 1 − h²
 
 
 class ReLU:
     name = "relu"
 
     @staticmethod
-    @rowwise(weight=1)
-    def forward(a, out=None):
-        return positive_part(a, out=out)            # max(a, 0)
+    def forward(a):
+        return positive_part(a)                     # max(a, 0)
 
     @staticmethod
-    @rowwise(weight=2)
-    def backward(dh, a, h, out=None):
-        return np.multiply(dh, a > 0, out=out)      # 1[a > 0]; 0 at the kink
+    def backward(dh, a, h):
+        return dh * (a > 0)                         # 1[a > 0]; 0 at the kink
 
 
 class Softplus:
@@ -150,9 +136,8 @@ class Softplus:
         return softplus(a)
 
     @staticmethod
-    @rowwise(weight=9)
-    def backward(dh, a, h, out=None):
-        return np.multiply(dh, sigmoid(a), out=out)  # softplus'(a) = σ(a)
+    def backward(dh, a, h):
+        return dh * sigmoid(a)                      # softplus'(a) = σ(a)
 
 
 ACTIVATIONS = {cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, Softplus)}

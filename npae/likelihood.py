@@ -52,61 +52,25 @@ exponent is ≤ 0 and at least one term is exactly 1, so neither can happen:
 
     (I8)  LSE_k(a_k) = m + log Σ_k exp(a_k − m),     m = max_k a_k
 
-Everything is batched over examples and samples: the decoder sees N·K codes as one
-(N·K, H) matrix. Only when N·K·width would exceed ``max_elements`` are the examples
-taken in chunks (the samples of one example always stay together); ε is drawn chunk by
-chunk from one generator, in example order, so a seed gives the same numbers whatever
-the chunk size.
+The model draws (I1) and computes log p(x|z) and the analytic ELBO (I5) itself
+(:meth:`VAE.elbo <npae.models.vae.VAE.elbo>`, which ``VAE.score`` averages); this module
+builds the sampled estimates on those draws. Everything is batched over examples and
+samples: the decoder sees N·K codes as one (N·K, H) matrix. Only when N·K·width would
+exceed ``max_elements`` are the examples taken in chunks (the samples of one example
+always stay together); ε is drawn chunk by chunk from one generator, in example order,
+so a seed gives the same numbers whatever the chunk size.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_array, check_choice, check_positive_int, check_unit_interval
+from ._validation import check_array, check_choice, check_unit_interval
 from .layers import logsumexp  # (I8), the max-subtracted log-sum-exp
-from .models.vae import LOG_2PI, VAE, kl_divergence
+from .models.vae import DEFAULT_MAX_ELEMENTS, LOG_2PI, VAE
 
-DEFAULT_MAX_ELEMENTS = 2 ** 22      # entries of the largest (n, K, width) array of a chunk
-
-
-def _check_inputs(model, X, n_samples, eps, max_elements, default):
+def _check_model(model):
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a fitted npae VAE, got {type(model).__name__}")
-    model._check_fitted()
-    X = model._check_X(X)                                # (N, D), in the model's dtype
-    N, H = X.shape[0], model.latent_dim
-    if eps is not None:
-        eps = check_array(eps, "eps", ndim=3, dtype=model._dtype, n_features=H)
-        if eps.shape[0] != N:
-            raise ValueError(f"eps must have shape (N, K, H) = ({N}, K, {H}), got {eps.shape}")
-        if n_samples is not None and n_samples != eps.shape[1]:
-            raise ValueError(f"n_samples={n_samples} disagrees with eps, which holds "
-                             f"{eps.shape[1]} samples per example")
-        n_samples = eps.shape[1]
-    n_samples = check_positive_int(default if n_samples is None else n_samples, "n_samples")
-    max_elements = check_positive_int(max_elements, "max_elements")
-    width = max((model.n_features_in_,) + tuple(model._sizes))
-    chunk = max(1, max_elements // (n_samples * width))
-    return X, eps, n_samples, chunk
-
-
-def _chunks(model, X, n_samples, eps, random_state, chunk):
-    """Yield (slice, μ, log σ², ε, log p(x|z)) per chunk of examples; ε (n, K, H)."""
-    rng = np.random.default_rng(random_state) if eps is None else None
-    H = model.latent_dim
-    for start in range(0, X.shape[0], chunk):
-        rows = slice(start, start + chunk)
-        Xc = X[rows]                                                        # (n, D)
-        n = Xc.shape[0]
-        e = eps[rows] if eps is not None else \
-            rng.standard_normal((n, n_samples, H), dtype=model._dtype)      # (n, K, H)
-        mu, logvar = model.encode(Xc)                                       # (n, H) each
-        std = np.exp(0.5 * logvar)                                          # σ (n, H)
-        z = mu[:, None, :] + std[:, None, :] * e                            # (I1) (n, K, H)
-        logits = model.decode_logits(z.reshape(n * n_samples, H))           # (n·K, D)
-        logits = logits.reshape(n, n_samples, -1)                           # (n, K, D)
-        log_px = -model.reconstruction_nll(logits, Xc[:, None, :])          # (n, K)
-        yield rows, mu, logvar, e, z, log_px
 
 
 def log_importance_weights(model, X, n_samples=None, random_state=None, eps=None,
@@ -116,9 +80,11 @@ def log_importance_weights(model, X, n_samples=None, random_state=None, eps=None
     ``eps`` (N, K, H) fixes the draws (K is then its second size); otherwise they come
     from ``random_state`` (an int, a Generator or None), K = ``n_samples`` (default 1).
     """
-    X, eps, K, chunk = _check_inputs(model, X, n_samples, eps, max_elements, 1)
+    _check_model(model)
+    X, eps, K, chunk = model._check_draws(X, n_samples, eps, max_elements)
     out = np.empty((X.shape[0], K))
-    for rows, mu, logvar, e, z, log_px in _chunks(model, X, K, eps, random_state, chunk):
+    for rows, mu, logvar, e, z, log_px in model._posterior_draws(X, K, eps, random_state,
+                                                                chunk):
         log_pz = -0.5 * np.sum(LOG_2PI + z * z, axis=-1)                    # (I3) (n, K)
         log_qz = -0.5 * np.sum(LOG_2PI + logvar[:, None, :] + e * e, axis=-1)  # (I4) (n, K)
         out[rows] = log_px + log_pz - log_qz                                # (I2)
@@ -137,11 +103,8 @@ def elbo(model, X, n_samples=None, random_state=None, eps=None, kl="analytic",
     if kl == "sampled":
         return np.mean(log_importance_weights(model, X, n_samples, random_state, eps,
                                               max_elements), axis=1)        # (I6)
-    X, eps, K, chunk = _check_inputs(model, X, n_samples, eps, max_elements, 1)
-    out = np.empty(X.shape[0])
-    for rows, mu, logvar, e, z, log_px in _chunks(model, X, K, eps, random_state, chunk):
-        out[rows] = np.mean(log_px, axis=1, dtype=np.float64) - kl_divergence(mu, logvar)  # (I5)
-    return out
+    _check_model(model)
+    return model.elbo(X, n_samples, random_state, eps, max_elements)       # (I5)
 
 
 def importance_sampled_log_likelihood(model, X, n_samples=None, random_state=None, eps=None,
@@ -163,8 +126,11 @@ def importance_sampled_log_likelihood(model, X, n_samples=None, random_state=Non
 def binarize(X, random_state=0):
     """One stochastic binarization of grey levels: X_b = 1[U < X], U ~ U(0, 1), (N, D).
 
-    Each pixel becomes a Bernoulli draw with its grey level as probability
-    (Salakhutdinov & Murray 2008), from ``random_state`` (same seed => same images).
+    Each pixel becomes a Bernoulli draw with its grey level as probability, from
+    ``random_state`` (same seed => same images): one fixed binary data set, as
+    Salakhutdinov & Murray (2008) made for MNIST. Training with ``VAE(binarize=True)``
+    instead redraws the pixels at every step (dynamic binarization, Burda, Grosse &
+    Salakhutdinov 2016).
     """
     X = check_unit_interval(check_array(X, "X", ndim=2), "X")
     U = np.random.default_rng(random_state).random(X.shape)
@@ -193,8 +159,7 @@ def binarized_log_likelihood(model, X, n_samples=5000, random_state=0, binarize_
     examples), ``per_example`` (N,), ``n_samples`` K, ``n_examples`` N and
     ``binarization``, a sentence stating how the test images were binarized.
     """
-    if not isinstance(model, VAE):
-        raise TypeError(f"model must be a fitted npae VAE, got {type(model).__name__}")
+    _check_model(model)
     if model.output != "bernoulli":
         raise ValueError(f"binarized_log_likelihood needs output='bernoulli' (a Gaussian "
                          f"decoder is already a density: use importance_sampled_log_likelihood), "

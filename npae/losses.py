@@ -38,7 +38,6 @@ import numpy as np
 
 from ._validation import check_unit_interval
 from .layers import positive_part, sigmoid, softplus
-from .parallel import rowwise
 
 
 class GaussianLoss:
@@ -115,22 +114,19 @@ class BernoulliLoss:
         return check_unit_interval(X, name)
 
 
-@rowwise(weight=3)
-def _exp_neg_abs(A, out=None):
-    return np.exp(-np.abs(A), out=out)                     # E = e^{−|A|}
+def _exp_neg_abs(A):
+    return np.exp(-np.abs(A))                              # E = e^{−|A|}
 
 
-@rowwise(weight=5)
-def _bce_terms(A, X, E, out=None):
+def _bce_terms(A, X, E):
     """softplus(A) − X A = max(A, 0) + log(1 + E) − X A, as npae.layers.softplus."""
-    return np.subtract(positive_part(A) + np.log1p(E), X * A, out=out)
+    return positive_part(A) + np.log1p(E) - X * A
 
 
-@rowwise(weight=4)
-def _bce_grad(A, X, E, B, out=None):
+def _bce_grad(A, X, E, B):
     """(B3) (σ(A) − X) / B, with σ(A) = max(E, 1[A ≥ 0]) / (1 + E) as npae.layers.sigmoid."""
     sigma = np.maximum(E, A >= 0) / (1.0 + E)
-    return np.divide(sigma - X, B, out=out)
+    return (sigma - X) / B
 
 
 LOSSES = {cls.name: cls for cls in (GaussianLoss, BernoulliLoss)}

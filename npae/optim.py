@@ -16,7 +16,6 @@ import math
 
 import numpy as np
 
-from . import parallel
 from ._validation import check_positive_int, check_scalar
 
 
@@ -69,11 +68,8 @@ class Adam:
     whole arrays took 0.88-0.95× the time of blocks of 32,768 entries (three runs of
     ``python benchmarks/bench_adam.py``, step for step on the same gradients).
 
-    The entries of all the parameters, laid end to end, are shared out between the
-    threads of :mod:`npae.parallel` when it uses more than one (contiguous ranges,
-    one scratch buffer per range). Each entry is updated by the same ten passes
-    whichever thread does it, so the result is bit-identical for any thread count
-    and any ``block``.
+    Each entry is updated by the same ten passes whatever piece it falls in, so the
+    result is bit-identical for any ``block``.
 
     Every ``flush_every`` steps, moment entries below ``TINY`` = 1e-30 in magnitude
     are set to 0. A first moment decays by β₁ per step wherever the gradient is
@@ -101,7 +97,7 @@ class Adam:
         self.flush_every = check_positive_int(flush_every, "flush_every")
         self.t = 0
         self.m_scaled, self.s_scaled = {}, {}
-        self._scratch = {}                  # (first entry, dtype) -> a range's buffer
+        self._scratch = {}                  # dtype -> the scratch buffer of the ten passes
 
     def moments(self, name):
         """The first and second moments (m, s) of (O3) for parameter ``name`` (flat)."""
@@ -113,7 +109,6 @@ class Adam:
         c = math.sqrt((1 - b2) / (1 - b2 ** self.t))
         a = self.learning_rate * (1 - b1) / ((1 - b1 ** self.t) * c)   # (O4) folded into a, c
         eps = self.eps / c
-        flat = []                                       # (θ, g, m̃, s̃) flat, end to end
         for k, p in params.items():
             if not p.flags.c_contiguous:
                 raise ValueError(f"parameter {k!r} must be a C-contiguous array to be "
@@ -121,37 +116,24 @@ class Adam:
             if k not in self.m_scaled:
                 self.m_scaled[k] = np.zeros(p.size, p.dtype)
                 self.s_scaled[k] = np.zeros(p.size, p.dtype)
-            flat.append((p.reshape(-1), grads[k].reshape(-1), self.m_scaled[k],
-                         self.s_scaled[k]))
-        starts = [0]                                    # offset of each parameter
-        for theta, *_ in flat:
-            starts.append(starts[-1] + theta.size)
-        total = starts[-1]
-
-        def update_range(lo, hi):
-            """Entries lo..hi−1 of the parameters laid end to end."""
-            for (theta, g, m, s), off in zip(flat, starts):
-                first, last = max(lo - off, 0), min(hi - off, theta.size)
-                if first >= last:
-                    continue
-                step = self.block or last - first
-                buf = self._buffer(lo, min(step, hi - lo), theta.dtype)
-                for start in range(first, last, step):
-                    piece = slice(start, min(start + step, last))
-                    n = piece.stop - piece.start
-                    self._update(theta[piece], g[piece], m[piece], s[piece], buf[:n], a, eps)
-
-        parallel.run_blocks(update_range, total, cost=10 * total)
+            theta, g = p.reshape(-1), grads[k].reshape(-1)      # flat views, (size,)
+            m, s = self.m_scaled[k], self.s_scaled[k]
+            step = self.block or theta.size
+            buf = self._buffer(min(step, theta.size), theta.dtype)
+            for start in range(0, theta.size, step):
+                piece = slice(start, min(start + step, theta.size))
+                n = piece.stop - piece.start
+                self._update(theta[piece], g[piece], m[piece], s[piece], buf[:n], a, eps)
         if self.t % self.flush_every == 0:                     # keep out of subnormals
             for m, s in zip(self.m_scaled.values(), self.s_scaled.values()):
                 m[np.abs(m) < self.TINY] = 0
                 s[s < self.TINY] = 0
 
-    def _buffer(self, lo, size, dtype):
-        """The scratch buffer of the range starting at ``lo``, kept between steps."""
-        buf = self._scratch.get((lo, dtype))
+    def _buffer(self, size, dtype):
+        """A scratch buffer of at least ``size`` entries, kept between steps."""
+        buf = self._scratch.get(dtype)
         if buf is None or buf.size < size:
-            buf = self._scratch[(lo, dtype)] = np.empty(size, dtype)
+            buf = self._scratch[dtype] = np.empty(size, dtype)
         return buf
 
     def _update(self, theta, g, m, s, buf, a, eps):

@@ -10,6 +10,12 @@ model is returned.
 Writing goes to a temporary file in the destination folder, then ``os.replace``
 moves it over the destination in one step: a crash mid-write leaves the old file
 intact, never a half-written one.
+
+Which class a checkpoint names is looked up in :data:`MODEL_CLASSES`, a registry that
+this module owns and that npae.models.base fills: every subclass of ``BaseModel``
+registers itself when it is defined (:func:`register_model_class`). So imports run one
+way, from the models to persistence, and a model class defined outside npae can be
+saved and loaded as well once its module has been imported.
 """
 from __future__ import annotations
 
@@ -20,8 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ._version import __version__
+
 FORMAT_VERSION = 1
 META_KEY = "__npae__"
+
+#: class name -> model class, for loading; filled by register_model_class
+MODEL_CLASSES = {}
+
+
+def register_model_class(cls):
+    """Make checkpoints naming ``cls.__name__`` load as ``cls`` (called for every model
+    class when it is defined: ``BaseModel.__init_subclass__``). Returns ``cls``."""
+    MODEL_CLASSES[cls.__name__] = cls
+    return cls
 
 
 class CheckpointError(ValueError):
@@ -80,7 +98,6 @@ def jsonable(value):
 
 def save_model(model, path):
     """Write ``model`` (fitted) to ``path`` as described in the module docstring."""
-    from . import __version__
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"cannot save to {path}: it is a directory; pass a file name "
@@ -199,7 +216,6 @@ def _read_meta(path, meta_array):
 
 def _build_model(path, meta, expected_class):
     """A model of the saved class and hyperparameters (validated), or CheckpointError."""
-    from .models.base import MODEL_CLASSES
     name = meta["class"]
     if name not in MODEL_CLASSES:
         raise CheckpointError(f"{path} holds an unknown model class {name!r}")

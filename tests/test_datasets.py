@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from npae import datasets
+from npae.datasets import files as dataset_files
 from npae.datasets import (available_datasets, download, find_dataset, load,
                            load_fashion_mnist, load_glyph_digits, load_mnist,
                            make_manifold, read_idx)
@@ -55,7 +56,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("NPAE_DATA", raising=False)
     monkeypatch.delenv("NPAE_MIRRORS", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(datasets, "SYSTEM_DATA_DIRS", (tmp_path / "system",))
+    monkeypatch.setattr(dataset_files, "SYSTEM_DATA_DIRS", (tmp_path / "system",))
     return tmp_path
 
 
@@ -220,6 +221,27 @@ def test_bad_names_splits_and_sizes_are_rejected(isolated):
         load("glyphs", n=0)
     with pytest.raises(ValueError, match="n must be"):
         make_manifold("circle", n=0)
+
+
+@pytest.mark.parametrize("call", [load, find_dataset, download])
+@pytest.mark.parametrize("name", [["mnist"], ("mnist",), {"mnist": 1}, 5, None, b"mnist"])
+def test_a_name_that_is_not_a_string_is_a_type_error_listing_the_names(isolated, call, name):
+    """load(["mnist"]) once raised "unhashable type: 'list'"; every entry point now names
+    the argument and lists what it accepts (load: every data set; files: the IDX ones)."""
+    with pytest.raises(TypeError, match=r"name must be a data set name \(a str\)") as err:
+        call(name)
+    accepted = available_datasets() if call is load else ("mnist", "fashion-mnist")
+    assert str(list(accepted)) in str(err.value) and type(name).__name__ in str(err.value)
+
+
+def test_the_package_re_exports_every_public_name_of_its_modules():
+    """npae.datasets.X works for every public name X of the modules it is split into."""
+    import importlib
+    for module in ("idx", "files", "mnist", "synthetic", "catalog"):
+        sub = importlib.import_module(f"npae.datasets.{module}")
+        for name in sub.__all__:
+            assert getattr(datasets, name) is getattr(sub, name), (module, name)
+    assert set(datasets.__all__) <= set(dir(datasets))
 
 
 # ------------------------------------------------------------------ download
@@ -425,7 +447,7 @@ def test_fashion_mnist_if_installed():
 
 def test_load_digits_falls_back_to_glyphs_and_says_so(monkeypatch):
     import npae.datasets as ds
-    monkeypatch.setattr(ds, "find_dataset", lambda name, *a, **k: None)
+    monkeypatch.setattr(ds.catalog, "find_dataset", lambda name, *a, **k: None)
     X, y, X_test, y_test, source = ds.load_digits(50, 20)
     assert X.shape == (50, 784) and X_test.shape == (20, 784) and y.dtype == np.int64
     assert "glyph" in source and "npae download mnist" in source

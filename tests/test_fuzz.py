@@ -449,7 +449,6 @@ for key, (call, expected, check) in IDX.items():
 
 LOADERS = {
     "unknown-name": (lambda tmp: datasets.load("imagenet"), "unknown dataset name 'imagenet'"),
-    "name-not-a-string": (lambda tmp: datasets.load(5), "unknown dataset name 5"),
     "split-list": (lambda tmp: datasets.load_mnist(split=["train"], data_dir=tmp),
          "split must be one of"),
     "dtype-banana": (lambda tmp: datasets.load_mnist(dtype="banana", data_dir=tmp),
@@ -470,6 +469,8 @@ LOADERS = {
 }
 for key, (call, match) in LOADERS.items():
     case(f"loader-{key}", call, (ValueError, match))
+case("loader-name-not-a-string", lambda tmp: datasets.load(5),
+     (TypeError, "name must be a data set name"))
 case("loader-not-found", lambda tmp: datasets.load_mnist(data_dir=tmp / "none"),
      (FileNotFoundError, "mnist .train split. not found"))
 

@@ -107,3 +107,20 @@ def test_saved_file_gets_ordinary_permissions(fitted, tmp_path):
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_model_class_registers_itself_when_defined_and_then_loads_by_name(tmp_path):
+    """persistence owns the registry; BaseModel.__init_subclass__ fills it, so a model
+    class defined anywhere (here, in a test) is found by npae.load from its saved name."""
+    from npae import persistence
+
+    class _RegisteredInATest(npae.Autoencoder):
+        pass
+
+    assert persistence.MODEL_CLASSES["_RegisteredInATest"] is _RegisteredInATest
+    assert persistence.MODEL_CLASSES["VAE"] is npae.VAE
+    X = np.random.default_rng(1).uniform(size=(32, 6))
+    m = _RegisteredInATest((3,), epochs=1, random_state=0, verbose=False).fit(X)
+    back = npae.load(m.save(tmp_path / "m.npz"))
+    assert type(back) is _RegisteredInATest
+    np.testing.assert_array_equal(back.transform(X), m.transform(X))

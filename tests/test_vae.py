@@ -73,8 +73,8 @@ class _PatternGuardVAE(VAE):
 
     reference = None
 
-    def _forward(self, params, X, eps):
-        f = super()._forward(params, X, eps)
+    def _forward(self, params, X, eps, recon=True):
+        f = super()._forward(params, X, eps, recon)
         pattern = [c.pre > 0 for c in f.enc + f.dec[:-1]]
         if self.reference is None:
             type(self).reference = pattern
@@ -202,6 +202,36 @@ def test_recon_is_the_bernoulli_and_gaussian_negative_log_likelihood():
         var = 0.3 if dv == 0.3 else np.exp(g.params_["dec.logvar"])    # identity (F4)
         density = np.exp(-(X - fg.logits) ** 2 / (2 * var)) / np.sqrt(2 * np.pi * var)
         np.testing.assert_allclose(fg.recon, -np.sum(np.log(density), axis=1), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_bernoulli_step_takes_one_exponential_and_the_loss_functions_own_bits(
+        dtype, monkeypatch):
+    """(F8) and (B1) of a Bernoulli step share e^{−|A'|}: BernoulliLoss.value_and_grad is
+    called once and computes it once, the decoder's softplus is not taken again, and
+    the step's recon value and output gradient are the loss's own, bit for bit."""
+    from npae import losses
+    X, eps = _batch()
+    perturbed = _model(activation="relu").params_                  # float64, off the prior
+    m = VAE((5,), latent_dim=H, activation="relu", dtype=dtype, verbose=False).initialize(D)
+    m.params_ = {k: v.astype(dtype) for k, v in perturbed.items()}
+    X, eps = X.astype(dtype), eps.astype(dtype)
+    exps, softplus_calls = [], []
+    real_exp, real_softplus = losses._exp_neg_abs, vae_module.softplus
+    monkeypatch.setattr(losses, "_exp_neg_abs", lambda A: exps.append(A.shape) or real_exp(A))
+    monkeypatch.setattr(vae_module, "softplus",
+                        lambda a: softplus_calls.append(a.shape) or real_softplus(a))
+    _, values, grads = m.loss_and_grads(X, eps)
+    assert exps == [(B, D)] and softplus_calls == []
+    monkeypatch.undo()
+    f = m.forward(X, eps)                                  # the teaching path: recon_n per example
+    value, d_logits = BernoulliLoss.value_and_grad(f.logits, X)
+    assert values["recon"] == value
+    assert values["recon"] == pytest.approx(np.mean(f.recon), rel=1e-6 if dtype == "float32"
+                                            else 1e-14)
+    L = len(m._sizes)                                       # dec.L is the output layer
+    np.testing.assert_array_equal(grads[f"dec.{L}.b"], d_logits.sum(axis=0))     # (B1), (B2)
+    assert m.loss_and_grads(X, eps, terms=["kl"])[1]["recon"] == value             # value kept
 
 
 def test_loss_is_the_batch_mean_of_recon_plus_beta_kl_and_matches_the_elbo():

@@ -30,7 +30,6 @@ diverges during training leaves the last good parameters of this fit (npae.train
 from __future__ import annotations
 
 import inspect
-import json
 
 import numpy as np
 
@@ -38,10 +37,8 @@ from .._validation import (check_array, check_choice, check_float_dtype, check_p
                            check_scalar)
 from ..estimator import Estimator
 from ..optim import OPTIMIZERS, make_optimizer
-from ..persistence import jsonable, load_model, save_model
+from ..persistence import jsonable, load_model, register_model_class, save_model
 from ..training import evaluate, train
-
-MODEL_CLASSES = {}
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -59,7 +56,7 @@ class BaseModel(Estimator):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        MODEL_CLASSES[cls.__name__] = cls
+        register_model_class(cls)               # so that npae.load finds it by name
 
     @classmethod
     def _hyperparameters_from_json(cls, hp):

@@ -81,7 +81,10 @@ With β_t = 1, recon + kl is the negative single-sample ELBO. The unweighted KL 
 nats is :meth:`VAE.posterior_kl` (per example), never an entry of ``values``.
 
 Backward pass; the batch mean's 1/B enters at the two tops of the chain, in B1 and in
-the KL parts of B4-B5 (as β_t/B), and nowhere else:
+the KL parts of B4-B5 (as β_t/B), and nowhere else. With a Bernoulli decoder a step
+takes (F8) and (B1) together from one e^{−|A'|} (BernoulliLoss.value_and_grad: softplus
+and σ are both written through it), so the step's ``values["recon"]`` is the loss's
+batch mean, equal to the mean of recon_n up to the order of the float sums.
 
     (B1)  dA' = ∂ℒ/∂A' = (sigm(A') − X)/B   Bernoulli;   (A' − X)/(σ²_x B)   Gaussian
     (B2)  dθ_x = (1/B) Σ_n ½ [1 − (x_nd − A'_nd)²/σ²_x,d]     learned σ²_x (× (B6b) if bounded)
@@ -119,8 +122,10 @@ of (B6b). A learned decoder log-variance uses the same bound, θ_x → κ tanh(�
 Randomness. ``noise`` is ε, (B, H), drawn by ``sample_noise``; ``noise=None`` means ε = 0
 (the step then decodes the mean μ; the KL is unchanged). With ``binarize=True``,
 ``sample_noise`` returns ``{"eps": ε, "u": U}`` with uniforms U (B, D), and the step uses
-the dynamically binarized batch X_b = 1[U < X] as encoder input and target (a fresh
-Bernoulli draw of every pixel at every step; Salakhutdinov & Murray 2008). Given
+the dynamically binarized batch X_b = 1[U < X] as encoder input and target: a fresh
+Bernoulli draw of every pixel at every step, the protocol of Burda, Grosse &
+Salakhutdinov (2016). Salakhutdinov & Murray (2008) binarized MNIST stochastically too,
+but once, giving one fixed binary data set (what npae.likelihood.binarize does). Given
 ``noise`` the step is a pure function of (params, X, noise). X_b is piecewise constant
 in X, so the input gradient of a binarized step is zero.
 
@@ -130,7 +135,8 @@ al. 2016, Sønderby et al. 2016); after ``fit`` the weight is β again.
 
 References: Kingma & Welling, "Auto-encoding variational Bayes", ICLR 2014; Rezende,
 Mohamed & Wierstra, ICML 2014; Burda, Grosse & Salakhutdinov, "Importance weighted
-autoencoders", ICLR 2016 (see npae.likelihood); Doersch, "Tutorial on VAEs", 2016.
+autoencoders", ICLR 2016 (see npae.likelihood); Salakhutdinov & Murray, "On the
+quantitative analysis of deep belief networks", ICML 2008; Doersch, "Tutorial on VAEs", 2016.
 """
 from __future__ import annotations
 
@@ -149,6 +155,7 @@ from .base import BaseModel
 
 LOGVAR_BOUND = 30.0          # a suggested κ for ``logvar_bound`` (F4b): |log σ²| < κ
 LOG_2PI = float(np.log(2.0 * np.pi))
+DEFAULT_MAX_ELEMENTS = 2 ** 22      # entries of the largest (n, K, width) array of a chunk
 
 
 class LogVarianceOverflow(TrainingDiverged):
@@ -258,7 +265,7 @@ class VAEForward:
     z: np.ndarray            # (F6)                                                  (B, H)
     dec: list                # LayerCache per decoder layer
     logits: np.ndarray       # (F7) A'                                               (B, D)
-    recon: np.ndarray        # (F8) recon_n                                          (B,)
+    recon: np.ndarray        # (F8) recon_n; None in a Bernoulli step (the loss's own) (B,)
     kl: np.ndarray           # (F9) KL_n                                             (B,)
 
 
@@ -511,7 +518,8 @@ class VAE(BaseModel):
         eps, X, _ = self._unpack_noise(noise, X, X.dtype)
         return self._forward(params, X, eps)
 
-    def _forward(self, params, X, eps):
+    def _forward(self, params, X, eps, recon=True):
+        """(F1)-(F9); ``recon=False`` leaves (F8) to the caller (``recon`` is then None)."""
         enc, mu_layer, logvar_layer, dec = self._layers()
         enc_caches = run_layers(params, enc, X)                             # (F1)
         h = enc_caches[-1].out if enc_caches else X                         # (B, n_L)
@@ -523,7 +531,7 @@ class VAE(BaseModel):
         z = mu + std * eps                                                  # (F6) (B, H)
         dec_caches = run_layers(params, dec, z)                             # (F7)
         logits = dec_caches[-1].out                                         # A' (B, D)
-        recon = self._recon_per_example(params, logits, X)                  # (F8) (B,)
+        recon = self._recon_per_example(params, logits, X) if recon else None  # (F8) (B,)
         kl = kl_divergence(mu, logvar)                                      # (F9) (B,)
         return VAEForward(X, enc_caches, h, mu_cache, logvar_cache, mu, logvar, std, eps, z,
                           dec_caches, logits, recon, kl)
@@ -538,9 +546,15 @@ class VAE(BaseModel):
         use = self._select_terms(terms, available)
         beta = self.beta * getattr(self, "_kl_warmup", 1.0)                # β_t (warmed up)
 
-        f = self._forward(params, Xb, eps)                                  # (F1)-(F9)
+        bernoulli = self.output == "bernoulli"
+        f = self._forward(params, Xb, eps, recon=not bernoulli)             # (F1)-(F9)
         B = Xb.shape[0]
-        values = {"recon": float(np.mean(f.recon)),                         # each term as it
+        d_logits_needed = "recon" in use and (need_grads or need_input_grad)
+        if bernoulli:       # (F8) and (B1) from one e^{−|A'|}: losses (F4), (B3)
+            recon, d_bce = BernoulliLoss.value_and_grad(f.logits, Xb, grad=d_logits_needed)
+        else:
+            recon = float(np.mean(f.recon))                                 # (1/B) Σ_n (F8)
+        values = {"recon": recon,                                           # each term as it
                   "kl": beta * float(np.mean(f.kl))}                        # enters (F10)
         if "weight_decay" in available:
             values["weight_decay"] = weight_decay(
@@ -553,8 +567,8 @@ class VAE(BaseModel):
         grads = {}
         d_logits = np.zeros_like(f.logits)
         if "recon" in use:
-            if self.output == "bernoulli":
-                d_logits = BernoulliLoss.grad(f.logits, Xb)                 # (B1) (σ(A')−X)/B
+            if bernoulli:
+                d_logits = d_bce                                            # (B1) (σ(A')−X)/B
             else:
                 inv_var_x = np.exp(-self._decoder_logvar(params))           # 1/σ²_x
                 d_logits = (f.logits - Xb) * inv_var_x / B                  # (B1) (B, D)
@@ -666,17 +680,78 @@ class VAE(BaseModel):
         codes = interpolate_codes(mus[0], mus[1], n_steps, method)
         return self.inverse_transform(codes)
 
+    # -- the ELBO of a fitted model (npae.likelihood builds its estimates on these) ---
+    def elbo(self, X, n_samples=None, random_state=None, eps=None,
+             max_elements=DEFAULT_MAX_ELEMENTS):
+        """Per-example ELBO (E3) in nats, (N,), with the analytic KL (E4), from K draws:
+
+            ELBO_n ≈ (1/K) Σ_k log p(x_n | z_nk) − KL_n,    z_nk = μ_n + σ_n ⊙ ε_nk  (F6)
+
+        the training objective (F10) with β = 1, no weight decay, averaged over K draws.
+        K = ``n_samples`` (default 1) draws per example from ``random_state`` (an int, a
+        Generator or None), or ``eps`` (N, K, H) fixes them. Computed in float64 per
+        example; see npae.likelihood for the sampled-KL estimate and log p(x).
+        """
+        X, eps, K, chunk = self._check_draws(X, n_samples, eps, max_elements)
+        out = np.empty(X.shape[0])
+        for rows, mu, logvar, e, z, log_px in self._posterior_draws(X, K, eps, random_state,
+                                                                   chunk):
+            out[rows] = np.mean(log_px, axis=1, dtype=np.float64) - kl_divergence(mu, logvar)  # (E3)
+        return out
+
+    def _check_draws(self, X, n_samples, eps, max_elements):
+        """Validated (X, ε or None, K, examples per chunk) for :meth:`_posterior_draws`."""
+        self._check_fitted()
+        X = self._check_X(X)                                 # (N, D), in the model's dtype
+        N, H = X.shape[0], self.latent_dim
+        if eps is not None:
+            eps = check_array(eps, "eps", ndim=3, dtype=self._dtype, n_features=H)
+            if eps.shape[0] != N:
+                raise ValueError(f"eps must have shape (N, K, H) = ({N}, K, {H}), got {eps.shape}")
+            if n_samples is not None and n_samples != eps.shape[1]:
+                raise ValueError(f"n_samples={n_samples} disagrees with eps, which holds "
+                                 f"{eps.shape[1]} samples per example")
+            n_samples = eps.shape[1]
+        n_samples = check_positive_int(1 if n_samples is None else n_samples, "n_samples")
+        max_elements = check_positive_int(max_elements, "max_elements")
+        width = max((self.n_features_in_,) + tuple(self._sizes))
+        chunk = max(1, max_elements // (n_samples * width))
+        return X, eps, n_samples, chunk
+
+    def _posterior_draws(self, X, n_samples, eps, random_state, chunk):
+        """Yield (rows, μ, log σ², ε, z, log p(x|z)) per chunk of ``chunk`` examples.
+
+        K = ``n_samples`` draws z_nk = μ_n + σ_n ⊙ ε_nk (F5)-(F6) per example, decoded as one
+        (n·K, H) batch; ε (n, K, H) is ``eps[rows]`` or drawn chunk by chunk from one
+        generator, in example order, so a seed gives the same numbers whatever the chunk
+        size. The samples of one example always stay in one chunk.
+        """
+        rng = np.random.default_rng(random_state) if eps is None else None
+        H = self.latent_dim
+        for start in range(0, X.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            Xc = X[rows]                                                    # (n, D)
+            n = Xc.shape[0]
+            e = eps[rows] if eps is not None else \
+                rng.standard_normal((n, n_samples, H), dtype=self._dtype)   # ε (n, K, H)
+            mu, logvar = self.encode(Xc)                                    # (F2)-(F4) (n, H)
+            std = np.exp(0.5 * logvar)                                      # (F5) (n, H)
+            z = mu[:, None, :] + std[:, None, :] * e                        # (F6) (n, K, H)
+            logits = self.decode_logits(z.reshape(n * n_samples, H))        # (F7) (n·K, D)
+            logits = logits.reshape(n, n_samples, -1)                       # (n, K, D)
+            log_px = -self.reconstruction_nll(logits, Xc[:, None, :])       # −(F8) (n, K)
+            yield rows, mu, logvar, e, z, log_px
+
     def score(self, X, y=None, *, n_samples=1, random_state=0):
         """Mean ELBO over X in nats (higher is better), with β = 1 whatever ``beta`` is.
         ``y`` is ignored (scikit-learn's model selection passes labels).
 
         One ε per example by default (the convention of the usual MNIST benchmarks),
-        drawn from ``random_state``; see :func:`npae.likelihood.elbo`. With a Bernoulli
-        decoder on grey-level X this is a cross-entropy score, not a bound on a
-        log-density (see the module docstring); on binary X it bounds log p(x).
+        drawn from ``random_state``; see :meth:`elbo`. With a Bernoulli decoder on
+        grey-level X this is a cross-entropy score, not a bound on a log-density (see the
+        module docstring); on binary X it bounds log p(x).
         """
-        from ..likelihood import elbo
-        return float(np.mean(elbo(self, X, n_samples=n_samples, random_state=random_state)))
+        return float(np.mean(self.elbo(X, n_samples=n_samples, random_state=random_state)))
 
 
 def _uniform_fan_in(rng, n_in, n_out, dtype):
