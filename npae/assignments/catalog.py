@@ -283,7 +283,8 @@ exercise(
     hidden=(Check("rows at ±1000 and a row of −inf", _lse_extreme, _same),),
     properties=(Check("max(a) ≤ logsumexp(a) ≤ max(a) + log n", _lse_case, _lse_bound),),
     latex=r"\operatorname{logsumexp}(a) = \log \sum_i e^{a_i} \quad \text{along the last "
-          r"axis, for } a_i = \pm 1000 \text{ too; } -\infty \text{ when every } a_i = -\infty")
+          r"axis, without overflow at } a_i = \pm 1000\text{; } -\infty \text{ when every } "
+          r"a_i = -\infty")
 
 
 # -- losses ------------------------------------------------------------------------------
