@@ -1,4 +1,4 @@
-"""Command line: ``python -m npae {demo,train,gradcheck,download} --help``.
+"""Command line: ``python -m npae {demo,train,gradcheck,download,notebooks} --help``.
 
 Bad arguments exit with status 2 and a one-line message on stderr.
 """
@@ -156,6 +156,13 @@ def build_parser():
     dl.add_argument("--data-dir", default=None, help="target folder (default ~/.cache/npae/NAME)")
     dl.add_argument("--mirror", action="append", default=None,
                     help="mirror base URL (repeatable; http://, https:// or file://)")
+    nb = sub.add_parser("notebooks", help="write the tutorials as Jupyter notebooks (.ipynb)")
+    nb.add_argument("names", nargs="*", metavar="NAME",
+                    help="tutorials to write, e.g. 02 or 02_sparse (default: all)")
+    nb.add_argument("--out", default="npae-notebooks",
+                    help="output folder (default: npae-notebooks/)")
+    nb.add_argument("--force", action="store_true",
+                    help="overwrite notebooks that exist (default: keep them)")
     from .assignments.cli import add_parsers as add_assignment_parsers
     add_assignment_parsers(sub)             # `assignment {list,build,grade}` and `check`
     return p
@@ -358,6 +365,12 @@ def cmd_download(args):
     return 0
 
 
+def cmd_notebooks(args):
+    from .notebooks import write_notebooks
+    write_notebooks(args.out, args.names, force=args.force)
+    return 0
+
+
 def _assignments_cli():
     from .assignments import cli
     return cli
@@ -368,7 +381,7 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
         return {"demo": cmd_demo, "train": cmd_train, "gradcheck": cmd_gradcheck,
-                "download": cmd_download, "assignment": _assignments_cli().cmd_assignment,
+                "download": cmd_download, "notebooks": cmd_notebooks, "assignment": _assignments_cli().cmd_assignment,
                 "check": _assignments_cli().cmd_check}[args.command](args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

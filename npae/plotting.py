@@ -3,9 +3,11 @@
 Every function builds a ``matplotlib.figure.Figure`` with the object-oriented API
 (a ``Figure`` with a ``FigureCanvasAgg``, never ``pyplot``), so nothing needs a display
 and no global pyplot state is created or leaked; every function returns the Figure
-(show it in a notebook by leaving it as the last expression of a cell) and, when
-``path`` is given, also saves it with :func:`save_figure` (format from the suffix, PNG if
-there is none), atomically: a temporary file in the same folder, then ``os.replace``.
+and, when ``path`` is given, also saves it with :func:`save_figure` (format from the
+suffix, PNG if there is none), atomically: a temporary file in the same folder, then
+``os.replace``. In a Jupyter kernel, after ``npae.inline.enable()`` (the tutorials call
+it through npae.tutorial_setup), a saved figure is also shown inline, and a Figure left
+as the last expression of a cell shows once, as a PNG.
 
 Images are passed as rows ``(N, D)`` with ``D = h·w`` (square images when ``D`` is a
 perfect square, otherwise pass ``image_shape=(h, w)``) or as an ``(N, h, w)`` stack.
@@ -41,6 +43,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse
 from matplotlib.ticker import MaxNLocator
 
+from npae import inline
 from npae._validation import check_array, check_positive_int, check_scalar
 
 __all__ = [
@@ -66,6 +69,8 @@ def save_figure(fig, path, dpi=None):
     The saved area is trimmed to the drawn content (``bbox_inches="tight"``).
     ``dpi=None`` uses the figure's own dpi (image mosaics pick one high enough that
     every mosaic pixel, separators included, covers at least two device pixels).
+    In a Jupyter kernel where :func:`npae.inline.enable` ran, the saved figure is also
+    shown inline, once per cell.
     """
     if not isinstance(fig, Figure):
         raise ValueError(f"fig must be a matplotlib.figure.Figure, got {type(fig).__name__}")
@@ -96,6 +101,7 @@ def save_figure(fig, path, dpi=None):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    inline.saved(fig, path if fmt == "png" else None)   # in a notebook: shown, once
     return path
 
 

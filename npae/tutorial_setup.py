@@ -1,6 +1,11 @@
 """What every tutorial does first, for a tutorial run from anywhere.
 
-* figures are written to files, never shown (matplotlib's Agg backend);
+* figures are written to files; in a Jupyter kernel they are also shown inline, once
+  per cell that draws them (:mod:`npae.inline`: the ``plotting.save_figure`` a tutorial
+  calls to write a figure displays it too);
+* matplotlib's Agg backend is selected only outside IPython (a script, CI, no display),
+  so a script never needs a display; inside a kernel or IPython the backend is left as
+  it is (pyplot figures show inline as usual);
 * ``FAST`` is true under ``NPAE_FAST=1`` (tiny sizes, used by the tests);
 * ``OUT`` is the figure folder, ``NPAE_TUTORIAL_OUT`` or ``tutorial-output/``, and
   ``out(name)`` a path in it; ``START`` the time the tutorial started;
@@ -16,7 +21,11 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+from npae import inline
+
+if not inline.in_ipython():                 # a script, CI, no display: files only
+    matplotlib.use("Agg")
+INLINE = inline.enable()                    # True in a Jupyter kernel
 
 import npae  # noqa: E402
 
@@ -25,7 +34,8 @@ FAST = os.environ.get("NPAE_FAST") == "1"
 OUT = os.environ.get("NPAE_TUTORIAL_OUT", "tutorial-output")
 os.makedirs(OUT, exist_ok=True)
 START = time.perf_counter()
-print(f"npae {npae.__version__} from {NPAE_PATH}; fast mode: {FAST}; figures go to {OUT}/")
+print(f"npae {npae.__version__} from {NPAE_PATH}; fast mode: {FAST}; figures go to {OUT}/"
+      + (" and show below each cell that draws them" if INLINE else ""))
 
 
 def out(name):

@@ -3,9 +3,11 @@
 npae is imported from the checkout this file sits in whenever that checkout holds
 npae/ (so a tutorial in an assignment's student build runs the student's code, never
 an installed reference), else from wherever it is installed; then
-:mod:`npae.tutorial_setup` sets the Agg backend, ``FAST`` (``NPAE_FAST=1``), the figure
-folder ``OUT`` with ``out(name)``, ``START``, and prints which npae was loaded.
-A tutorial copied out of the repository imports :mod:`npae.tutorial_setup` itself.
+:mod:`npae.tutorial_setup` selects the Agg backend outside IPython (in a Jupyter kernel
+it shows figures inline instead, see npae.inline), sets ``FAST`` (``NPAE_FAST=1``), the
+figure folder ``OUT`` with ``out(name)``, ``START``, and prints which npae was loaded.
+A tutorial copied out of the repository imports :mod:`npae.tutorial_setup` itself; a
+notebook written by ``python -m npae notebooks`` puts this folder on the path first.
 """
 import sys
 from pathlib import Path

@@ -439,6 +439,8 @@ def build(spec_path, out, key=None, log=print):
         (pkg / "assignment.json").write_text(json.dumps(data, indent=1) + "\n")
         np.savez(pkg / "public.npz", **arrays) if arrays else None
         (student / "ASSIGNMENT.md").write_text(_assignment_md(assignment), encoding="utf-8")
+        from .notebook import write_homework_notebook   # student/homework.ipynb (issue 23)
+        write_homework_notebook(assignment, student)
         _write_solutions(tmp / "solutions", assignment)
         _write_autograder(tmp / "autograder", student, assignment, key)
         _write_zip(tmp / "autograder", tmp / "autograder.zip")

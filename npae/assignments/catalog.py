@@ -16,7 +16,9 @@ declares
   subgradient at 0, no overflow at |a| = 800), judged against the reference's output
   (never shown) or a property, and public ``properties``;
 * which equation tags of its module give the answer away (redacted in the student
-  build), and which other functions would (stubbed with it).
+  build), and which other functions would (stubbed with it);
+* optionally ``latex``: the question as an equation for the homework notebook (the
+  forward it differentiates and what to derive, never the result).
 
 Nothing here holds an answer: this module ships in the student build, where every
 ``npae`` import below resolves to the student's code. The known mistakes are in
@@ -88,6 +90,7 @@ class Exercise:
     factors: Callable | None = None      # case -> constants the diagnosis may name
     model: ModelCheck | None = None      # a whole-model check, counted once units pass
     outputs: tuple = ()                  # forward: the names of a tuple return's items
+    latex: str = ""                      # what to derive, in LaTeX: never the answer
 
     @property
     def module(self):
@@ -193,10 +196,13 @@ exercise(
     oracle=lambda c: (layers.dense_forward, [c["X"], c["W"], c["b"]], ["X", "W", "b"]),
     call=lambda c, G: Call("npae.layers:dense_backward", (G, c["X"], c["W"])),
     grads=lambda out, c, G: (out[0], out[1], out[2]),
-    tags=("B1", "B2", "B3"))
+    tags=("B1", "B2", "B3"),
+    latex=r"A = X W + \mathbf{1} b^\top \quad (B, n_\text{out}); \qquad \text{given } "
+          r"\frac{\partial L}{\partial A}, \text{ derive } \frac{\partial L}{\partial X},\ "
+          r"\frac{\partial L}{\partial W},\ \frac{\partial L}{\partial b}")
 
 
-def _activation(cls, forward, draw_sd=1.5, redact=(), uses=()):
+def _activation(cls, forward, draw_sd=1.5, redact=(), uses=(), latex=""):
     name = cls.__name__
 
     def case(rng):
@@ -208,14 +214,20 @@ def _activation(cls, forward, draw_sd=1.5, redact=(), uses=()):
         cases=(Case("random", case),),
         oracle=lambda c: (forward, [c["a"]], ["a"]),
         call=lambda c, G: Call(f"npae.layers:{name}.backward", (G, c["a"], forward(c["a"]))),
-        grads=lambda out, c, G: (out,), redact=redact, uses=uses)
+        grads=lambda out, c, G: (out,), redact=redact, uses=uses,
+        latex=(rf"h = {latex}, \qquad \frac{{\partial L}}{{\partial a}} = "
+               r"\frac{\partial L}{\partial h} \odot f'(a); \quad \text{derive } f'(a) "
+               r"\text{, written through } a \text{ or } h"))
 
 
 _activation(layers.Sigmoid, layers.sigmoid, uses=("npae.layers:sigmoid",),
-            redact=((r"(sigmoid .*f'\(a\) = ).*", r"\1derive this"),))
-_activation(layers.Tanh, np.tanh, redact=((r"(tanh .*f'\(a\) = ).*", r"\1derive this"),))
+            redact=((r"(sigmoid .*f'\(a\) = ).*", r"\1derive this"),),
+            latex=r"f(a) = \sigma(a) = \frac{1}{1 + e^{-a}}")
+_activation(layers.Tanh, np.tanh, redact=((r"(tanh .*f'\(a\) = ).*", r"\1derive this"),),
+            latex=r"f(a) = \tanh(a)")
 _activation(layers.Softplus, layers.softplus, uses=("npae.layers:sigmoid",),
-            redact=((r"(softplus .*f'\(a\) = ).*", r"\1derive this"),))
+            redact=((r"(softplus .*f'\(a\) = ).*", r"\1derive this"),),
+            latex=r"f(a) = \operatorname{softplus}(a) = \log(1 + e^{a})")
 
 
 def _sigmoid_case(rng):
@@ -240,7 +252,9 @@ exercise(
     call=lambda c, G=None: Call("npae.layers:sigmoid", (c["a"],), errstate="raise"),
     hidden=(Check("|a| = 800 and 40 (no overflow, no NaN, exact limits)", _extreme_case, _same,
                   errstate="raise"),),
-    properties=(Check("values in [0, 1]", _sigmoid_case, _in_unit_interval),))
+    properties=(Check("values in [0, 1]", _sigmoid_case, _in_unit_interval),),
+    latex=r"\sigma(a) = \frac{1}{1 + e^{-a}} \quad \text{for every } a \in \mathbb{R} "
+          r"\text{ (e.g. } |a| = 800\text{), with no overflow and no NaN}")
 
 
 def _lse_case(rng):
@@ -268,7 +282,10 @@ exercise(
     cases=(Case("random", _lse_case),),
     call=lambda c, G=None: Call("npae.layers:logsumexp", (c["a"],), errstate="raise"),
     hidden=(Check("rows at ±1000 and a row of −inf", _lse_extreme, _same),),
-    properties=(Check("max(a) ≤ logsumexp(a) ≤ max(a) + log n", _lse_case, _lse_bound),))
+    properties=(Check("max(a) ≤ logsumexp(a) ≤ max(a) + log n", _lse_case, _lse_bound),),
+    latex=r"\operatorname{logsumexp}(a) = \log \sum_i e^{a_i} \quad \text{along the last "
+          r"axis, without overflow at } a_i = \pm 1000\text{; } -\infty \text{ when every } "
+          r"a_i = -\infty")
 
 
 # -- losses ------------------------------------------------------------------------------
@@ -277,7 +294,7 @@ def _loss_case(rng):
     return dict(A=rng.normal(0.0, 2.0, (5, 4)), X=rng.uniform(0.0, 1.0, (5, 4)))
 
 
-def _loss_exercise(cls, tags, also_stub, uses=()):
+def _loss_exercise(cls, tags, also_stub, uses=(), latex=""):
     name = cls.__name__
     exercise(
         id=f"npae.losses:{name}.grad", equations=", ".join(f"({t})" for t in tags),
@@ -286,12 +303,17 @@ def _loss_exercise(cls, tags, also_stub, uses=()):
         oracle=lambda c: ((lambda A: cls.value(A, c["X"])), [c["A"]], ["A"]),
         call=lambda c, G: Call(f"npae.losses:{name}.grad", (c["A"], c["X"])),
         grads=lambda out, c, G: (_scalar(G, out),), tags=tags, also_stub=also_stub,
-        uses=uses)
+        uses=uses, latex=latex + r", \qquad \text{derive } \frac{\partial \mathcal{L}}"
+                                 r"{\partial A} \quad (B, D)")
 
 
-_loss_exercise(losses.GaussianLoss, ("B1", "B2"), ("GaussianLoss.target_grad",))
+_loss_exercise(losses.GaussianLoss, ("B1", "B2"), ("GaussianLoss.target_grad",),
+               latex=r"\mathcal{L} = \frac{1}{B} \sum_n \tfrac{1}{2} \lVert A_n - X_n "
+                     r"\rVert^2")
 _loss_exercise(losses.BernoulliLoss, ("B3",), ("_bce_grad",),
-               uses=("npae.layers:sigmoid",))
+               uses=("npae.layers:sigmoid",),
+               latex=r"\mathcal{L} = \frac{1}{B} \sum_{n,d} \left[\operatorname{softplus}"
+                     r"(A_{nd}) - X_{nd} A_{nd}\right]")
 
 
 # -- penalties ---------------------------------------------------------------------------
@@ -307,7 +329,9 @@ exercise(
     oracle=lambda c: ((lambda W: penalties.weight_decay([W], c["lam"])), [c["W"]], ["W"]),
     call=lambda c, G: Call("npae.penalties:weight_decay_grad", (c["W"], c["lam"])),
     grads=lambda out, c, G: (_scalar(G, out),), tags=("P2",),
-    factors=lambda c: {"λ": c["lam"]})
+    factors=lambda c: {"λ": c["lam"]},
+    latex=r"R = \frac{\lambda}{2} \lVert W \rVert_F^2, \qquad \text{derive } "
+          r"\frac{\partial R}{\partial W}")
 
 
 def _l1_case(rng):
@@ -338,7 +362,9 @@ exercise(
     call=lambda c, G: Call("npae.penalties:l1_activity_grad", (c["h"], c["lam"])),
     grads=lambda out, c, G: (_scalar(G, out),), tags=("P4",),
     hidden=(Check("codes exactly 0 (the subgradient at the kink)", _l1_zeros, _zero_at_zero),),
-    factors=lambda c: {"λ": c["lam"]})
+    factors=lambda c: {"λ": c["lam"]},
+    latex=r"R = \lambda \frac{1}{B} \sum_n \sum_j |h_{nj}|, \qquad \text{derive } "
+          r"\frac{\partial R}{\partial h_{nj}} \text{ (a subgradient, 0 at } h_{nj} = 0)")
 
 
 def _sigmoid_codes(rng, shape, mean=-1.0):
@@ -386,7 +412,12 @@ exercise(
                   "clamp (P9))", _kl_saturated, _same),),
     properties=(Check("every row is the same row (P8)", _kl_case, _rows_equal),),
     factors=lambda c: {"β": c["beta"]},
-    model=_SPARSE_MODEL)
+    model=_SPARSE_MODEL,
+    latex=r"\hat\rho_j = \frac{1}{B} \sum_n h_{nj}, \quad R = \beta \sum_j "
+          r"\mathrm{KL}(\rho \,\|\, \hat\rho_j), \quad \mathrm{KL}(\rho \,\|\, \hat\rho) = "
+          r"\rho \log\frac{\rho}{\hat\rho} + (1 - \rho) \log\frac{1 - \rho}{1 - \hat\rho}; "
+          r"\qquad \text{derive } \frac{\partial R}{\partial h_{nj}} \text{ (}\hat\rho_j "
+          r"\text{ clamped as in (P9))}")
 
 
 def _cae_case(rng):
@@ -405,7 +436,11 @@ exercise(
     redact=((r"^(\s*)∂R/∂a_nj = .*", r"\1∂R/∂a_nj = derive this"),
             (r"^(\s*)∂R/∂W_ij = Σ_n .*", r"\1∂R/∂W_ij = derive this")),
     also_stub=("contractive_explicit_grad",), factors=lambda c: {"λ": c["lam"]},
-    model=_CAE_MODEL)
+    model=_CAE_MODEL,
+    latex=r"R = \lambda \frac{1}{B} \sum_n \sum_j \big(h_{nj}(1 - h_{nj})\big)^2 q_j, \quad "
+          r"q_j = \sum_i W_{ij}^2; \qquad \text{derive } \frac{\partial R}{\partial h_{nj}} "
+          r"\text{ with } q \text{ fixed and } \frac{\partial R}{\partial W_{ij}} "
+          r"\text{ with } h \text{ fixed}")
 
 
 # -- noise -------------------------------------------------------------------------------
@@ -418,7 +453,7 @@ def _noise_case(rng):
                 values=np.where(rng.random(X.shape) < 0.5, 1.0, 0.0) * replaced)
 
 
-def _noise_exercise(cls, fields, tag):
+def _noise_exercise(cls, fields, tag, latex=""):
     name = cls.__name__
 
     def record(c):
@@ -430,12 +465,19 @@ def _noise_exercise(cls, fields, tag):
         cases=(Case("random", _noise_case),),
         oracle=lambda c: ((lambda X: cls(**record(c)).apply(X)), [c["X"]], ["X"]),
         call=lambda c, G: Call(f"npae.noise:{name}.backward", (G,), self_kwargs=record(c)),
-        grads=lambda out, c, G: (out,), tags=(tag,))
+        grads=lambda out, c, G: (out,), tags=(tag,),
+        latex=latex + r" \text{ (drawn once, held fixed)}; \qquad \text{given } "
+                      r"\frac{\partial \mathcal{L}}{\partial \tilde X}, \text{ derive } "
+                      r"\frac{\partial \mathcal{L}}{\partial X}")
 
 
-_noise_exercise(noise.GaussianNoise, ("eps", "scale"), "D2")
-_noise_exercise(noise.MaskingNoise, ("mask",), "D4")
-_noise_exercise(noise.SaltAndPepperNoise, ("replaced", "values"), "D6")
+_noise_exercise(noise.GaussianNoise, ("eps", "scale"), "D2",
+                latex=r"\tilde X = X + s\,\varepsilon, \quad \varepsilon \sim \mathcal{N}(0, I)")
+_noise_exercise(noise.MaskingNoise, ("mask",), "D4",
+                latex=r"\tilde X = X \odot m, \quad m \sim \mathrm{Bernoulli}(1 - p)")
+_noise_exercise(noise.SaltAndPepperNoise, ("replaced", "values"), "D6",
+                latex=r"\tilde X = X \odot (1 - r) + v \odot r, \quad r \sim "
+                      r"\mathrm{Bernoulli}(p), \ v \in \{lo, hi\}")
 
 
 # -- network -----------------------------------------------------------------------------
@@ -486,7 +528,10 @@ exercise(
     cases=(Case("random", _tied_case),),
     oracle=lambda c: (_tied_forward, [c["X"], c["W"], c["b_enc"], c["b_dec"]],
                       ["X", "W", "enc.0.b", "dec.0.b"]),
-    call=_tied_call, grads=_tied_grads, tags=("B1", "B2", "B3"))
+    call=_tied_call, grads=_tied_grads, tags=("B1", "B2", "B3"),
+    latex=r"A_l = H_{l-1} W_l + b_l, \quad H_l = f_l(A_l); \qquad \text{given } dH_L "
+          r"\text{, derive } dA_l,\ dW_l,\ db_l,\ dH_{l-1} \text{ for } l = L, \dots, 1, "
+          r"\text{ a weight shared by two layers getting both contributions}")
 
 
 # -- VAE ---------------------------------------------------------------------------------
@@ -517,7 +562,12 @@ exercise(
     call=lambda c, G: Call("npae.models.vae:reparameterize_backward",
                            (G, np.exp(0.5 * c["logvar"]), c["eps"])),
     grads=lambda out, c, G: (out[0], out[1]), tags=("E7", "E8", "B4", "B5"),
-    model=_VAE_MODEL)
+    model=_VAE_MODEL,
+    latex=r"z = \mu + \sigma \odot \varepsilon, \quad \sigma = \exp(\tfrac{1}{2} "
+          r"\log \sigma^2), \ \varepsilon \text{ fixed}; \qquad \text{given } "
+          r"\frac{\partial \mathcal{L}}{\partial z}, \text{ derive } "
+          r"\frac{\partial \mathcal{L}}{\partial \mu} \text{ and } "
+          r"\frac{\partial \mathcal{L}}{\partial \log \sigma^2}")
 
 
 def _per_example(G, d):
@@ -532,7 +582,11 @@ exercise(
     call=lambda c, G: Call("npae.models.vae:gaussian_kl_grad", (c["mu"], c["logvar"])),
     grads=lambda out, c, G: (_per_example(G, out[0]), _per_example(G, out[1])),
     tags=("E5", "E6", "B4", "B5"), uses=("npae.models.vae:kl_divergence",),
-    model=_VAE_MODEL)
+    model=_VAE_MODEL,
+    latex=r"\mathrm{KL}_n = -\tfrac{1}{2} \sum_j \left(1 + \log \sigma^2_{nj} - "
+          r"\mu^2_{nj} - \sigma^2_{nj}\right); \qquad \text{derive } "
+          r"\frac{\partial \mathrm{KL}_n}{\partial \mu_{nj}} \text{ and } "
+          r"\frac{\partial \mathrm{KL}_n}{\partial \log \sigma^2_{nj}}")
 
 
 def _kl_nonnegative(out, ref, case):
@@ -561,7 +615,10 @@ exercise(
         mu=rng.standard_normal((3, 2)), logvar=np.array([[5.0, -5.0]] * 3)), _same),),
     properties=(Check("KL ≥ 0", _vae_case, _kl_nonnegative),
                 Check("KL = 0 at μ = 0, log σ² = 0", _kl_zero_case, _kl_zero)),
-    tags=("E4",))
+    tags=("E4",),
+    latex=r"\mathrm{KL}_n = \mathrm{KL}\big(\mathcal{N}(\mu_n, \operatorname{diag} "
+          r"\sigma^2_n) \,\|\, \mathcal{N}(0, I)\big) = \mathbb{E}_q[\log q(z) - \log p(z)]; "
+          r"\qquad \text{derive it in closed form, in } \mu_n \text{ and } \log \sigma^2_n")
 
 
 # -- Gaussian mixture --------------------------------------------------------------------
@@ -606,4 +663,7 @@ exercise(
                   lambda rng: _gmm_case(rng, far=True), _gmm_tuple_same),),
     properties=(Check("each row of γ sums to 1", _gmm_case, _rows_normalized),),
     tags=("E1",), uses=("npae.layers:logsumexp",),
-    outputs=("log γ (the first output)", "the mean log-likelihood (the second output)"))
+    outputs=("log γ (the first output)", "the mean log-likelihood (the second output)"),
+    latex=r"p(x) = \sum_k \pi_k \mathcal{N}(x \mid \mu_k, \Sigma_k); \qquad \text{derive } "
+          r"\log \gamma_{nk} = \log p(z_n = k \mid x_n) \text{ and } \frac{1}{N} \sum_n "
+          r"\log p(x_n)\text{, through a log-sum-exp}")
