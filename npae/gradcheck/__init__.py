@@ -68,13 +68,14 @@ From the command line::
     python -m npae gradcheck vae --directions 8 --json   # directional, as JSON
     python -m npae gradcheck --function my.py:forward:backward --shape 4,3 --shape 3
 """
-from .checks import (DEFAULT_EPS, DEFAULT_ORDER, DEFAULT_TOL, check_gradients,
-                     check_input_gradient, check_jacobian, check_model, check_vjp)
+from .checks import (DEFAULT_EPS, DEFAULT_ORDER, DEFAULT_TOL, PERTURBATION, check_gradients,
+                     check_input_gradient, check_jacobian, check_model, check_vjp,
+                     perturbed_point)
 from .diagnosis import diagnose
 from .numeric import directional_derivative, numerical_gradient, relative_error
 from .report import CheckRow, GradCheckReport, GradientCheckError
 
 __all__ = ["CheckRow", "DEFAULT_EPS", "DEFAULT_ORDER", "DEFAULT_TOL", "GradCheckReport",
-           "GradientCheckError", "check_gradients", "check_input_gradient", "check_jacobian",
-           "check_model", "check_vjp", "diagnose", "directional_derivative",
-           "numerical_gradient", "relative_error"]
+           "GradientCheckError", "PERTURBATION", "check_gradients", "check_input_gradient",
+           "check_jacobian", "check_model", "check_vjp", "diagnose", "directional_derivative",
+           "numerical_gradient", "perturbed_point", "relative_error"]
