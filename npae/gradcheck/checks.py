@@ -144,12 +144,15 @@ def check_gradients(fun, params, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all", n
     ``directions=K``, K random unit directions over all arrays together and K per array
     ((N3), 4 evaluations each), for models of any size. ``params`` is perturbed in place
     and restored; every array must be float64. An array passes when its relative error
-    is ≤ ``tol`` or its max absolute error ≤ ``atol`` (default: the check's own error,
-    (N4)); a failing row carries a diagnosis (``factors`` and ``batch_size`` are the
-    constants it may name). ``value_fun(params) -> loss``, when given, is what the
+    is ≤ ``tol``, or its max absolute error is ≤ ``atol`` (default: the check's own error
+    ê, (N4)) and (N5) says that proves something: its largest analytic entry is ≥ 100 ê
+    or ≤ ê / 100. In between the row is "cannot judge" (below the check's resolution),
+    which is not a pass. A failing row carries a diagnosis (``factors`` and
+    ``batch_size`` are the constants it may name). ``value_fun(params) -> loss``, when given, is what the
     finite differences evaluate (a forward pass without the backward: half the cost).
-    Raises :class:`GradientCheckError` on failure when ``raise_on_fail``; returns the
-    :class:`GradCheckReport`.
+    Raises :class:`GradientCheckError` on a failure or a row it cannot judge when
+    ``raise_on_fail``; returns the :class:`GradCheckReport`. Complex losses or gradients
+    raise TypeError.
     """
     _check_settings(eps, tol, atol, order, directions)
     if not isinstance(params, Mapping) or not all(isinstance(v, np.ndarray)

@@ -34,9 +34,9 @@ c = −1 (sign), 2, ½, B, 1/B, β, … . Such an a is off by |a − g| = |1 −
   numbers agree: |g| ≤ (2 + θ) ê, zero at this check's resolution. This is the
   rounding-level zero that must pass: every ρ̂_j = ρ of a KL penalty, log σ² = 0 in a
   VAE's KL, a ReLU's dead units, a symmetric initialization. Their analytic values are
-  exact zeros or rounding, u times the size of the terms they are computed from, which
-  npae's tests measure at ≤ 1e-4 ê (100 times below θ) while (N4) is bounded below by
-  10 u |L| / ε = 10⁴ u |L|. A factor c applied to such a gradient is invisible to any
+  exact zeros or rounding, u times the size of the terms they are computed from,
+  while (N4) is at least 10 u |L| / ε = 10⁴ u |L|: the KL penalty at ρ̂ = ρ has
+  b ≈ 9e-5 ê, a hundred times below θ (tests/test_gradcheck.py measures it). A factor c applied to such a gradient is invisible to any
   finite-difference check at this step, and so is a term left out whose gradient is
   below ê: the pass says "zero to within (2 + θ) ê", no more.
 * θ ê < b < R ê: cannot judge. The analytic values are neither rounding nor resolved:

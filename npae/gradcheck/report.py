@@ -76,9 +76,8 @@ def _strict(d):
     why = {}
     for key, value in d.items():
         if isinstance(value, float) and not math.isfinite(value):
-            why[key] = (f"{value} (JSON has no NaN or infinity): "
-                        + ("an entry of the gradient is NaN" if math.isnan(value)
-                           else "an entry of the gradient or of the error is infinite"))
+            why[key] = (f"{value}, which JSON cannot hold: the analytic or the numeric "
+                        "gradient has NaN or infinite entries (see the diagnosis)")
             d[key] = None
     if why:
         d["null_because"] = why
