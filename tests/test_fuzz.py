@@ -127,6 +127,19 @@ case("Autoencoder-N=1", lambda: ae().fit(X[:1]))
 case("VAE-N=1", lambda: vae().fit(X[:1]))
 case("Stacked-N=1", lambda: stacked().fit(X[:1]))
 case("GMM-N=1-one-component", lambda: gmm(n_components=1).fit(X[:1]))
+case("GMM-1e160-data-refused-naming-the-scale", lambda: gmm().fit(X.astype(np.float64) * 1e160),
+     (ValueError, r"X has values up to .*e\+159.*standardize X"))
+
+
+def _stacked_first_stage_diverges():
+    m = stacked(learning_rate=1e39, optimizer="sgd")
+    with pytest.raises(TrainingDiverged, match="pretraining stage 1 of 2 diverged"):
+        m.fit(X)
+    return m.transform(X).shape
+
+
+case("Stacked-first-stage-diverges-keeps-restored-params", _stacked_first_stage_diverges,
+     check=lambda shape: shape == (24, 2))
 case("GMM-more-components-than-rows", lambda: gmm(n_components=5).fit(X[:3]),
      (ValueError, "n_components=5 must be at most the number of samples"))
 case("Probe-N=1", lambda: probe().fit(X[:1], Y[:1]), (ValueError, "at least 2 classes"))

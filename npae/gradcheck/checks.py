@@ -148,8 +148,9 @@ def check_gradients(fun, params, eps=DEFAULT_EPS, tol=DEFAULT_TOL, term="all", n
     ê, (N4)) and (N5) says that proves something: its largest analytic entry is ≥ 100 ê
     or ≤ ê / 100. In between the row is "cannot judge" (below the check's resolution),
     which is not a pass. A failing row carries a diagnosis (``factors`` and
-    ``batch_size`` are the constants it may name). ``value_fun(params) -> loss``, when given, is what the
-    finite differences evaluate (a forward pass without the backward: half the cost).
+    ``batch_size`` are the constants it may name). ``value_fun(params) -> loss``, when
+    given, is what the finite differences evaluate (a forward pass without the backward:
+    half the cost).
     Raises :class:`GradientCheckError` on a failure or a row it cannot judge when
     ``raise_on_fail``; returns the :class:`GradCheckReport`. Complex losses or gradients
     raise TypeError.
@@ -392,7 +393,9 @@ def _model_factors(model):
 
 
 def perturbed_point(params, seed=0, scale=None):
-    """``θ + s ξ``, ξ ~ N(0, I) from ``default_rng(seed)``, s = ``PERTURBATION``: check_model's point.
+    """check_model's point: θ + s ξ, ξ ~ N(0, I) from ``default_rng(seed)``.
+
+    s = ``scale``, by default ``PERTURBATION`` (1e-3).
 
     A copy: ``params`` is not touched. Every array moves, biases included, so no
     gradient is checked where the parameters are exactly 0 (see :func:`check_model`).

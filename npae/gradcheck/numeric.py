@@ -36,12 +36,13 @@ c = −1 (sign), 2, ½, B, 1/B, β, … . Such an a is off by |a − g| = |1 −
   VAE's KL, a ReLU's dead units, a symmetric initialization. Their analytic values are
   exact zeros or rounding, u times the size of the terms they are computed from,
   while (N4) is at least 10 u |L| / ε = 10⁴ u |L|: the KL penalty at ρ̂ = ρ has
-  b ≈ 9e-5 ê, a hundred times below θ (tests/test_gradcheck.py measures it). A factor c applied to such a gradient is invisible to any
-  finite-difference check at this step, and so is a term left out whose gradient is
-  below ê: the pass says "zero to within (2 + θ) ê", no more.
-* θ ê < b < R ê: cannot judge. The analytic values are neither rounding nor resolved:
-  a sign flip hides whenever b ≤ ê, a factor 2 whenever b ≤ 4ê, a 10 % error whenever
-  b ≤ 20ê. Example: L(W) = 2·10⁵ + 10⁻⁷ Σ sin(W_i) has ê ≈ 4e-7 from the rounding of
+  b ≈ 9e-5 ê, a hundred times below θ (tests/test_gradcheck.py measures it). A
+  factor c applied to such a gradient is invisible to any finite-difference check at
+  this step, and so is a term left out whose gradient is below ê: the pass says "zero
+  to within (2 + θ) ê", no more.
+* θ ê < b < R ê: cannot judge. The analytic values are neither rounding nor resolved,
+  and by (N5a) a sign flip can hide whenever b ≤ ê, a factor 2 whenever b ≤ 4ê, a 10 %
+  error whenever b ≤ 22ê. Example: L(W) = 2·10⁵ + 10⁻⁷ Σ sin(W_i) has ê ≈ 4e-7 from the rounding of
   |L| alone, b ≈ 1e-7, and a backward returning −1× or 2× the truth agrees within ê.
   Such a row is never passed. What helps: a smaller constant offset in the loss (the
   rounding part 10 u |L| / ε shrinks with |L|), a larger scale of the function, or, for
