@@ -1,6 +1,12 @@
 """Command line: ``python -m npae {demo,train,gradcheck,download,notebooks} --help``.
 
 Bad arguments exit with status 2 and a one-line message on stderr.
+
+``gradcheck`` exits with 0 when every array passed, 1 when some array FAILed, 3 when
+none failed but the check cannot judge some (the gradient is below its resolution, or
+the forward is not smooth near the point: not a pass), 2 for a usage error or when the
+code of ``--function`` raised or called sys.exit (a one-line message naming the
+function, then the traceback of that file's own frames), and 130 when interrupted.
 """
 from __future__ import annotations
 
@@ -35,6 +41,14 @@ MODELS = {
     "vae": ("npae.models.vae", "VAE", {}),
     "stacked": ("npae.models.stacked", "StackedAutoencoder", {}),
 }
+
+
+GRADCHECK_EXIT_STATUS = (
+    "exit status: 0 every array passed; 1 some array FAILed; 3 nothing failed but the "
+    "check cannot judge some array (its gradient is below the check's resolution, or the "
+    "forward is not smooth there): not a pass; 2 usage error, or your --function code "
+    "raised or exited; 130 interrupted")
+EXIT = {"PASS": 0, "FAIL": 1, "CANNOT JUDGE": 3}
 
 
 class UsageError(Exception):
@@ -128,7 +142,8 @@ def build_parser():
     t.add_argument("--out", default=None, help="output folder (default: npae-<model>/)")
 
     g = sub.add_parser("gradcheck", help="check a model's gradients, or a forward/backward "
-                                         "pair of your own (--function)")
+                                         "pair of your own (--function)",
+                       epilog=GRADCHECK_EXIT_STATUS)
     g.add_argument("model", nargs="?", default=None,
                    help=f"one of: {', '.join(MODELS)} (or use --function)")
     g.add_argument("--function", default=None, metavar="FILE.py:FORWARD:BACKWARD",
@@ -140,6 +155,9 @@ def build_parser():
     g.add_argument("--high", type=float, default=1.0)
     g.add_argument("--directions", type=_positive_int, default=None,
                    help="K random directions per array instead of every entry")
+    g.add_argument("--time-limit", type=_positive_float, default=600.0, metavar="SECONDS",
+                   help="with --function: refuse an entrywise check estimated to take longer "
+                        "(default 600)")
     g.add_argument("--json", action="store_true", help="print the report as JSON")
     g.add_argument("--tied", action="store_true")
     g.add_argument("--activation", default=None,
@@ -299,9 +317,11 @@ def _print_report(report, args, what):
         return
     print(what)
     print(report.table())
+    verdict = {"PASS": "PASS", "FAIL": "FAIL",
+               "CANNOT JUDGE": "CANNOT JUDGE, not a pass"}[report.verdict]
     print(f"largest relative error {report.max_rel_error:.2e} "
-          f"({'PASS' if report.passed else 'FAIL'}: each array within rel. tolerance 1e-07, or "
-          "within the check's own error)")
+          f"({verdict}: each array within rel. tolerance 1e-07, or within the check's own "
+          "error where that proves something)")
 
 
 def cmd_gradcheck(args):
@@ -334,28 +354,44 @@ def cmd_gradcheck(args):
     X = rng.uniform(0.05, 0.95, size=(4, 8))
     model.initialize(X.shape[1])
     noise = model.sample_noise(X, rng)
-    report = check_model(model, X, noise=noise, raise_on_fail=False, directions=args.directions)
+    report = check_model(model, X, noise=noise, raise_on_fail=False, directions=args.directions,
+                         seed=args.seed)
     how = "4th-order central differences" + (f", {args.directions} random directions per array"
                                              if args.directions else "")
     _print_report(report, args, f"gradient check of {model!r} on a random 4x8 batch (float64, "
                                 f"{how})")
-    return 0 if report.passed else 1
+    return EXIT[report.verdict]
 
 
 def _gradcheck_function(args):
-    from .gradcheck.user import FunctionSpecError, check_user_pair
+    """``--function``: the user's code runs with its prints sent to stderr (stdout holds
+    only the report), and whatever it raises is reported as its own (see gradcheck.user)."""
+    import contextlib
+
+    from .gradcheck.user import FunctionSpecError, UserCodeError, check_user_pair
     if args.model is not None:
         raise UsageError("give either a model name or --function, not both")
+    log = lambda text: print(text, file=sys.stderr)                      # noqa: E731
     try:
-        report = check_user_pair(args.function, args.shape, seed=args.seed, low=args.low,
-                                 high=args.high, directions=args.directions)
+        with contextlib.redirect_stdout(sys.stderr):
+            report = check_user_pair(args.function, args.shape, seed=args.seed, low=args.low,
+                                     high=args.high, directions=args.directions,
+                                     time_limit=args.time_limit, log=log)
     except FunctionSpecError as exc:
         raise UsageError(str(exc)) from None
+    except UserCodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.frames:
+            print(exc.frames, file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print("error: gradcheck interrupted", file=sys.stderr)
+        return 130
     shapes = ", ".join(str(s) for s in args.shape)
     _print_report(report, args, f"gradient check of {args.function} at inputs of shape "
                                 f"{shapes}, uniform in [{args.low:g}, {args.high:g}) "
                                 f"(seed {args.seed}), L = Σ G ⊙ forward(...)")
-    return 0 if report.passed else 1
+    return EXIT[report.verdict]
 
 
 def cmd_download(args):

@@ -1,20 +1,22 @@
 """A stack of dense layers run forward and backward: the machinery every model shares.
 
-A network is a list of :class:`Layer` records. Running it forward on H_0 computes,
-for each layer l,
+Notation: docs/notation.md (a_l, h_l the pre-activation and activation of layer l,
+h_0 the input, B the batch size). A network is a list of :class:`Layer` records.
+Running it forward on h_0 computes, for each layer l,
 
-    (F1)  A_l = H_{l−1} W_l + b_l          (W_lᵀ for a layer that shares a transposed weight)
-    (F2)  H_l = f_l(A_l)                   (H_l = A_l for a layer without activation: logits)
+    (F1)  a_l = h_{l−1} W_l + b_l          (W_lᵀ for a layer that shares a transposed weight)
+    (F2)  h_l = f_l(a_l)                   (h_l = a_l for a layer without activation: logits)
 
-and keeps a :class:`LayerCache` per layer. Backpropagating an upstream gradient dH_L
-applies, from the top layer down,
+and keeps a :class:`LayerCache` per layer. Backpropagating an upstream gradient
+dh_L = ∂L/∂h_L applies, from the top layer down,
 
-    (B1)  dA_l = dH_l ⊙ f_l'(A_l)
-    (B2)  dW_l = H_{l−1}ᵀ dA_l ;  db_l = Σ_n dA_l          (dW_lᵀ for a transposed use)
-    (B3)  dH_{l−1} = dA_l W_lᵀ
+    (B1)  da_l = dh_l ⊙ f_l'(a_l)
+    (B2)  dW_l = h_{l−1}ᵀ da_l ;  db_l = Σ_n da_l          (dW_lᵀ for a transposed use)
+    (B3)  dh_{l−1} = da_l W_lᵀ
 
 and *adds* each weight gradient into ``grads`` (a weight used by two layers, as with
-tied weights, gets the sum of both contributions).
+tied weights, gets the sum of both contributions). In the code the batch arrays keep
+capital names (``H``, ``A``, ``dH``, ``dA``: B rows of h_l, a_l, dh_l, da_l).
 """
 from __future__ import annotations
 
@@ -40,9 +42,9 @@ class Layer:
 class LayerCache:
     """What a layer's backward needs from its forward."""
 
-    inp: np.ndarray      # H_{l−1}, the layer's input  (B, n_in)
-    pre: np.ndarray      # A_l, the pre-activation     (B, n_out)
-    out: np.ndarray      # H_l = f(A_l)                (B, n_out)
+    inp: np.ndarray      # h_{l−1}, the layer's input  (B, n_in)
+    pre: np.ndarray      # a_l, the pre-activation     (B, n_out)
+    out: np.ndarray      # h_l = f_l(a_l)              (B, n_out)
 
 
 def accumulate(grads, key, value):

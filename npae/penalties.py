@@ -64,8 +64,20 @@ value and gradient are exactly (P6) and (P7). For a saturated unit the clamp onl
 value and gradient finite (no inf/NaN reaches the optimizer); it does not push the
 unit back: the code's gradient reaches the weights and bias through σ'(a) = h(1 − h),
 which is exactly 0 where h rounded to 0 or 1, so such a unit's incoming weights and
-bias get exactly zero gradient from this penalty (and one whose codes are merely
-below δ gets a gradient of the order of those codes).
+bias get exactly zero gradient from this penalty.
+
+A unit whose codes are not saturated but all tiny, 0 < ρ̂_j < δ (codes of 1e-17, say,
+in float64), is clamped too, and then its value and gradient are not (P6) and (P7).
+Its (P7) is evaluated at δ instead of ρ̂_j; the term −ρ/ρ̂ dominates both, so
+
+    ∂R/∂ρ̂_j (clamped) = β (−ρ/δ + (1 − ρ)/(1 − δ)) ≈ (ρ̂_j / δ) · ∂R/∂ρ̂_j (true),
+
+to a relative error of about ρ̂_j/ρ. By (P8) every h_nj, and through σ'(a) = h(1 − h)
+the unit's incoming weights and bias, get the true gradient scaled by the same
+ρ̂_j / δ < 1, which is proportional to the unit's codes over δ: 1e-17 / 2.2e-16 ≈ 4.5 %
+of the true push towards ρ at codes of 1e-17, about 5e-15 of it at codes of 1e-30. The
+value is KL(ρ ‖ δ), smaller than the true KL(ρ ‖ ρ̂_j) by about ρ log(δ / ρ̂_j).
+``tests/test_penalties_clamp.py`` checks both against the unclamped formulas.
 
 Contractive penalty (Rifai et al. 2011) for a one-layer sigmoid encoder
 h = σ(a), a = x W + b, W (D, H). The Jacobian of the encoder at one example x, stored

@@ -127,6 +127,19 @@ case("Autoencoder-N=1", lambda: ae().fit(X[:1]))
 case("VAE-N=1", lambda: vae().fit(X[:1]))
 case("Stacked-N=1", lambda: stacked().fit(X[:1]))
 case("GMM-N=1-one-component", lambda: gmm(n_components=1).fit(X[:1]))
+case("GMM-1e160-data-refused-naming-the-scale", lambda: gmm().fit(X.astype(np.float64) * 1e160),
+     (ValueError, r"X has values up to .*e\+159.*standardize X"))
+
+
+def _stacked_first_stage_diverges():
+    m = stacked(learning_rate=1e39, optimizer="sgd")
+    with pytest.raises(TrainingDiverged, match="pretraining stage 1 of 2 diverged"):
+        m.fit(X)
+    return m.transform(X).shape
+
+
+case("Stacked-first-stage-diverges-keeps-restored-params", _stacked_first_stage_diverges,
+     check=lambda shape: shape == (24, 2))
 case("GMM-more-components-than-rows", lambda: gmm(n_components=5).fit(X[:3]),
      (ValueError, "n_components=5 must be at most the number of samples"))
 case("Probe-N=1", lambda: probe().fit(X[:1], Y[:1]), (ValueError, "at least 2 classes"))
@@ -297,6 +310,17 @@ case("before-fit-Autoencoder.save", lambda tmp: ae().save(tmp / "m.npz"),
      (npae.NotFittedError, "not fitted yet"), check=None)
 case("before-fit-gradcheck.check_model", lambda: npae.gradcheck.check_model(ae(), X),
      (npae.NotFittedError, "fit"))
+_x3 = np.linspace(0.1, 0.9, 3)
+case("gradcheck-complex-forward-output", lambda: npae.gradcheck.check_vjp(
+    lambda x: np.sin(x) + 1j, lambda G, x: G * np.cos(x), _x3),
+     (TypeError, "forward's output is complex"))
+case("gradcheck-complex-backward", lambda: npae.gradcheck.check_vjp(
+    np.sin, lambda G, x: G * np.cos(x) + 0j, _x3), (TypeError, "backward's gradient for x"))
+case("gradcheck-complex-input", lambda: npae.gradcheck.check_vjp(
+    np.sin, lambda G, x: G * np.cos(x), _x3 + 0j), (TypeError, "input x is complex"))
+case("gradcheck-below-resolution-is-not-passed", lambda: npae.gradcheck.check_vjp(
+    lambda w: 2e5 + 1e-7 * np.sum(np.sin(w)), lambda G, w: -G * 1e-7 * np.cos(w), _x3,
+    upstream=np.array(1.0)), (npae.gradcheck.GradientCheckError, "cannot judge"))
 
 # ---------------------------------------------------------------- fitted methods, refits
 FITTED = ae().fit(X)
@@ -502,6 +526,13 @@ CLI = {
     "gradcheck-unknown-model": (["gradcheck", "bogus"], 2),
     "gradcheck-bad-set": (["gradcheck", "autoencoder", "--set", "activation=5"], 2),
     "gradcheck-bad-function": (["gradcheck", "--function", "nofile.py:f:g"], 2),
+    "gradcheck-low-minus-inf": (["gradcheck", "--function", "nofile.py:f:g", "--shape", "3",
+                                 "--low=-inf"], 2),
+    "gradcheck-high-inf": (["gradcheck", "--function", "nofile.py:f:g", "--shape", "3",
+                            "--high", "inf"], 2),
+    "gradcheck-range-overflows": (["gradcheck", "--function", "nofile.py:f:g", "--shape", "3",
+                                   "--low=-1e308", "--high", "1e308"], 2),
+    "gradcheck-time-limit-0": (["gradcheck", "sparse", "--time-limit", "0"], 2),
     "download-unknown": (["download", "cifar"], 2),
     "download-bad-mirror": (["download", "mnist", "--data-dir", "{tmp}", "--mirror",
                              "http://127.0.0.1:1/"], 1),

@@ -6,14 +6,15 @@ and asserts the property the tutorial prints:
 * tutorial 08: log p(x) = ELBO + KL(q‖p(z|x)) on probabilistic PCA, the exact posterior
   as the ELBO's maximizer (zero-variance log-weights in npae's VAE), the importance-
   sampled gap against v/(2K), the reparameterization and score-function gradients;
-* tutorial 04: E‖f(x + sε) − f(x)‖² ≈ s² ‖J_f(x)‖²_F;
+* tutorial 04: E‖f(x + sε) − f(x)‖² ≈ s² ‖J_f(x)‖²_F, and (RC) for the whole
+  reconstruction with its Hessian term (r(x) − x)·Δr(x);
 * tutorial 07: F(q, θ) = ℓ(θ) − Σ KL(q‖γ), F = ℓ after every E step, the M step;
 * tutorial 02: the upward bias of the minibatch KL-sparsity penalty, ∝ 1/B.
 """
 import numpy as np
 import pytest
 
-from npae import GaussianMixture, penalties
+from npae import Autoencoder, GaussianMixture, penalties
 from npae.gradcheck import numerical_gradient, relative_error
 from npae.layers import sigmoid
 from npae.likelihood import elbo, importance_sampled_log_likelihood, log_importance_weights
@@ -208,6 +209,41 @@ def test_gaussian_jitter_of_the_code_is_s2_times_the_jacobian_norm():
         errs.append(abs(sq.mean() / lin - 1))
         assert abs(sq.mean() / J2 - 1) < 4 * sq.std() / np.sqrt(M) / J2 + errs[-1]
     assert errs[0] > 50 * errs[1] > 2500 * errs[2] and errs[2] < 1e-5   # O(s²)
+
+
+def test_the_reconstructions_jitter_has_a_hessian_term_that_does_not_vanish():
+    """Tutorial 04 (RC): E‖r(x + sε) − x‖² = ‖r(x) − x‖² + s²[‖J_r‖²_F + (r(x) − x)·Δr(x)]
+    + O(s⁴). Checked against the quadratic model with the same ε (its error falls like s²)
+    and in expectation; the Jacobian term alone (Alain & Bengio's r(x) ≈ x) misses it."""
+    model = Autoencoder((4,), activation="tanh", dtype="float64", random_state=0).initialize(7)
+    rng = np.random.default_rng(0)
+    for k in model.params_:
+        model.params_[k] += rng.normal(scale=1.0, size=model.params_[k].shape)
+    x = rng.uniform(0.1, 0.9, size=7)
+    r, h, E = model.reconstruct, 1e-4, np.eye(7)
+    e = r(x[None])[0] - x                                             # r(x) − x (D,)
+    J = (r(x + h * E) - r(x - h * E)) / (2 * h)                       # (D, D) ∂r_j/∂x_i
+    Hs = np.stack([(r(x + h * E[i] + h * E) - r(x + h * E[i] - h * E)
+                    - r(x - h * E[i] + h * E) + r(x - h * E[i] - h * E)) / (4 * h * h)
+                   for i in range(7)])                                # (D, D, D) ∂²r_j/∂x_i∂x_k
+    lap = np.einsum("iij->j", Hs)                                     # Δr_j
+    J2, hess = np.sum(J ** 2), e @ lap
+    M = 20000
+    eps = rng.standard_normal((M, 7))
+    quad = np.sum((eps @ J) ** 2, 1) + np.einsum("j,mi,ijk,mk->m", e, eps,
+                                                 Hs.transpose(0, 2, 1), eps)   # same ε
+    errs = []
+    for s in (0.1, 0.01, 0.001):
+        pair = 0.5 * sum(np.sum((r(x + sign * s * eps) - x) ** 2, 1) for sign in (1, -1))
+        excess = (pair - e @ e) / s ** 2
+        errs.append(abs(excess.mean() / quad.mean() - 1))
+        se = excess.std() / np.sqrt(M)
+        assert abs(excess.mean() - (J2 + hess)) < 4 * se + errs[-1] * abs(quad.mean())
+    print(f"‖J_r‖² = {J2:.4f}, (r(x) − x)·Δr = {hess:.4f}, errors vs the quadratic model "
+          f"{[f'{v:.1e}' for v in errs]}, SE {se:.1e}")
+    assert errs[0] > 50 * errs[1] > 2500 * errs[2] and errs[2] < 1e-5   # O(s²)
+    assert abs(hess) > 10 * se                       # the Hessian term is not negligible
+    assert abs(quad.mean() - J2 - hess) < 4 * quad.std() / np.sqrt(M)  # E quad = (RC)
 
 
 # --------------------------------------------------------------------------- tutorial 07

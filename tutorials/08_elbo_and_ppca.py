@@ -24,13 +24,15 @@
 #    misses when the posterior is not diagonal);
 # 4. the importance-sampled estimate converging to the exact $\log p(x)$ as $K$ grows;
 # 5. linear VAE ↔ pPCA ↔ PCA: a linear VAE trained by npae finds tutorial 01's
-#    principal subspace, and pPCA's posterior mean becomes PCA's projection as σ² → 0;
+#    principal subspace, and pPCA's posterior mean becomes PCA's projection as σ²_x → 0;
 # 6. the reparameterization gradient against the score-function (REINFORCE) estimator
 #    of the same gradient: both unbiased, very different variances.
 #
 # Notation: docs/notation.md. Rows are examples; here the decoder is $x = zV + c +
-# \text{noise}$ with $V$ of shape $(H, D)$ (npae's `dec.0.W`), and σ, μ, $s$ are as in
-# `npae/models/vae.py` (σ² the decoder's noise variance is written $\sigma_x^2$).
+# \text{noise}$ with $V$ of shape $(H, D)$ (npae's `dec.0.W`); $q(z\mid x) =
+# \mathcal N(\mu, \operatorname{diag}\sigma^2)$ with mean μ and standard deviation σ, as in
+# `npae/models/vae.py`, and the decoder's noise variance is written $\sigma_x^2$ (docs/notation.md
+# keeps $s$ for the standard deviation of a Gaussian corruption, tutorial 03).
 #
 # Run as a script (`python tutorials/08_elbo_and_ppca.py`, `NPAE_FAST=1` for a quick
 # pass) or open with jupytext. No data set is needed. Figures go to `NPAE_TUTORIAL_OUT`.
@@ -94,14 +96,14 @@ LOG_2PI = np.log(2 * np.pi)
 # $$ p(z\mid x) = \mathcal N\big(m(x),\ S\big), \qquad S = \sigma_x^2 M^{-1},\quad
 #    M = VV^\top + \sigma_x^2 I_H \quad (H\times H), \qquad m(x) = (x - c)V^\top M^{-1}. \tag{4} $$
 #
-# **The ELBO of a diagonal Gaussian** $q = \mathcal N(\mu, \operatorname{diag} s^2)$ (the
+# **The ELBO of a diagonal Gaussian** $q = \mathcal N(\mu, \operatorname{diag} \sigma^2)$ (the
 # VAE's family). With $\mathbb E_q\lVert x - c - zV\rVert^2 = \lVert x - c - \mu V\rVert^2 +
-# \sum_j s_j^2 \lVert V_j\rVert^2$ ($V_j$ row $j$ of $V$), $\mathbb E_q\lVert z\rVert^2 =
-# \lVert\mu\rVert^2 + \sum_j s_j^2$ and the entropy $\sum_j \tfrac12\log(2\pi e\, s_j^2)$:
+# \sum_j \sigma_j^2 \lVert V_j\rVert^2$ ($V_j$ row $j$ of $V$), $\mathbb E_q\lVert z\rVert^2 =
+# \lVert\mu\rVert^2 + \sum_j \sigma_j^2$ and the entropy $\sum_j \tfrac12\log(2\pi e\, \sigma_j^2)$:
 #
 # $$ \mathrm{ELBO} = -\tfrac D2\log(2\pi\sigma_x^2) - \frac{\lVert x - c - \mu V\rVert^2 +
-#    \sum_j s_j^2\lVert V_j\rVert^2}{2\sigma_x^2} - \tfrac12\big(\lVert\mu\rVert^2 +
-#    \textstyle\sum_j s_j^2\big) + \tfrac12\sum_j\big(1 + \log s_j^2\big). \tag{5} $$
+#    \sum_j \sigma_j^2\lVert V_j\rVert^2}{2\sigma_x^2} - \tfrac12\big(\lVert\mu\rVert^2 +
+#    \textstyle\sum_j \sigma_j^2\big) + \tfrac12\sum_j\big(1 + \log \sigma_j^2\big). \tag{5} $$
 #
 # **The gap**, the KL between two Gaussians, $q = \mathcal N(\mu, \Sigma_q)$ and $p(z\mid x) = \mathcal N(m, S)$:
 #
@@ -126,7 +128,7 @@ def ppca_posterior(X, V, c, var_x):
 
 
 def ppca_elbo(X, V, c, var_x, mu, s2):
-    """(5) the ELBO of q = N(μ, diag s²) per row, (N,); mu, s2 (N, H)."""
+    """(5) the ELBO of q = N(μ, diag σ²) per row, (N,); mu, s2 = σ² (N, H)."""
     D = X.shape[1]
     resid = np.sum((X - c - mu @ V) ** 2, 1) + s2 @ np.sum(V * V, 1)  # E_q ||x - c - zV||²
     return (-0.5 * D * np.log(2 * np.pi * var_x) - resid / (2 * var_x)
@@ -134,7 +136,7 @@ def ppca_elbo(X, V, c, var_x, mu, s2):
 
 
 def gaussian_kl(mu, s2, m, S):
-    """(6) KL(N(μ, diag s²) ‖ N(m, S)) per row, (N,)."""
+    """(6) KL(N(μ, diag σ²) ‖ N(m, S)) per row, (N,)."""
     P = np.linalg.inv(S)                                              # S⁻¹ (H, H)
     d = m - mu                                                        # (N, H)
     return 0.5 * (s2 @ np.diag(P) + np.einsum("nh,hk,nk->n", d, P, d) - S.shape[0]
@@ -173,7 +175,7 @@ ll = ppca_log_marginal(X, V, c, var_x)
 print(f"pPCA fit: σ²_x = {var_x:.4f} (data made with 0.25); mean log p(x) = {ll.mean():.4f} nats")
 for scale in (0.9, 1.1):                                           # the maximum is a maximum
     print(f"  V × {scale}: mean log p(x) {ppca_log_marginal(X, scale * V, c, var_x).mean():.4f}")
-assert all(ppca_log_marginal(X, s * V, c, var_x).mean() < ll.mean() for s in (0.9, 1.1))
+assert all(ppca_log_marginal(X, scale * V, c, var_x).mean() < ll.mean() for scale in (0.9, 1.1))
 
 # %% [markdown]
 # ## 3. The identity (2), to rounding, for any q
@@ -202,7 +204,7 @@ assert identity_err < 1e-12 and np.all(kl_q > 0) and np.all(elbo_q < logp)
 
 
 def linear_vae(V, c, var_x, W_mu, b_mu, b_logvar):
-    """npae's VAE with no hidden layer: μ = x W_μ + b_μ, log s² = b_logvar (W_v = 0), z V + c."""
+    """npae's VAE with no hidden layer: μ = x W_μ + b_μ, log σ² = b_logvar (W_v = 0), z V + c."""
     vae = VAE(hidden_layer_sizes=(), latent_dim=V.shape[0], output="gaussian",
               decoder_variance=var_x, dtype="float64", random_state=0,
               verbose=False).initialize(V.shape[1])
@@ -238,13 +240,13 @@ assert np.all(np.abs(z_scores) < 4)
 #
 # Differentiate (5). The μ-part of the ELBO is the quadratic $-\tfrac1{2\sigma_x^2}\lVert
 # x - c - \mu V\rVert^2 - \tfrac12\lVert\mu\rVert^2 = -\tfrac12(\mu - m)\,S^{-1}(\mu - m)^\top
-# + \text{const}$ (the same square as in (4)), and the $s^2$-part separates:
+# + \text{const}$ (the same square as in (4)), and the $\sigma^2$-part separates:
 #
 # $$ \frac{\partial\,\mathrm{ELBO}}{\partial\mu} = -(\mu - m)\,S^{-1}, \qquad
-#    \frac{\partial\,\mathrm{ELBO}}{\partial\log s_j^2} = \tfrac12 - \tfrac12 s_j^2\,(S^{-1})_{jj}. \tag{7} $$
+#    \frac{\partial\,\mathrm{ELBO}}{\partial\log \sigma_j^2} = \tfrac12 - \tfrac12 \sigma_j^2\,(S^{-1})_{jj}. \tag{7} $$
 #
-# Both vanish at $\mu = m(x)$, $s_j^2 = 1/(S^{-1})_{jj}$, and (5) is concave there. When
-# $S$ is diagonal (our $R = I$ fit) that is $s_j^2 = S_{jj}$: **the maximizer is the
+# Both vanish at $\mu = m(x)$, $\sigma_j^2 = 1/(S^{-1})_{jj}$, and (5) is concave there. When
+# $S$ is diagonal (our $R = I$ fit) that is $\sigma_j^2 = S_{jj}$: **the maximizer is the
 # posterior, and the bound is tight**. When $S$ is not diagonal (the same model with a
 # rotated $V$: same $p(x)$, a correlated posterior) the best diagonal $q$ has the right
 # mean but variances $1/(S^{-1})_{jj} < S_{jj}$, and the gap that remains is (6) at that
@@ -252,7 +254,7 @@ assert np.all(np.abs(z_scores) < 4)
 
 # %%
 def elbo_grad(x, V, c, var_x, mu, log_s2):
-    """(7) for one example: ∂ELBO/∂μ (H,) and ∂ELBO/∂log s² (H,)."""
+    """(7) for one example: ∂ELBO/∂μ (H,) and ∂ELBO/∂log σ² (H,)."""
     m1, S1 = ppca_posterior(x[None], V, c, var_x)
     P = np.linalg.inv(S1)
     return -(mu - m1[0]) @ P, 0.5 - 0.5 * np.exp(log_s2) * np.diag(P)
@@ -279,7 +281,7 @@ for name, Vm in [("orthogonal V (R = I)", V), ("rotated V (R ≠ I)", R @ V)]:
         mu, ls = mu + step * g_mu, ls + 0.5 * g_ls
     gap = gaussian_kl(mu[None], np.exp(ls)[None], m0, S0)[0]
     results[name] = gap
-    print(f"{name}: |μ* − m(x)| = {np.max(np.abs(mu - m0[0])):.1e};  s*² = {np.round(np.exp(ls), 5)}"
+    print(f"{name}: |μ* − m(x)| = {np.max(np.abs(mu - m0[0])):.1e};  σ*² = {np.round(np.exp(ls), 5)}"
           f", posterior variances S_jj = {np.round(np.diag(S0), 5)}, 1/(S⁻¹)_jj = "
           f"{np.round(1 / np.diag(np.linalg.inv(S0)), 5)};  gap log p(x) − ELBO = {gap:.2e} nats")
     assert np.max(np.abs(mu - m0[0])) < 1e-8
@@ -313,7 +315,7 @@ assert np.max(np.abs(log_w - logp[:, None])) < 1e-10
 #
 # Here $v$ is closed-form too. Our $q$ and the posterior are both diagonal; in
 # coordinate $j$, with the offset $\delta_j$ in posterior standard deviations and the
-# variance ratio $r_j = s_j^2/S_{jj}$, a Gaussian integral gives
+# variance ratio $r_j = \sigma_j^2/S_{jj}$, a Gaussian integral gives
 # $\mathbb E_q[(p(z\mid x)/q(z))^2] = \prod_j r_j(2r_j - 1)^{-1/2}\exp\big(\delta_j^2/(2r_j - 1)\big)$
 # (finite only for $r_j > \tfrac12$: a $q$ narrower than half the posterior has weights of
 # infinite variance), and $v$ is that minus 1. Averaged over examples, with the standard
@@ -416,22 +418,22 @@ assert all(a > b for a, b in zip(dev, dev[1:])) and dev[-1] < 1e-3
 # ## 7. Two estimators of one gradient: reparameterization and score function
 #
 # The VAE needs $\nabla_\phi\,\mathbb E_{q_\phi}[f(z)]$ for $f(z) = \log p(x\mid z)$ and
-# $\phi = (\mu, \log s^2)$. Two unbiased estimators from samples $\varepsilon \sim \mathcal N(0, I)$, $z = \mu + s\odot\varepsilon$:
+# $\phi = (\mu, \log \sigma^2)$. Two unbiased estimators from samples $\varepsilon \sim \mathcal N(0, I)$, $z = \mu + \sigma\odot\varepsilon$:
 #
 # * **reparameterization** (tutorial 05, vae (E7)–(E8)): $\mathbb E_q f = \mathbb E_\varepsilon
-#   f(\mu + s\odot\varepsilon)$, so $\hat g_\mu = \nabla_z f(z)$,
-#   $\hat g_{\log s^2} = \nabla_z f(z) \odot \tfrac12 s\odot\varepsilon$;
+#   f(\mu + \sigma\odot\varepsilon)$, so $\hat g_\mu = \nabla_z f(z)$,
+#   $\hat g_{\log \sigma^2} = \nabla_z f(z) \odot \tfrac12 \sigma\odot\varepsilon$;
 # * **score function** (REINFORCE; Williams 1992): $\nabla_\phi \int q_\phi f =
-#   \int q_\phi\, f\,\nabla_\phi\log q_\phi$, and $\nabla_\mu\log q = (z - \mu)/s^2 =
-#   \varepsilon/s$, $\nabla_{\log s_j^2}\log q = \tfrac12\big((z_j - \mu_j)^2/s_j^2 - 1\big) =
-#   \tfrac12(\varepsilon_j^2 - 1)$, so $\hat g_\mu = f(z)\,\varepsilon/s$,
-#   $\hat g_{\log s^2} = f(z)\,\tfrac12(\varepsilon^2 - 1)$. It needs only values of $f$ (no
+#   \int q_\phi\, f\,\nabla_\phi\log q_\phi$, and $\nabla_\mu\log q = (z - \mu)/\sigma^2 =
+#   \varepsilon/\sigma$, $\nabla_{\log \sigma_j^2}\log q = \tfrac12\big((z_j - \mu_j)^2/\sigma_j^2 - 1\big) =
+#   \tfrac12(\varepsilon_j^2 - 1)$, so $\hat g_\mu = f(z)\,\varepsilon/\sigma$,
+#   $\hat g_{\log \sigma^2} = f(z)\,\tfrac12(\varepsilon^2 - 1)$. It needs only values of $f$ (no
 #   gradient), works for discrete $z$ — and is noisy. Subtracting a constant baseline $b$
 #   ($f(z) - b$; $\mathbb E_q\nabla\log q = 0$ keeps it unbiased) helps; we use $b = f(\mu)$.
 #
 # For pPCA the exact gradient follows from (5): $\partial\,\mathbb E_q f/\partial\mu =
-# (x - c - \mu V)V^\top/\sigma_x^2$ and $\partial\,\mathbb E_q f/\partial\log s_j^2 =
-# -s_j^2\lVert V_j\rVert^2/(2\sigma_x^2)$. The reparameterized per-sample gradients below go
+# (x - c - \mu V)V^\top/\sigma_x^2$ and $\partial\,\mathbb E_q f/\partial\log \sigma_j^2 =
+# -\sigma_j^2\lVert V_j\rVert^2/(2\sigma_x^2)$. The reparameterized per-sample gradients below go
 # through npae's `reparameterize_backward` (vae (E7)–(E8)), fed with
 # $-\nabla_z f$ = the loss gradient; their batch mean is npae's `mu.b`/`logvar.b`
 # gradient of the `recon` term, which we also compare.
@@ -461,7 +463,7 @@ npae_err = np.max(np.abs(-np.concatenate([g_npae["mu.b"], g_npae["logvar.b"]])
 print(f"npae's recon gradient on mu.b, logvar.b vs the mean of the per-sample estimates: "
       f"{npae_err:.1e}")
 assert npae_err < 1e-9
-names = ["∂/∂μ_1", "∂/∂μ_2", "∂/∂log s²_1", "∂/∂log s²_2"]
+names = ["∂/∂μ_1", "∂/∂μ_2", "∂/∂log σ²_1", "∂/∂log σ²_2"]
 print(f"exact gradient {np.round(exact_g, 4)}   ({M_mc} samples per estimator)")
 print(f"{'estimator':31s} " + " ".join(f"{n:>24s}" for n in names))
 variances = {}

@@ -52,6 +52,14 @@ STAGE_OPTIONS = ("sparsity", "sparsity_weight", "sparsity_target", "k", "k_alpha
                  "noise_level", "contractive_weight", "weight_decay")
 
 
+class StageDiverged(TrainingDiverged):
+    """A pretraining stage diverged; ``state`` is the stack's fitted state to keep."""
+
+    def __init__(self, message, state):
+        super().__init__(message)
+        self.state = state
+
+
 class StackedAutoencoder(Autoencoder):
     """Deep autoencoder pretrained greedily, one layer at a time, then fine-tuned.
 
@@ -128,6 +136,22 @@ class StackedAutoencoder(Autoencoder):
                            random_state=int(rng.integers(2**31)), dtype=self.dtype,
                            verbose=self.verbose, **options)
 
+    def fit(self, X, y=None, *, X_val=None):
+        """(S1)-(S4); returns self. ``y`` is ignored.
+
+        A stage whose pretraining diverges ends ``fit`` with :class:`TrainingDiverged`
+        naming the stage. As every npae model whose training diverged, the stack then
+        holds the parameters training restored: the stages pretrained so far, the
+        diverged one at its last good parameters (restored by its own guard), and the
+        layers above freshly initialized, unrolled (S3) and not fine-tuned.
+        """
+        try:
+            return super().fit(X, y, X_val=X_val)
+        except StageDiverged as exc:
+            self._set_fitted_state(exc.state)      # base.fit put back the state before fit
+            self._remember_architecture()
+            raise
+
     def _initial_params(self, X, X_val, rng):
         """(S1)-(S3): pretrain each layer on the codes below, then unroll the stack."""
         L = len(self._sizes)
@@ -135,18 +159,33 @@ class StackedAutoencoder(Autoencoder):
         self.pretrain_history_ = {}
         stages = []
         for l in range(L):
+            stage = self._stage(l, rng)
             try:
-                stage = self._stage(l, rng).fit(H, X_val=H_val)                  # (S1)
+                stage.fit(H, X_val=H_val)                                    # (S1)
             except TrainingDiverged as exc:
-                raise TrainingDiverged(f"pretraining stage {l + 1} of {L} diverged, so this "
-                                       f"model keeps its state from before fit: {exc}") from exc
+                stages.append(stage)                     # at its restored parameters
+                self.pretrain_history_[f"layer {l + 1}"] = stage.history_
+                self.stages_ = stages
+                params = self._unroll(stages, X.shape[1], rng)
+                held = (f"stages 1-{l} as pretrained, " if l else "") + (
+                    f"stage {l + 1} at its last good parameters"
+                    + (" and fresh layers above it" if l < L - 1 else ""))
+                raise StageDiverged(
+                    f"pretraining stage {l + 1} of {L} diverged; the stack holds {held}, "
+                    f"unrolled and not fine-tuned. Stage {l + 1}: {exc}",
+                    {**self._fitted_state(), "params_": params, "history_": {}}) from exc
             self.pretrain_history_[f"layer {l + 1}"] = stage.history_
             stages.append(stage)
             if l < L - 1:
                 H = stage.transform(H)                                       # (S2)
                 H_val = None if H_val is None else stage.transform(H_val)
         self.stages_ = stages
-        params = self._init_params(X.shape[1], rng)      # the names, shapes and order
+        return self._unroll(stages, X.shape[1], rng)
+
+    def _unroll(self, stages, n_features, rng):
+        """(S3): the deep autoencoder's parameters from the stages (fresh for the rest)."""
+        L = len(self._sizes)
+        params = self._init_params(n_features, rng)      # the names, shapes and order
         for l, stage in enumerate(stages):                                   # (S3)
             params[f"enc.{l}.W"] = stage.params_["enc.0.W"].copy()
             params[f"enc.{l}.b"] = stage.params_["enc.0.b"].copy()
