@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..gradcheck import GradientCheckError, check_gradients, check_vjp
+from ..gradcheck import GradientCheckError, check_gradients, check_vjp, perturbed_point
 from .worker import (Call, Outcome, ReturnTypeError, encode, execute, materialize, one_line,
                      resolver)
 
@@ -382,7 +382,7 @@ def _model_check(ex, rng, judge, key):
     ref.initialize(mc.n_features, random_state=seed)
     X = rng.uniform(0.05, 0.95, (mc.batch, mc.n_features))
     noise = ref.sample_noise(X, rng) if mc.noise else None
-    params = {k: v.copy() for k, v in ref.params_.items()}
+    params = perturbed_point(ref.params_, seed=seed)   # no bias exactly 0 (gradcheck)
     call = Call(f"{mc.cls}.loss_and_grads", (X, noise, None, params), self_kwargs=kwargs,
                 setup=(("initialize", (mc.n_features, seed)),))
     outcome, failed = _run(judge, "model", mc.label, call, key)
