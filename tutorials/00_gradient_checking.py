@@ -444,6 +444,16 @@ print(f"max |analytic| {np.max(np.abs(a_eq)):.1e}, max |numeric| {np.max(np.abs(
 # $10^{-6}$. (Where $\hat e$ is large, above $10^{-6}$, the function is not smooth within
 # $2\varepsilon$ — a kink, a top-k tie — and the row fails with that explanation instead
 # of passing on a meaningless tolerance.)
+#
+# "Sound in both directions" needs one more condition: the gradient itself must be
+# larger than $\hat e$. If the largest analytic entry $b$ is itself of the order of
+# $\hat e$, agreement within $\hat e$ proves nothing — a sign flip or a factor 2 agrees
+# as well. npae's checker therefore has a **third verdict**, (N5) in
+# `npae/gradcheck/numeric.py`: within $\hat e$ it passes when $b \ge 100\,\hat e$
+# (resolved) or $b \le \hat e/100$ (a rounding-level zero, as above), and otherwise says
+# **cannot judge**, which is never counted as a pass. The next cell is the case that
+# forced it: a large constant in the loss makes $\hat e$ large through the rounding of
+# $L$, and the gradient is smaller still.
 
 # %%
 zero_ok = check_vjp(lambda h: penalties.kl_sparsity(h, rho, 1.0),
@@ -459,6 +469,19 @@ assert not tiny_bug.passed
 print(f"a 1e-6 relative bug: max |a - n| = {tiny_bug.rows[0].max_abs_error:.1e}, "
       f"{tiny_bug.rows[0].max_abs_error / tiny_bug.rows[0].atol:.0f} times the check's own "
       "error: caught")
+
+# %%
+W_small = rng.uniform(-1, 1, 20)
+for what, factor in (("correct", 1.0), ("sign flipped", -1.0), ("2x", 2.0)):
+    r = check_vjp(lambda w: 2e5 + 1e-7 * np.sum(np.sin(w)),
+                  lambda G, w, f=factor: G * f * 1e-7 * np.cos(w), W_small, raise_on_fail=False)
+    print(f"{what:>12}: passed={r.passed}, verdict {r.verdict}, check's own error "
+          f"{r.rows[0].atol:.1e}")
+    assert not r.passed and r.verdict == "CANNOT JUDGE"
+r = check_vjp(lambda w: 1e-7 * np.sum(np.sin(w)), lambda G, w: -G * 1e-7 * np.cos(w), W_small,
+              raise_on_fail=False)
+print(f"without the offset the sign flip is judged: verdict {r.verdict}")
+assert r.verdict == "FAIL"
 
 # %% [markdown]
 # ## 7. Chaining the pieces: a one-layer autoencoder
