@@ -7,7 +7,16 @@ existing DIR. It fails, with one line per problem, when
 * the reference does not score full marks on a question (through the real grader:
   the worker process and the per-student cases of a submission named "reference");
 * a known mistake (:mod:`.mutants`) of a question's exercise scores full marks;
-* an answer leaks into student/ (:func:`.stubbing.leak_report`).
+* an answer is left in student/ (:mod:`.leaks`: a redacted formula written anywhere,
+  a solution's code, or a function that returns the answer on a public case), or a
+  module of student/ does not import.
+
+student/ is the reference checkout with each exercise stubbed, every function that
+computes its answer by another route stubbed or sent through the exercise
+(``same_as``), every equation that states it redacted — in its module and in every
+file that restates it (``answer_tags``) — the tests that name an exercise or state an
+answer removed, the tutorial cells that derive one replaced, and a pytest hook that
+skips a kept test when it reaches a stub (it runs once the question is answered).
 """
 from __future__ import annotations
 
@@ -25,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __file__ as _npae_init
-from . import stubbing
+from . import leaks, stubbing
 from .catalog import CATALOG
 from .grading import (Judge, add_model_checks, check_question, describe, in_process_runner,
                       reference_judge)
@@ -56,7 +65,7 @@ def _ignore(directory, names):
     if Path(directory).resolve() == NPAE / "assignments":
         skip |= set(TEACHER_ONLY)
     if Path(directory).name == "tests":
-        skip |= {n for n in names if n.startswith("test_assignments")}
+        skip |= {n for n in names if n.startswith("test_assignment")}
     return skip
 
 
@@ -72,34 +81,71 @@ def _copy_tree(dst):
 # -- the student files ----------------------------------------------------------------------
 
 def _targets(assignment):
-    """``{module: {qualname: stub message}}`` for every question (with its also_stub)."""
+    """``{module: {qualname: stub}}`` for every question: the exercise (a message), its
+    also_stub helpers and same_as functions (``(message, body or None)``)."""
     by_module = {}
     for q in assignment.questions:
         ex = q.ex
         stubs = by_module.setdefault(ex.module, {})
         stubs[ex.qualname] = STUB.format(qid=q.id, name=ex.qualname)
+        away = (f"{q.id}: not part of the assignment's npae (it would give {ex.qualname} "
+                f"away)")
         for extra in ex.also_stub:
-            stubs[extra] = (f"{q.id}: not part of the assignment's npae (it would give "
-                            f"{ex.qualname} away)")
+            stubs[extra] = (away, None)
+        for target, body in ex.same_as_ids.items():
+            module, qualname = target.split(":")
+            by_module.setdefault(module, {})[qualname] = (away, body)
     return by_module
+
+
+def _redactions(assignment):
+    """``{path: ({tag: note}, patterns)}``: what each file of student/ loses."""
+    found = {}
+    for q in assignment.questions:
+        ex = q.ex
+        where = [(module_path(ex.module), ex.tags)] + list(ex.answer_tags)
+        for path, tags in where:
+            notes, patterns = found.setdefault(str(path), ({}, []))
+            for tag in tags:
+                notes[tag] = ", ".join(filter(None, [notes.get(tag, "").replace(
+                    "questions ", "").replace("question ", ""), q.id]))
+        found[str(module_path(ex.module))][1].extend(ex.redact)
+    for notes, _ in found.values():
+        for tag, qids in notes.items():
+            notes[tag] = ("questions " if "," in qids else "question ") + qids
+    return found
+
+
+def _formulas(assignment):
+    """The formulas the redacted equations state, per question (for the text check)."""
+    where = []
+    for q in assignment.questions:
+        ex = q.ex
+        where.append((module_path(ex.module), ex.tags, ex.redact, q.id))
+        where += [(path, tags, (), q.id) for path, tags in ex.answer_tags]
+    return leaks.formulas(ROOT, where)
 
 
 def _write_student_modules(student, assignment):
     for module, stubs in _targets(assignment).items():
         path = student / module_path(module)
+        path.write_text(stubbing.stub_functions(path.read_text(encoding="utf-8"), stubs),
+                        encoding="utf-8")
+    for rel, (notes, patterns) in _redactions(assignment).items():
+        path = student / rel
+        if not path.is_file():
+            raise BuildError(f"{rel}: no such file to redact (answer_tags of the catalog)")
         source = path.read_text(encoding="utf-8")
-        tags, patterns = [], []
-        for q in assignment.questions:
-            if q.ex.module == module:
-                tags += q.ex.tags
-                patterns += q.ex.redact
-        source = stubbing.stub_functions(source, stubs)
-        source = stubbing.redact_docstrings(source, tags, patterns)
+        if path.suffix == ".py":
+            source = stubbing.redact_source(source, notes, patterns)
+        else:
+            source = "".join(stubbing.redact_lines(source.splitlines(keepends=True), notes,
+                                                   patterns))
         path.write_text(source, encoding="utf-8")
 
 
 def _solutions(assignment):
-    """``{label: FunctionDef}`` of the reference's exercise (and also_stub) functions."""
+    """``{label: FunctionDef}`` of the reference's exercise (and also_stub, same_as) functions."""
     found = {}
     for module, stubs in _targets(assignment).items():
         tree = ast.parse((ROOT / module_path(module)).read_text(encoding="utf-8"))
@@ -119,7 +165,7 @@ def _kept_expressions(assignment):
         source = path.read_text(encoding="utf-8")
         if module in targets:
             source = stubbing.stub_functions(source, targets[module])
-        kept |= set(stubbing.all_expressions(ast.parse(source)))
+        kept |= set(leaks.all_expressions(ast.parse(source)))
     return kept
 
 
@@ -131,13 +177,64 @@ def _mentions(text, exercise):
             and re.search(rf"\.{re.escape(parts[1])}\b", text) is not None)
 
 
-def _strip_tests(student, assignment, solutions, kept):
-    """Remove the test functions that name an exercise or hold a solution expression."""
+def _gone(assignment):
+    """Names of the functions that stay stubs for good (same_as without a new body)."""
+    return {target.split(":")[1].split(".")[-1] for q in assignment.questions
+            for target, body in q.ex.same_as_ids.items() if body is None}
+
+
+STUB_HOOK = '''
+
+# -- added by `npae assignment build` ---------------------------------------------------
+# A kept test that reaches an assignment's stub is skipped (it runs once the question
+# is answered); every other failure is still a failure.
+import re as _re  # noqa: E402
+
+_STUB = _re.compile(r"(implement \\S+ — see ASSIGNMENT\\.md|not part of the assignment's npae)")
+
+
+def _stub_message(exc):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, NotImplementedError) and _STUB.search(str(exc)):
+            return str(exc)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    message = _stub_message(call.excinfo.value) if report.failed and call.excinfo else None
+    if message:
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {message}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    text = str(report.longrepr) if report.failed else ""
+    found = _STUB.search(text) if "NotImplementedError" in text else None
+    if found:
+        report.outcome, report.result = "skipped", []
+        report.longrepr = (str(collector.path), 0,
+                           f"Skipped: the module reaches a stub ({found.group(0)})")
+'''
+
+
+def _strip_tests(student, assignment, solutions, kept, found):
+    """Remove the test functions that name an exercise or a function that stays a stub,
+    or hold a solution expression or an answer formula; add the stub hook to conftest."""
     removed = []
     exercises = [q.ex for q in assignment.questions]
+    gone = _gone(assignment)
     for path in sorted((student / "tests").glob("*.py")):
         source = path.read_text(encoding="utf-8")
-        leaks = stubbing.leaking_lines(solutions, kept, source)
+        leaking = leaks.leaking_lines(solutions, kept, source)
         tree = ast.parse(source)
         lines = source.splitlines(keepends=True)
         cut = []
@@ -147,7 +244,9 @@ def _strip_tests(student, assignment, solutions, kept):
             text = "".join(lines[start - 1:node.end_lineno])
             if node.name.startswith(("test", "Test")) and (
                     any(_mentions(text, ex) for ex in exercises)
-                    or any(start <= n <= node.end_lineno for n in leaks)):
+                    or any(re.search(rf"\b{re.escape(g)}\b", text) for g in gone)
+                    or any(start <= n <= node.end_lineno for n in leaking)
+                    or leaks.containing_formula(text, found)):
                 cut.append((start, node.end_lineno, node.name))
         for start, end, name in sorted(cut, reverse=True):
             lines[start - 1:end] = [f"# {name} is not part of this assignment's npae (it "
@@ -155,6 +254,11 @@ def _strip_tests(student, assignment, solutions, kept):
             removed.append(f"{path.relative_to(student)}::{name}")
         if cut:
             path.write_text("".join(lines), encoding="utf-8")
+    conftest = student / "tests" / "conftest.py"
+    text = conftest.read_text(encoding="utf-8") if conftest.exists() else ""
+    if not re.search(r"^import pytest$", text, re.M):
+        text = "import pytest\n" + text
+    conftest.write_text(text + STUB_HOOK, encoding="utf-8")
     return removed
 
 
@@ -171,13 +275,13 @@ def _names(stmt, ctx):
 def _drop_leaking_statements(source, solutions, kept):
     """Comment out each top-level statement that computes an answer, and the statements
     that use what it computed (so the rest of the script still runs)."""
-    leaks = stubbing.leaking_lines(solutions, kept, source)
-    if not leaks:
+    leaking = leaks.leaking_lines(solutions, kept, source)
+    if not leaking:
         return source, []
     lines = source.splitlines(keepends=True)
     tainted, drops = set(), []
     for stmt in ast.parse(source).body:
-        if any(stmt.lineno <= n <= stmt.end_lineno for n in leaks) or \
+        if any(stmt.lineno <= n <= stmt.end_lineno for n in leaking) or \
                 _names(stmt, ast.Load) & tainted:
             tainted |= _names(stmt, ast.Store)
             drops.append(stmt)
@@ -187,21 +291,24 @@ def _drop_leaking_statements(source, solutions, kept):
     return "".join(lines), [stmt.lineno for stmt in drops]
 
 
-def _strip_tutorials(student, assignment, solutions, kept):
-    """Replace the markdown cells that derive an answer, and drop the statements that
-    compute one (with what depends on them); the rest runs against the student's code."""
+def _strip_tutorials(student, assignment, solutions, kept, found):
+    """Replace the markdown cells that derive an answer (that cite an exercise's tag or
+    state an answer formula), and drop the statements that compute one (with what
+    depends on them); the rest runs against the student's code."""
     tags = [t for q in assignment.questions for t in q.ex.tags if not t.startswith("B")]
-    tag_re = re.compile(r"\b(" + "|".join(map(re.escape, tags)) + r")\b") if tags else None
+    tag_re = re.compile(r"\b(" + "|".join(map(re.escape, tags)) + r")\b") if tags else \
+        re.compile(r"(?!x)x")
     removed = []
     for path in sorted((student / "tutorials").glob("*.py")):
         source = original = path.read_text(encoding="utf-8")
         rel = path.relative_to(student)
         starts = [m.start() for m in CELL.finditer(source)] + [len(source)]
-        if tag_re is not None and len(starts) > 1:
+        if len(starts) > 1:
             pieces = [source[:starts[0]]]
             for a, b in zip(starts, starts[1:]):
                 cell = source[a:b]
-                if cell.startswith("# %% [markdown]") and tag_re.search(cell):
+                if cell.startswith("# %% [markdown]") and (
+                        tag_re.search(cell) or leaks.containing_formula(cell, found)):
                     cell = ("# %% [markdown]\n# *(This derivation is not in the assignment's "
                             "version: derive it yourself; see ASSIGNMENT.md.)*\n\n")
                     removed.append(f"{rel}:{source.count(chr(10), 0, a) + 1} (markdown)")
@@ -217,6 +324,19 @@ def _strip_tutorials(student, assignment, solutions, kept):
 def _student_files(student):
     return {str(p.relative_to(student)): p.read_text(encoding="utf-8")
             for p in student.rglob("*.py")}
+
+
+def _leak_report(student, assignment, solutions, kept, found):
+    """Every answer left in student/ (:mod:`.leaks`), one line each."""
+    skip = {".".join(t.split(":")) for q in assignment.questions
+            for t in [q.ex.id] + [f"{q.ex.module}:{a}" for a in q.ex.also_stub]
+            + list(q.ex.same_as_ids)}
+    problems = [f"answer left (code): {line}" for line in
+                leaks.ast_leaks(solutions, kept, _student_files(student))]
+    problems += [f"answer left (text): {line}" for line in leaks.text_leaks(student, found)]
+    problems += [f"answer left (numbers): {line}" for line in leaks.numeric_leaks(
+        student, leaks.probe_payload(assignment, public_seed), skip)]
+    return problems
 
 
 # -- public cases, ASSIGNMENT.md ------------------------------------------------------------
@@ -396,8 +516,9 @@ def build(spec_path, out, key=None, log=print):
         _copy_tree(student)
         _write_student_modules(student, assignment)
         solutions, kept = _solutions(assignment), _kept_expressions(assignment)
-        removed = _strip_tests(student, assignment, solutions, kept)
-        removed += _strip_tutorials(student, assignment, solutions, kept)
+        found = _formulas(assignment)
+        removed = _strip_tests(student, assignment, solutions, kept, found)
+        removed += _strip_tutorials(student, assignment, solutions, kept, found)
         store, arrays = _public_data(assignment)
         pkg = student / "npae" / "assignments"
         data = {**assignment.to_dict(), "public": store,
@@ -408,8 +529,7 @@ def build(spec_path, out, key=None, log=print):
         (student / "ASSIGNMENT.md").write_text(_assignment_md(assignment), encoding="utf-8")
         _write_solutions(tmp / "solutions", assignment)
         _write_autograder(tmp / "autograder", student, assignment, key)
-        problems = [f"answer leak: {line}" for line in
-                    stubbing.leak_report(solutions, kept, _student_files(student))]
+        problems = _leak_report(student, assignment, solutions, kept, found)
         problems += _validate(tmp, assignment, log)
         if problems:
             raise BuildError("the assignment was not built:\n  " + "\n  ".join(problems))

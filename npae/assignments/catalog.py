@@ -15,8 +15,16 @@ declares
 * ``hidden`` checks for what finite differences cannot judge (the KL clamp, the L1
   subgradient at 0, no overflow at |a| = 800), judged against the reference's output
   (never shown) or a property, and public ``properties``;
-* which equation tags of its module give the answer away (redacted in the student
-  build), and which other functions would (stubbed with it).
+* its answer, for the build to take out of the hand-out and its leak checks to look
+  for: ``tags``, the equations of its module that state it, and ``answer_tags``, the
+  equations of other files that restate it (``{"npae/models/autoencoder.py": ("B8",)}``),
+  all redacted to "(B8): derive this — question q1"; ``redact``, docstring lines that
+  state it untagged; ``also_stub``, the helpers of its module that the student writes
+  with it; ``same_as``, every other function that computes the same thing
+  (``"npae.gmm:GaussianMixture.predict_proba"``; ``qualname`` alone for its own
+  module), stubbed, or given a body that goes through the exercise (a pair
+  ``(id, body)``); and for a method, ``leak_state``, the attributes that make its class's
+  other methods usable on the public case (the numerical leak check calls them).
 
 Nothing here holds an answer: this module ships in the student build, where every
 ``npae`` import below resolves to the student's code. The known mistakes are in
@@ -87,6 +95,15 @@ class Exercise:
     uses: tuple = ()                     # exercise ids its oracle or calls depend on
     factors: Callable | None = None      # case -> constants the diagnosis may name
     model: ModelCheck | None = None      # a whole-model check, counted once units pass
+    answer_tags: tuple = ()              # {file: tags} restating it (kept as pairs)
+    same_as: tuple = ()                  # other functions computing it: ids or (id, body)
+    leak_state: Callable | None = None   # case -> attributes of a usable instance (methods)
+
+    def __post_init__(self):
+        pairs = self.answer_tags.items() if isinstance(self.answer_tags, dict) \
+            else self.answer_tags                # a dict in, pairs kept (hashable)
+        object.__setattr__(self, "answer_tags", tuple((path, tuple(tags))
+                                                      for path, tags in pairs))
 
     @property
     def module(self):
@@ -99,6 +116,15 @@ class Exercise:
     @property
     def name(self):
         return self.qualname
+
+    @property
+    def same_as_ids(self):
+        """``{module:qualname: body or None}`` of :attr:`same_as`."""
+        found = {}
+        for entry in self.same_as:
+            target, body = (entry, None) if isinstance(entry, str) else entry
+            found[target if ":" in target else f"{self.module}:{target}"] = body
+        return found
 
     @property
     def kind(self):
@@ -385,7 +411,7 @@ exercise(
                   "clamp (P9))", _kl_saturated, _same),),
     properties=(Check("every row is the same row (P8)", _kl_case, _rows_equal),),
     factors=lambda c: {"β": c["beta"]},
-    model=_SPARSE_MODEL)
+    model=_SPARSE_MODEL, answer_tags={"npae/models/autoencoder.py": ("B8",)})
 
 
 def _cae_case(rng):
@@ -404,7 +430,7 @@ exercise(
     redact=((r"^(\s*)∂R/∂a_nj = .*", r"\1∂R/∂a_nj = derive this"),
             (r"^(\s*)∂R/∂W_ij = Σ_n .*", r"\1∂R/∂W_ij = derive this")),
     also_stub=("contractive_explicit_grad",), factors=lambda c: {"λ": c["lam"]},
-    model=_CAE_MODEL)
+    model=_CAE_MODEL, answer_tags={"npae/models/autoencoder.py": ("B10", "B11")})
 
 
 # -- noise -------------------------------------------------------------------------------
@@ -429,7 +455,11 @@ def _noise_exercise(cls, fields, tag):
         cases=(Case("random", _noise_case),),
         oracle=lambda c: ((lambda X: cls(**record(c)).apply(X)), [c["X"]], ["X"]),
         call=lambda c, G: Call(f"npae.noise:{name}.backward", (G,), self_kwargs=record(c)),
-        grads=lambda out, c, G: (out,), tags=(tag,))
+        grads=lambda out, c, G: (out,), tags=(tag,),
+        # each corruption's backward gives the others away (the same product with what
+        # is kept), and autoencoder (B12) names all three
+        answer_tags={"npae/noise.py": ("D2", "D4", "D6"),
+                     "npae/models/autoencoder.py": ("B12",)})
 
 
 _noise_exercise(noise.GaussianNoise, ("eps", "scale"), "D2")
@@ -577,6 +607,18 @@ def _gmm_case(rng, far=False):
                 chol=np.linalg.cholesky(covs))
 
 
+# the fitted model's γ, label and mean log-likelihood go through the student's E step
+_GMM_THROUGH_E_STEP = ("X = self._check_X(X)\n"
+                       "log_gamma = self._e_step(X, self.weights_, self.means_, "
+                       "self.cholesky_)[0]\n")
+
+
+def _gmm_fitted(c):
+    return dict(weights_=c["weights"], means_=c["means"], cholesky_=c["chol"],
+                covariances_=c["chol"] @ np.swapaxes(c["chol"], 1, 2),
+                n_features_in_=c["X"].shape[1])
+
+
 def _gmm_call(c, G=None):
     return Call("npae.gmm:GaussianMixture._e_step", (c["X"], c["weights"], c["means"],
                                                       c["chol"]),
@@ -604,4 +646,11 @@ exercise(
     hidden=(Check("points 1000 away from every component (log-sum-exp)",
                   lambda rng: _gmm_case(rng, far=True), _gmm_tuple_same),),
     properties=(Check("each row of γ sums to 1", _gmm_case, _rows_normalized),),
-    tags=("E1",), uses=("npae.layers:logsumexp",))
+    tags=("E1",), uses=("npae.layers:logsumexp",),
+    same_as=("GaussianMixture._log_joint", "GaussianMixture.score_samples",
+             ("GaussianMixture.predict_proba", _GMM_THROUGH_E_STEP + "return np.exp(log_gamma)"),
+             ("GaussianMixture.predict", _GMM_THROUGH_E_STEP
+              + "return np.argmax(log_gamma, axis=1)"),
+             ("GaussianMixture.score", "X = self._check_X(X)\n"
+              "return self._e_step(X, self.weights_, self.means_, self.cholesky_)[1]")),
+    leak_state=_gmm_fitted)
