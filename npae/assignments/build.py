@@ -194,11 +194,17 @@ _STUB = _re.compile(r"(implement \\S+ — see ASSIGNMENT\\.md|not part of the as
 
 
 def _stub_message(exc):
+    """The stub's message when ``exc`` comes from one (through causes, and every failure
+    of an exception group: hypothesis reports distinct failures so), else None."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, NotImplementedError) and _STUB.search(str(exc)):
             return str(exc)
+        group = getattr(exc, "exceptions", None)
+        if isinstance(group, (list, tuple)) and group:
+            found = [_stub_message(e) for e in group]
+            return found[0] if all(found) else None
         exc = exc.__cause__ or exc.__context__
     return None
 
@@ -402,7 +408,8 @@ def _assignment_md(assignment):
               "checks, so no answer can be hard-coded.", "",
               "## Submit", "",
               "Submit the files you edited at the same paths: "
-              + ", ".join(f"`{module_path(m)}`" for m in _targets(assignment)) + ". "
+              + ", ".join(f"`{module_path(m)}`" for m in
+                          dict.fromkeys(q.ex.module for q in assignment.questions)) + ". "
               "Only the exercise functions are taken from them; edits elsewhere are ignored.",
               ""]
     return "\n".join(lines)

@@ -201,10 +201,13 @@ def text_leaks(student, found, skip=()):
         if rel in skip:
             continue
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
+            text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             continue
-        norms = [normalize(line) for line in lines]
+        whole = normalize(text)                   # one pass first: most files hold none
+        if not any(formula in whole for _, _, formula in found):
+            continue
+        norms = [normalize(line) for line in text.splitlines()]
         for i, norm in enumerate(norms):
             pair = norm + (norms[i + 1] if i + 1 < len(norms) else "")
             after = norms[i + 1] if i + 1 < len(norms) else ""
@@ -429,7 +432,7 @@ def probe_payload(assignment, public_seed):
                 call = ex.call(case, rng.standard_normal(np.shape(forward(*inputs))))
             else:
                 call = ex.call(case)
-            if any(isinstance(a, (Obj, Ref)) for a in call.args) or call.setup:
+            if any(isinstance(a, (Obj, Ref)) for a in call.args) or getattr(call, "setup", ()):
                 continue                             # objects of the build: not bindable
             out, _ = execute(materialize_call(call, resolve), resolve)
             named = {k: v for k, v in case.items() if isinstance(v, (np.ndarray, float, int))}
@@ -439,7 +442,7 @@ def probe_payload(assignment, public_seed):
             secrets = _secrets(out, inputs)
             if not secrets:
                 continue
-            state = ex.leak_state(case) if getattr(ex, "leak_state", None) else {}
+            state = ex.leak_state(case) if ex.leak_state else {}
             questions.append(dict(
                 qid=q.id, exercise=ex.id, case=case_def.label, args=tuple(call.args),
                 named=named, answers=secrets,
