@@ -73,6 +73,8 @@ FOUND = {
     "q4 (E6)": "½ (σ²_nj − 1)",
     "q5 (B12)": "the mask m for masking",
     "q3 (E8)": "dz ⊙ ½ std ⊙ ε",
+    "q1 (P7) in tutorial 02": "beta_kl * (-0.05 / rho_bar + 0.95 / (1 - rho_bar))",
+    "q6 (E1) in tutorial 07": "np.exp(joint) / np.exp(joint).sum(axis=1, keepdims=True)",
 }
 
 
@@ -100,8 +102,10 @@ def hw(tmp_path_factory):
 def test_the_trial_findings_are_in_the_reference():
     """The strings this file looks for are really there in the reference (so their absence
     from student/ means something)."""
-    text = "".join(t for _, t in _text_files(ROOT / "npae")) + \
-        (ROOT / "tests/test_gradcheck.py").read_text() + (ROOT / "tests/test_vae.py").read_text()
+    text = "".join(t for _, t in _text_files(ROOT / "npae")) + "".join(
+        (ROOT / rel).read_text() for rel in ("tests/test_gradcheck.py", "tests/test_vae.py",
+                                             "tutorials/02_sparse.py",
+                                             "tutorials/07_gmm_and_generation.py"))
     for label, needle in FOUND.items():
         assert needle in text, label
     gmm = (ROOT / "npae/gmm.py").read_text()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import json
 import re
 import secrets
@@ -29,6 +30,7 @@ import shutil
 import tempfile
 import textwrap
 import time
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -272,16 +274,48 @@ CELL = re.compile(r"^# %%.*$", re.M)
 
 
 def _names(stmt, ctx):
-    found = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
-    if ctx is ast.Store and isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
-        found.add(stmt.name)
-    return found
+    """The names a top-level statement stores (``ast.Store``: bound, or changed in place as
+    in ``bias[B] = …``) or reads from the script (``ast.Load``): a def stores only its
+    name and reads only its free names; loop and comprehension targets are its own."""
+    inner = [n for n in ast.walk(stmt) if isinstance(n, ast.Name)]
+    local = {n.id for c in ast.walk(stmt) if isinstance(c, (ast.comprehension, ast.For))
+             for n in ast.walk(c.target) if isinstance(n, ast.Name)}
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if ctx is ast.Store:
+            return {stmt.name}
+        local |= {n.id for n in inner if isinstance(n.ctx, ast.Store)}
+        local |= {a.arg for a in ast.walk(stmt) if isinstance(a, ast.arg)}
+    found = {n.id for n in inner if isinstance(n.ctx, ctx)}
+    if ctx is ast.Store:
+        for node in ast.walk(stmt):
+            if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx,
+                                                                               ast.Store):
+                while isinstance(node, (ast.Subscript, ast.Attribute)):
+                    node = node.value
+                if isinstance(node, ast.Name):
+                    found.add(node.id)
+        return found
+    return found - local
 
 
-def _drop_leaking_statements(source, solutions, kept):
-    """Comment out each top-level statement that computes an answer, and the statements
-    that use what it computed (so the rest of the script still runs)."""
-    leaking = leaks.leaking_lines(solutions, kept, source)
+def _tagged_lines(source, tag_re, calls):
+    """Lines whose comment cites one of the exercises' equations (``# (E1)``), unless
+    the line calls an exercise (``dh = penalties.kl_sparsity_grad(h, rho, beta)  # (P8)``
+    runs the student's answer; it states none)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return set()
+    lines = source.splitlines()
+    return {t.start[0] for t in tokens if t.type == tokenize.COMMENT and tag_re.search(t.string)
+            and not calls.search(lines[t.start[0] - 1])}
+
+
+def _drop_leaking_statements(source, solutions, kept, tag_re, calls):
+    """Comment out each top-level statement that computes an answer (a solution's
+    expression, or a line whose comment cites an exercise's equation), and the
+    statements that use what it computed (so the rest of the script still runs)."""
+    leaking = leaks.leaking_lines(solutions, kept, source) | _tagged_lines(source, tag_re, calls)
     if not leaking:
         return source, []
     lines = source.splitlines(keepends=True)
@@ -304,6 +338,9 @@ def _strip_tutorials(student, assignment, solutions, kept, found):
     tags = [t for q in assignment.questions for t in q.ex.tags if not t.startswith("B")]
     tag_re = re.compile(r"\b(" + "|".join(map(re.escape, tags)) + r")\b") if tags else \
         re.compile(r"(?!x)x")
+    cited = re.compile(r"\((" + "|".join(map(re.escape, tags)) + r")\)") if tags else tag_re
+    calls = re.compile(r"\b(" + "|".join(re.escape(q.ex.qualname.split(".")[-1])
+                                         for q in assignment.questions) + r")\(")
     removed = []
     for path in sorted((student / "tutorials").glob("*.py")):
         source = original = path.read_text(encoding="utf-8")
@@ -320,7 +357,7 @@ def _strip_tutorials(student, assignment, solutions, kept, found):
                     removed.append(f"{rel}:{source.count(chr(10), 0, a) + 1} (markdown)")
                 pieces.append(cell)
             source = "".join(pieces)
-        source, dropped = _drop_leaking_statements(source, solutions, kept)
+        source, dropped = _drop_leaking_statements(source, solutions, kept, cited, calls)
         removed += [f"{rel}:{n} (code)" for n in dropped]
         if source != original:
             path.write_text(source, encoding="utf-8")
