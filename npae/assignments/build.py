@@ -101,21 +101,19 @@ def _targets(assignment):
 
 
 def _redactions(assignment):
-    """``{path: ({tag: note}, patterns)}``: what each file of student/ loses."""
-    found = {}
+    """``{path: ({tag: "question q1"}, patterns)}``: what each file of student/ loses."""
+    qids, patterns = {}, {}
     for q in assignment.questions:
         ex = q.ex
-        where = [(module_path(ex.module), ex.tags)] + list(ex.answer_tags)
-        for path, tags in where:
-            notes, patterns = found.setdefault(str(path), ({}, []))
+        own = str(module_path(ex.module))
+        patterns.setdefault(own, []).extend(ex.redact)
+        for path, tags in [(own, ex.tags)] + list(ex.answer_tags):
             for tag in tags:
-                notes[tag] = ", ".join(filter(None, [notes.get(tag, "").replace(
-                    "questions ", "").replace("question ", ""), q.id]))
-        found[str(module_path(ex.module))][1].extend(ex.redact)
-    for notes, _ in found.values():
-        for tag, qids in notes.items():
-            notes[tag] = ("questions " if "," in qids else "question ") + qids
-    return found
+                ids = qids.setdefault(str(path), {}).setdefault(tag, [])
+                ids += [q.id] if q.id not in ids else []
+    return {path: ({tag: ("questions " if len(ids) > 1 else "question ") + ", ".join(ids)
+                    for tag, ids in qids.get(path, {}).items()}, patterns.get(path, []))
+            for path in sorted(set(qids) | set(patterns))}
 
 
 def _formulas(assignment):
