@@ -31,7 +31,6 @@ defined) and the question it gives away; the build fails on any.
 from __future__ import annotations
 
 import ast
-import copy
 import inspect
 import json
 import os
@@ -226,12 +225,6 @@ def containing_formula(text, found):
 
 # -- syntax trees -------------------------------------------------------------------------
 
-def _size(node):
-    return sum(1 for n in ast.walk(node)
-               if not isinstance(n, (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop,
-                                     ast.boolop)))
-
-
 def _dump(node):
     return ast.dump(node, include_attributes=False)
 
@@ -252,48 +245,61 @@ class _Rename(ast.NodeTransformer):
         return ast.arg(arg=self._new(node.arg))
 
 
-class _Leaves(ast.NodeTransformer):
-    """Every operand that is a variable — a name, ``a.b``, ``p["logvar"]`` — becomes
-    ``v``; called functions keep their names; numbers become floats."""
-
-    def _leaf(self, node):
-        return ast.Name(id="v", ctx=ast.Load())
-
-    def visit_Call(self, node):
-        node.args = [self.visit(a) for a in node.args]
-        node.keywords = [self.visit(k) for k in node.keywords]
-        return node
-
-    def visit_Name(self, node):
-        return self._leaf(node)
-
-    def visit_Attribute(self, node):
-        return self._leaf(node)
-
-    def visit_Subscript(self, node):
-        if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
-            return self._leaf(node)
-        return self.generic_visit(node)
-
-    def visit_Constant(self, node):
-        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            return ast.Constant(value=float(node.value))
-        return node
+_NOT_COUNTED = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 
 
-def _numbers(node):
-    return any(isinstance(n, ast.Constant) and isinstance(n.value, (int, float))
-               and not isinstance(n.value, bool) for n in ast.walk(node))
+def _is_number(node):
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float)
 
 
-def _expr_keys(node):
-    """The exact key of an expression (names kept), and for one of at least
-    ``MIN_EXPR_NODES + 1`` nodes that holds a number, its loose key (leaves normalized:
-    ``0.5 * (np.exp(p["logvar"]) - 1)`` is ``0.5 * (np.exp(logvar) - 1.0)``)."""
-    keys = ["x" + _dump(node)]
-    if _size(node) > MIN_EXPR_NODES and _numbers(node):
-        keys.append("l" + _dump(_Leaves().visit(copy.deepcopy(node))))
-    return keys
+def _serial(node, memo):
+    """``(exact, loose, size, has a number)`` of a node, built once per node from its
+    children's (``memo``, by id): exact is its structure with every name; in loose, every
+    operand that is a variable — a name, ``a.b``, ``p["logvar"]`` — is ``v`` (called
+    functions keep their names) and every number a float."""
+    found = memo.get(id(node))
+    if found is not None:
+        return found
+    size = 0 if isinstance(node, _NOT_COUNTED) else 1
+    number = _is_number(node)
+    exact, loose = [], []
+    for field, value in ast.iter_fields(node):
+        items = value if isinstance(value, list) else [value]
+        e_items, l_items = [], []
+        for item in items:
+            if isinstance(item, ast.AST):
+                e, lo, n_size, n_number = _serial(item, memo)
+                size, number = size + n_size, number or n_number
+            else:
+                e = lo = repr(item)
+            e_items.append(e)
+            l_items.append(e if isinstance(node, ast.Call) and field == "func" else lo)
+        exact.append(f"{field}=[{','.join(e_items)}]")
+        loose.append(f"{field}=[{','.join(l_items)}]")
+    kind = type(node).__name__
+    if isinstance(node, (ast.Name, ast.Attribute)) or (
+            isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)):
+        loose_text = "v"
+    elif _is_number(node):
+        loose_text = f"C({float(node.value)!r})"
+    else:
+        loose_text = f"{kind}({';'.join(loose)})"
+    found = (f"{kind}({';'.join(exact)})", loose_text, size, number)
+    memo[id(node)] = found
+    return found
+
+
+def _size(node):
+    return _serial(node, {})[2]
+
+
+def _expr_keys(node, memo):
+    """The exact key of an expression (names kept), and for one of more than
+    ``MIN_EXPR_NODES`` nodes that holds a number, its loose key
+    (``0.5 * (np.exp(p["logvar"]) - 1)`` is ``0.5 * (np.exp(logvar) - 1.0)``)."""
+    exact, loose, size, number = _serial(node, memo)
+    return ["x" + exact, "l" + loose] if size > MIN_EXPR_NODES and number else ["x" + exact]
 
 
 def normalized_body(fn):
@@ -310,21 +316,21 @@ def normalized_body(fn):
 def solution_expressions(fn):
     """``{key: text}`` of the sizeable expressions of ``fn``'s body (docstring left out)."""
     body = fn.body[1:] if stubbing._docstring_node(fn) else fn.body
-    found = {}
+    found, memo = {}, {}
     for stmt in body:
         for node in ast.walk(stmt):
-            if isinstance(node, ast.expr) and _size(node) >= MIN_EXPR_NODES:
-                for key in _expr_keys(node):
+            if isinstance(node, ast.expr) and _serial(node, memo)[2] >= MIN_EXPR_NODES:
+                for key in _expr_keys(node, memo):
                     found.setdefault(key, ast.unparse(node))
     return found
 
 
 def all_expressions(tree):
     """``{key: first line}`` for every expression of a module."""
-    found = {}
+    found, memo = {}, {}
     for node in ast.walk(tree):
         if isinstance(node, ast.expr) and hasattr(node, "lineno"):
-            for key in _expr_keys(node):
+            for key in _expr_keys(node, memo):
                 found.setdefault(key, node.lineno)
     return found
 
@@ -382,9 +388,10 @@ def leaking_lines(solutions, kept_expressions, source):
         tree = ast.parse(source)
     except SyntaxError:
         return set()
+    memo = {}
     return {node.lineno for node in ast.walk(tree)
             if isinstance(node, ast.expr) and hasattr(node, "lineno")
-            and any(key in exprs for key in _expr_keys(node))}
+            and any(key in exprs for key in _expr_keys(node, memo))}
 
 
 # -- numerical ----------------------------------------------------------------------------
