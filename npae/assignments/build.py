@@ -194,13 +194,17 @@ _STUB = _re.compile(r"(implement \\S+ — see ASSIGNMENT\\.md|not part of the as
 
 
 def _stub_message(exc):
-    """The stub's message when ``exc`` comes from one (through causes, and every failure
-    of an exception group: hypothesis reports distinct failures so), else None."""
+    """The stub's message when ``exc`` comes from one (through causes, every failure of
+    an exception group as hypothesis reports them, or quoted with its traceback as
+    scikit-learn's cross-validation does), else None."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, NotImplementedError) and _STUB.search(str(exc)):
             return str(exc)
+        quoted = _re.search(r"NotImplementedError: (.*)", str(exc))
+        if quoted and _STUB.search(quoted.group(1)):
+            return quoted.group(1)
         group = getattr(exc, "exceptions", None)
         if isinstance(group, (list, tuple)) and group:
             found = [_stub_message(e) for e in group]
