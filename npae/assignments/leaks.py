@@ -21,7 +21,8 @@ the same thing). These checks do not trust that list: they look for the answer i
   class methods, and every method of the exercise's class for a method exercise, on
   an instance in the state :attr:`.Exercise.leak_state` describes) is called on each
   question's public case — its arguments bound by name (the exercise's parameter names
-  and the case's keys), or else by position (the exercise's own arguments) — and none may
+  and the case's keys), or else by position (the exercise's own arguments; not for
+  npae.assignments, npae.cli and npae.datasets, which take paths) — and none may
   return the reference's answer (to rtol 1e-5), nor its exp or log. Parts of the
   answer that are an input of the call (dμ = dz) or constant are not looked for.
 
