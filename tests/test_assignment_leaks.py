@@ -208,7 +208,9 @@ def test_the_student_build_imports_and_its_kept_tests_pass(hw):
 
 @pytest.mark.slow      # builds the assignment again, with leaks planted (seconds)
 def test_a_planted_leak_fails_the_build_naming_file_and_line(tmp_path, monkeypatch):
-    """Four leaks planted after the build's own redaction: each is named, with its line."""
+    """Leaks planted after the build's own redaction — a formula in a tutorial comment, in
+    docs/, in a test file; a function and a method of the exercise's class that compute
+    an answer by another route — are each named, with file and line."""
     planted = {}
 
     def append(path, text):
@@ -244,6 +246,18 @@ def test_a_planted_leak_fails_the_build_naming_file_and_line(tmp_path, monkeypat
                 return g
             '''))
         planted["function"] = ("npae/penalties.py", line_of(pen, "def sparsity_slope"))
+        gmm = student / "npae/gmm.py"
+        gmm.write_text(gmm.read_text().replace("    def score(self, X, y=None):", textwrap.indent(
+            textwrap.dedent('''\
+            def responsibilities(self, X):
+                """log γ by Bayes' rule, without _e_step."""
+                joint = np.log(self.weights_) + _log_gaussian(X, self.means_, self.cholesky_,
+                                                              self.covariance_type)
+                return joint - np.log(np.exp(joint).sum(axis=1))[:, None]
+
+            def score(self, X, y=None):
+            '''), "    ").rstrip() + "\n"))
+        planted["method"] = ("npae/gmm.py", line_of(gmm, "def responsibilities"))
         return removed
 
     monkeypatch.setattr(build_module, "_strip_tutorials", strip_then_plant)
@@ -258,7 +272,9 @@ def test_a_planted_leak_fails_the_build_naming_file_and_line(tmp_path, monkeypat
                          message, re.M), (kind, rel, line)
     assert re.search(r"penalties\.py:\d+: sparsity_slope\(.*\) returns the answer of q1 ",
                      message)
-    assert message.count("answer left") == 4, message
+    assert re.search(r"gmm\.py:\d+: GaussianMixture\.responsibilities\(X\) returns the "
+                     r"answer of q6 ", message)
+    assert message.count("answer left") == 5, message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.toml"]   # nothing written
 
 

@@ -197,14 +197,15 @@ def main(root, payload_path, report_path):
             positional = () if module.startswith(BY_NAME_ONLY) else q["args"]
             for args, kwargs in _bindings(fn, q["named"], positional, method is not None):
                 emit(kind="running", where=f"{where(file)}:{line} {qualname}")
-                if method is not None:
+                target = fn
+                if method is not None:                  # a fresh instance for each call
                     ok, inst = _call(method[0], (), q["self_kwargs"])
                     if not ok:
                         continue
                     for k, v in copy.deepcopy(q["state"]).items():
                         setattr(inst, k, v)
-                    fn = getattr(inst, method[1])
-                ok, value = _call(fn, args, kwargs)
+                    target = getattr(inst, method[1])
+                ok, value = _call(target, args, kwargs)
                 if ok and _returns_answer(value, q["answers"]):
                     shown = ", ".join([str(getattr(a, "shape", a)) for a in args] + list(kwargs))
                     emit(kind="leak", file=where(file), line=line, qid=q["qid"],

@@ -483,7 +483,7 @@ def numeric_leaks(student, questions, skip=(), timeout=300.0):
             timed_out = True
         records = [json.loads(line) for line in report.read_text().splitlines()] \
             if report.exists() else []
-    lines, running, done = [], None, False
+    lines, running, done, seen = [], None, False, set()
     for r in records:
         if r["kind"] == "running":
             running = r["where"]
@@ -491,7 +491,8 @@ def numeric_leaks(student, questions, skip=(), timeout=300.0):
             done = True
         elif r["kind"] == "import":
             lines.append(f"{r['file']}: does not import in the student build ({r['error']})")
-        elif r["kind"] == "leak":
+        elif r["kind"] == "leak" and (r["file"], r["line"], r["qid"]) not in seen:
+            seen.add((r["file"], r["line"], r["qid"]))                 # once, whatever the case
             lines.append(f"{r['file']}:{r['line']}: {r['call']} returns the answer of "
                          f"{r['qid']} ({r['exercise']}) on its public {r['case']} case")
     if not done:
