@@ -377,8 +377,8 @@ def test_leak_check_compares_syntax_trees_not_text():
             d = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
             return np.broadcast_to(d / h.shape[0], h.shape).copy()
         """)), "g")
-    kl = stubbing.find_def(parse("def k(mu, logvar):\n    return mu, 0.5 * (np.exp(logvar) - 1.0)\n"),
-                           "k")
+    kl = stubbing.find_def(parse("def k(mu, logvar):\n"
+                                 "    return mu, 0.5 * (np.exp(logvar) - 1.0)\n"), "k")
     kept = set(leaks.all_expressions(parse("def f(h):\n    rho_hat = clamp(h.mean(axis=0))\n")))
     renamed = "def t(x, r, b):\n    m = clamp(x.mean(axis=0))\n    d = b * (-r / m + (1 - r) / (1 - m))\n" \
               "    return np.broadcast_to(d / x.shape[0], x.shape).copy()\n"

@@ -430,8 +430,9 @@ def _assignment_md(assignment):
              "for one function of npae; its body is a stub that raises NotImplementedError. "
              "Implement it where it is, vectorized (no Python loop over examples or units).",
              "", "The equations that state an answer read \"derive this — question "
-             f"{assignment.questions[0].id}\", wherever npae restates them; the few functions that would compute an answer by "
-             "another route are stubs too, or call your function. A test of npae's own suite "
+             f"{assignment.questions[0].id}\", wherever npae restates them; the few "
+             "functions that would compute an answer by another route are stubs too, or "
+             "call your function. A test of npae's own suite "
              "that reaches a stub is skipped; it runs once the question is answered.",
              "", "## Questions", ""]
     for q in assignment.questions:
