@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from npae.assignments import catalog, grading, mutants, stubbing
+from npae.assignments import catalog, grading, leaks, mutants, stubbing
 from npae.assignments.build import BuildError, _mutant_submission, build
 from npae.assignments.grade import case_seed, grade_submission
 from npae.assignments.gradescope import grade_all
@@ -73,12 +73,15 @@ def test_build_writes_the_three_folders_without_answers_and_fast(hw):
     student = root / "student"
     pen = (student / "npae/penalties.py").read_text()
     assert "raise NotImplementedError('q1: implement kl_sparsity_grad — see ASSIGNMENT.md')" in pen
-    assert "(P7)  derive this" in pen and "(P8)  derive this" in pen
+    assert "(P7): derive this — question q1" in pen and "(P8): derive this — question q1" in pen
     assert "-rho / rho_hat + (1 - rho) / (1 - rho_hat)" not in pen   # the answer is gone
     assert "def kl_sparsity(h, rho, beta)" in pen             # the forward is kept
     vae_src = (student / "npae/models/vae.py").read_text()
-    assert "(E8)  derive this" in vae_src and "0.5 * std * eps" not in vae_src
+    assert "(E8): derive this — question q2" in vae_src and "0.5 * std * eps" not in vae_src
+    assert "(B8): derive this — question q1" in (student / "npae/models/autoencoder.py").read_text()
     assert not (student / "npae/assignments/mutants.py").exists()
+    assert not list(student.rglob("__pycache__"))             # the leak probe wrote none
+    assert not list((student / "tests").glob("test_assignment*"))
     assert not list(student.rglob("key")) and not list(student.rglob(".git"))
     assert (student / "ASSIGNMENT.md").read_text().count("### q") == 2
     assert (root / "autograder/key").read_text().strip() == KEY
@@ -367,23 +370,29 @@ def test_every_catalog_exercise_reference_passes_and_every_mutant_fails():
 
 
 def test_leak_check_compares_syntax_trees_not_text():
-    """A copied solution (renamed variables) is a leak; the kept forward pass is not."""
-    sol = stubbing.find_def(__import__("ast").parse(textwrap.dedent("""\
+    """A copied solution (renamed variables) is a leak, and so is one of its expressions
+    with other operands (``p["logvar"]`` for ``logvar``, 1 for 1.0); the kept forward
+    pass is not."""
+    parse = __import__("ast").parse
+    sol = stubbing.find_def(parse(textwrap.dedent("""\
         def g(h, rho, beta):
             rho_hat = clamp(h.mean(axis=0))
             d = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
             return np.broadcast_to(d / h.shape[0], h.shape).copy()
         """)), "g")
-    kept = set(stubbing.all_expressions(__import__("ast").parse(
-        "def f(h):\n    rho_hat = clamp(h.mean(axis=0))\n")))
+    kl = stubbing.find_def(parse("def k(mu, logvar):\n"
+                                 "    return mu, 0.5 * (np.exp(logvar) - 1.0)\n"), "k")
+    kept = set(leaks.all_expressions(parse("def f(h):\n    rho_hat = clamp(h.mean(axis=0))\n")))
     renamed = "def t(x, r, b):\n    m = clamp(x.mean(axis=0))\n    d = b * (-r / m + (1 - r) / (1 - m))\n" \
               "    return np.broadcast_to(d / x.shape[0], x.shape).copy()\n"
     inline = "dR = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))\n"
     forward = "rho_hat = clamp(h.mean(axis=0))\n"
-    report = stubbing.leak_report({"q1": sol}, kept, {"a.py": renamed, "b.py": inline,
-                                                      "c.py": forward})
+    test = "def test_x(p0):\n    assert close(d, 0.5 * (np.exp(p0['logvar']) - 1))\n"
+    report = leaks.ast_leaks({"q1": sol, "q4": kl}, kept, {
+        "a.py": renamed, "b.py": inline, "c.py": forward, "d.py": test})
     assert any(r.startswith("a.py:1: the body of t is the solution of q1") for r in report)
     assert any(r.startswith("b.py:1:") for r in report)
+    assert any(r.startswith("d.py:2:") and "of q4" in r for r in report)
     assert not any(r.startswith("c.py") for r in report)
 
 
@@ -440,7 +449,15 @@ def test_cli_lists_the_catalog_and_reports_bad_specs(tmp_path):
 def test_redaction_replaces_tagged_equations_and_their_continuations():
     doc = ["    (P6)  R = β Σ_j KL(ρ ‖ ρ̂_j),\n", "          KL(ρ ‖ ρ̂) = ρ log(ρ/ρ̂)\n",
            "    (P7)  ∂R/∂ρ̂_j = β [−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)]\n", "          more of (P7)\n",
-           "    (P8)  ∂R/∂h_nj = (1/B) ∂R/∂ρ̂_j\n", "\n", "(P7) is prose and stays.\n"]
-    out = stubbing.redact_lines(doc, tags=("P7", "P8"))
-    assert out == [doc[0], doc[1], "    (P7)  derive this\n", "    (P8)  derive this\n", "\n",
-                   "(P7) is prose and stays.\n"]
+           "    (P8)  ∂R/∂h_nj = (1/B) ∂R/∂ρ̂_j\n", "\n", "(P7) is prose and stays.\n",
+           "    # (B10) dh_L += (2λ_c/B) σ' q (1 − 2h),\n", "    #       its continuation\n",
+           "    dh = dh + dh_c    # (B10)\n"]
+    out = stubbing.redact_lines(doc, tags={"P7": "question q1", "P8": "question q1",
+                                           "B10": "questions q2, q3"})
+    assert out == [doc[0], doc[1], "    (P7): derive this — question q1\n",
+                   "    (P8): derive this — question q1\n", "\n", "(P7) is prose and stays.\n",
+                   "    # (B10): derive this — questions q2, q3\n", doc[-1]]
+    source = '"""Doc.\n\n    (P7)  a = b + c\n"""\nx = 1  # (P7)\n# (P7)  a = b + c\n'
+    assert stubbing.redact_source(source, {"P7": "question q1"}) == (
+        '"""Doc.\n\n    (P7): derive this — question q1\n"""\nx = 1  # (P7)\n'
+        "# (P7): derive this — question q1\n")

@@ -7,12 +7,22 @@ existing DIR. It fails, with one line per problem, when
 * the reference does not score full marks on a question (through the real grader:
   the worker process and the per-student cases of a submission named "reference");
 * a known mistake (:mod:`.mutants`) of a question's exercise scores full marks;
-* an answer leaks into student/ (:func:`.stubbing.leak_report`).
+* an answer is left in student/ (:mod:`.leaks`: a redacted formula written anywhere,
+  a solution's code, or a function that returns the answer on a public case), or a
+  module of student/ does not import.
+
+student/ is the reference checkout with each exercise stubbed, every function that
+computes its answer by another route stubbed or sent through the exercise
+(``same_as``), every equation that states it redacted — in its module and in every
+file that restates it (``answer_tags``) — the tests that name an exercise or state an
+answer removed, the tutorial cells that derive one replaced, and a pytest hook that
+skips a kept test when it reaches a stub (it runs once the question is answered).
 """
 from __future__ import annotations
 
 import ast
 import inspect
+import io
 import json
 import re
 import secrets
@@ -20,13 +30,14 @@ import shutil
 import tempfile
 import textwrap
 import time
+import tokenize
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import __file__ as _npae_init
-from . import stubbing
+from . import leaks, stubbing
 from .catalog import CATALOG
 from .grading import (Judge, add_model_checks, check_question, describe, in_process_runner,
                       reference_judge)
@@ -57,7 +68,7 @@ def _ignore(directory, names):
     if Path(directory).resolve() == NPAE / "assignments":
         skip |= set(TEACHER_ONLY)
     if Path(directory).name == "tests":
-        skip |= {n for n in names if n.startswith("test_assignments")}
+        skip |= {n for n in names if n.startswith("test_assignment")}
     return skip
 
 
@@ -73,34 +84,69 @@ def _copy_tree(dst):
 # -- the student files ----------------------------------------------------------------------
 
 def _targets(assignment):
-    """``{module: {qualname: stub message}}`` for every question (with its also_stub)."""
+    """``{module: {qualname: stub}}`` for every question: the exercise (a message), its
+    also_stub helpers and same_as functions (``(message, body or None)``)."""
     by_module = {}
     for q in assignment.questions:
         ex = q.ex
         stubs = by_module.setdefault(ex.module, {})
         stubs[ex.qualname] = STUB.format(qid=q.id, name=ex.qualname)
+        away = (f"{q.id}: not part of the assignment's npae (it would give {ex.qualname} "
+                f"away)")
         for extra in ex.also_stub:
-            stubs[extra] = (f"{q.id}: not part of the assignment's npae (it would give "
-                            f"{ex.qualname} away)")
+            stubs[extra] = (away, None)
+        for target, body in ex.same_as_ids.items():
+            module, qualname = target.split(":")
+            by_module.setdefault(module, {})[qualname] = (away, body)
     return by_module
+
+
+def _redactions(assignment):
+    """``{path: ({tag: "question q1"}, patterns)}``: what each file of student/ loses."""
+    qids, patterns = {}, {}
+    for q in assignment.questions:
+        ex = q.ex
+        own = str(module_path(ex.module))
+        patterns.setdefault(own, []).extend(ex.redact)
+        for path, tags in [(own, ex.tags)] + list(ex.answer_tags):
+            for tag in tags:
+                ids = qids.setdefault(str(path), {}).setdefault(tag, [])
+                ids += [q.id] if q.id not in ids else []
+    return {path: ({tag: ("questions " if len(ids) > 1 else "question ") + ", ".join(ids)
+                    for tag, ids in qids.get(path, {}).items()}, patterns.get(path, []))
+            for path in sorted(set(qids) | set(patterns))}
+
+
+def _formulas(assignment):
+    """The formulas the redacted equations state, per question (for the text check)."""
+    where = []
+    for q in assignment.questions:
+        ex = q.ex
+        where.append((module_path(ex.module), ex.tags, ex.redact, q.id))
+        where += [(path, tags, (), q.id) for path, tags in ex.answer_tags]
+    return leaks.formulas(ROOT, where)
 
 
 def _write_student_modules(student, assignment):
     for module, stubs in _targets(assignment).items():
         path = student / module_path(module)
+        path.write_text(stubbing.stub_functions(path.read_text(encoding="utf-8"), stubs),
+                        encoding="utf-8")
+    for rel, (notes, patterns) in _redactions(assignment).items():
+        path = student / rel
+        if not path.is_file():
+            raise BuildError(f"{rel}: no such file to redact (answer_tags of the catalog)")
         source = path.read_text(encoding="utf-8")
-        tags, patterns = [], []
-        for q in assignment.questions:
-            if q.ex.module == module:
-                tags += q.ex.tags
-                patterns += q.ex.redact
-        source = stubbing.stub_functions(source, stubs)
-        source = stubbing.redact_docstrings(source, tags, patterns)
+        if path.suffix == ".py":
+            source = stubbing.redact_source(source, notes, patterns)
+        else:
+            source = "".join(stubbing.redact_lines(source.splitlines(keepends=True), notes,
+                                                   patterns))
         path.write_text(source, encoding="utf-8")
 
 
 def _solutions(assignment):
-    """``{label: FunctionDef}`` of the reference's exercise (and also_stub) functions."""
+    """``{label: FunctionDef}`` of the reference's exercise (and also_stub, same_as) functions."""
     found = {}
     for module, stubs in _targets(assignment).items():
         tree = ast.parse((ROOT / module_path(module)).read_text(encoding="utf-8"))
@@ -120,7 +166,7 @@ def _kept_expressions(assignment):
         source = path.read_text(encoding="utf-8")
         if module in targets:
             source = stubbing.stub_functions(source, targets[module])
-        kept |= set(stubbing.all_expressions(ast.parse(source)))
+        kept |= set(leaks.all_expressions(ast.parse(source)))
     return kept
 
 
@@ -132,13 +178,74 @@ def _mentions(text, exercise):
             and re.search(rf"\.{re.escape(parts[1])}\b", text) is not None)
 
 
-def _strip_tests(student, assignment, solutions, kept):
-    """Remove the test functions that name an exercise or hold a solution expression."""
+def _gone(assignment):
+    """Names of the functions that stay stubs for good (same_as without a new body)."""
+    return {target.split(":")[1].split(".")[-1] for q in assignment.questions
+            for target, body in q.ex.same_as_ids.items() if body is None}
+
+
+STUB_HOOK = '''
+
+# -- added by `npae assignment build` ---------------------------------------------------
+# A kept test that reaches an assignment's stub is skipped (it runs once the question
+# is answered); every other failure is still a failure.
+import re as _re  # noqa: E402
+
+_STUB = _re.compile(r"(implement \\S+ — see ASSIGNMENT\\.md|not part of the assignment's npae)")
+
+
+def _stub_message(exc):
+    """The stub's message when ``exc`` comes from one (through causes, every failure of
+    an exception group as hypothesis reports them, or quoted with its traceback as
+    scikit-learn's cross-validation does), else None."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, NotImplementedError) and _STUB.search(str(exc)):
+            return str(exc)
+        quoted = _re.search(r"NotImplementedError: (.*)", str(exc))
+        if quoted and _STUB.search(quoted.group(1)):
+            return quoted.group(1)
+        group = getattr(exc, "exceptions", None)
+        if isinstance(group, (list, tuple)) and group:
+            found = [_stub_message(e) for e in group]
+            return found[0] if all(found) else None
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    message = _stub_message(call.excinfo.value) if report.failed and call.excinfo else None
+    if message:
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {message}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    report = outcome.get_result()
+    text = str(report.longrepr) if report.failed else ""
+    found = _STUB.search(text) if "NotImplementedError" in text else None
+    if found:
+        report.outcome, report.result = "skipped", []
+        report.longrepr = (str(collector.path), 0,
+                           f"Skipped: the module reaches a stub ({found.group(0)})")
+'''
+
+
+def _strip_tests(student, assignment, solutions, kept, found):
+    """Remove the test functions that name an exercise or a function that stays a stub,
+    or hold a solution expression or an answer formula; add the stub hook to conftest."""
     removed = []
     exercises = [q.ex for q in assignment.questions]
+    gone = _gone(assignment)
     for path in sorted((student / "tests").glob("*.py")):
         source = path.read_text(encoding="utf-8")
-        leaks = stubbing.leaking_lines(solutions, kept, source)
+        leaking = leaks.leaking_lines(solutions, kept, source)
         tree = ast.parse(source)
         lines = source.splitlines(keepends=True)
         cut = []
@@ -148,7 +255,9 @@ def _strip_tests(student, assignment, solutions, kept):
             text = "".join(lines[start - 1:node.end_lineno])
             if node.name.startswith(("test", "Test")) and (
                     any(_mentions(text, ex) for ex in exercises)
-                    or any(start <= n <= node.end_lineno for n in leaks)):
+                    or any(re.search(rf"\b{re.escape(g)}\b", text) for g in gone)
+                    or any(start <= n <= node.end_lineno for n in leaking)
+                    or leaks.containing_formula(text, found)):
                 cut.append((start, node.end_lineno, node.name))
         for start, end, name in sorted(cut, reverse=True):
             lines[start - 1:end] = [f"# {name} is not part of this assignment's npae (it "
@@ -156,6 +265,11 @@ def _strip_tests(student, assignment, solutions, kept):
             removed.append(f"{path.relative_to(student)}::{name}")
         if cut:
             path.write_text("".join(lines), encoding="utf-8")
+    conftest = student / "tests" / "conftest.py"
+    text = conftest.read_text(encoding="utf-8") if conftest.exists() else ""
+    if not re.search(r"^import pytest$", text, re.M):
+        text = "import pytest\n" + text
+    conftest.write_text(text + STUB_HOOK, encoding="utf-8")
     return removed
 
 
@@ -163,22 +277,54 @@ CELL = re.compile(r"^# %%.*$", re.M)
 
 
 def _names(stmt, ctx):
-    found = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ctx)}
-    if ctx is ast.Store and isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
-        found.add(stmt.name)
-    return found
+    """The names a top-level statement stores (``ast.Store``: bound, or changed in place as
+    in ``bias[B] = …``) or reads from the script (``ast.Load``): a def stores only its
+    name and reads only its free names; loop and comprehension targets are its own."""
+    inner = [n for n in ast.walk(stmt) if isinstance(n, ast.Name)]
+    local = {n.id for c in ast.walk(stmt) if isinstance(c, (ast.comprehension, ast.For))
+             for n in ast.walk(c.target) if isinstance(n, ast.Name)}
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if ctx is ast.Store:
+            return {stmt.name}
+        local |= {n.id for n in inner if isinstance(n.ctx, ast.Store)}
+        local |= {a.arg for a in ast.walk(stmt) if isinstance(a, ast.arg)}
+    found = {n.id for n in inner if isinstance(n.ctx, ctx)}
+    if ctx is ast.Store:
+        for node in ast.walk(stmt):
+            if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx,
+                                                                               ast.Store):
+                while isinstance(node, (ast.Subscript, ast.Attribute)):
+                    node = node.value
+                if isinstance(node, ast.Name):
+                    found.add(node.id)
+        return found
+    return found - local
 
 
-def _drop_leaking_statements(source, solutions, kept):
-    """Comment out each top-level statement that computes an answer, and the statements
-    that use what it computed (so the rest of the script still runs)."""
-    leaks = stubbing.leaking_lines(solutions, kept, source)
-    if not leaks:
+def _tagged_lines(source, tag_re, calls):
+    """Lines whose comment cites one of the exercises' equations (``# (E1)``), unless
+    the line calls an exercise (``dh = penalties.kl_sparsity_grad(h, rho, beta)  # (P8)``
+    runs the student's answer; it states none)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return set()
+    lines = source.splitlines()
+    return {t.start[0] for t in tokens if t.type == tokenize.COMMENT and tag_re.search(t.string)
+            and not calls.search(lines[t.start[0] - 1])}
+
+
+def _drop_leaking_statements(source, solutions, kept, tag_re, calls):
+    """Comment out each top-level statement that computes an answer (a solution's
+    expression, or a line whose comment cites an exercise's equation), and the
+    statements that use what it computed (so the rest of the script still runs)."""
+    leaking = leaks.leaking_lines(solutions, kept, source) | _tagged_lines(source, tag_re, calls)
+    if not leaking:
         return source, []
     lines = source.splitlines(keepends=True)
     tainted, drops = set(), []
     for stmt in ast.parse(source).body:
-        if any(stmt.lineno <= n <= stmt.end_lineno for n in leaks) or \
+        if any(stmt.lineno <= n <= stmt.end_lineno for n in leaking) or \
                 _names(stmt, ast.Load) & tainted:
             tainted |= _names(stmt, ast.Store)
             drops.append(stmt)
@@ -188,27 +334,33 @@ def _drop_leaking_statements(source, solutions, kept):
     return "".join(lines), [stmt.lineno for stmt in drops]
 
 
-def _strip_tutorials(student, assignment, solutions, kept):
-    """Replace the markdown cells that derive an answer, and drop the statements that
-    compute one (with what depends on them); the rest runs against the student's code."""
+def _strip_tutorials(student, assignment, solutions, kept, found):
+    """Replace the markdown cells that derive an answer (that cite an exercise's tag or
+    state an answer formula), and drop the statements that compute one (with what
+    depends on them); the rest runs against the student's code."""
     tags = [t for q in assignment.questions for t in q.ex.tags if not t.startswith("B")]
-    tag_re = re.compile(r"\b(" + "|".join(map(re.escape, tags)) + r")\b") if tags else None
+    tag_re = re.compile(r"\b(" + "|".join(map(re.escape, tags)) + r")\b") if tags else \
+        re.compile(r"(?!x)x")
+    cited = re.compile(r"\((" + "|".join(map(re.escape, tags)) + r")\)") if tags else tag_re
+    calls = re.compile(r"\b(" + "|".join(re.escape(q.ex.qualname.split(".")[-1])
+                                         for q in assignment.questions) + r")\(")
     removed = []
     for path in sorted((student / "tutorials").glob("*.py")):
         source = original = path.read_text(encoding="utf-8")
         rel = path.relative_to(student)
         starts = [m.start() for m in CELL.finditer(source)] + [len(source)]
-        if tag_re is not None and len(starts) > 1:
+        if len(starts) > 1:
             pieces = [source[:starts[0]]]
             for a, b in zip(starts, starts[1:]):
                 cell = source[a:b]
-                if cell.startswith("# %% [markdown]") and tag_re.search(cell):
+                if cell.startswith("# %% [markdown]") and (
+                        tag_re.search(cell) or leaks.containing_formula(cell, found)):
                     cell = ("# %% [markdown]\n# *(This derivation is not in the assignment's "
                             "version: derive it yourself; see ASSIGNMENT.md.)*\n\n")
                     removed.append(f"{rel}:{source.count(chr(10), 0, a) + 1} (markdown)")
                 pieces.append(cell)
             source = "".join(pieces)
-        source, dropped = _drop_leaking_statements(source, solutions, kept)
+        source, dropped = _drop_leaking_statements(source, solutions, kept, cited, calls)
         removed += [f"{rel}:{n} (code)" for n in dropped]
         if source != original:
             path.write_text(source, encoding="utf-8")
@@ -218,6 +370,19 @@ def _strip_tutorials(student, assignment, solutions, kept):
 def _student_files(student):
     return {str(p.relative_to(student)): p.read_text(encoding="utf-8")
             for p in student.rglob("*.py")}
+
+
+def _leak_report(student, assignment, solutions, kept, found):
+    """Every answer left in student/ (:mod:`.leaks`), one line each."""
+    skip = {".".join(t.split(":")) for q in assignment.questions
+            for t in [q.ex.id] + [f"{q.ex.module}:{a}" for a in q.ex.also_stub]
+            + list(q.ex.same_as_ids)}
+    problems = [f"answer left (code): {line}" for line in
+                leaks.ast_leaks(solutions, kept, _student_files(student))]
+    problems += [f"answer left (text): {line}" for line in leaks.text_leaks(student, found)]
+    problems += [f"answer left (numbers): {line}" for line in leaks.numeric_leaks(
+        student, leaks.probe_payload(assignment, public_seed), skip)]
+    return problems
 
 
 # -- public cases, ASSIGNMENT.md ------------------------------------------------------------
@@ -265,6 +430,11 @@ def _assignment_md(assignment):
              f"{len(assignment.questions)} questions, {assignment.points:g} points. Each asks "
              "for one function of npae; its body is a stub that raises NotImplementedError. "
              "Implement it where it is, vectorized (no Python loop over examples or units).",
+             "", "The equations that state an answer read \"derive this — question "
+             f"{assignment.questions[0].id}\", wherever npae restates them; the few "
+             "functions that would compute an answer by another route are stubs too, or "
+             "call your function. A test of npae's own suite "
+             "that reaches a stub is skipped; it runs once the question is answered.",
              "", "## Questions", ""]
     for q in assignment.questions:
         ex = q.ex
@@ -283,7 +453,8 @@ def _assignment_md(assignment):
               "checks, so no answer can be hard-coded.", "",
               "## Submit", "",
               "Submit the files you edited at the same paths: "
-              + ", ".join(f"`{module_path(m)}`" for m in _targets(assignment)) + ". "
+              + ", ".join(f"`{module_path(m)}`" for m in
+                          dict.fromkeys(q.ex.module for q in assignment.questions)) + ". "
               "Only the exercise functions are taken from them; edits elsewhere are ignored.",
               ""]
     return "\n".join(lines)
@@ -429,8 +600,9 @@ def build(spec_path, out, key=None, log=print):
         _copy_tree(student)
         _write_student_modules(student, assignment)
         solutions, kept = _solutions(assignment), _kept_expressions(assignment)
-        removed = _strip_tests(student, assignment, solutions, kept)
-        removed += _strip_tutorials(student, assignment, solutions, kept)
+        found = _formulas(assignment)
+        removed = _strip_tests(student, assignment, solutions, kept, found)
+        removed += _strip_tutorials(student, assignment, solutions, kept, found)
         store, arrays = _public_data(assignment)
         pkg = student / "npae" / "assignments"
         data = {**assignment.to_dict(), "public": store,
@@ -444,8 +616,7 @@ def build(spec_path, out, key=None, log=print):
         _write_solutions(tmp / "solutions", assignment)
         _write_autograder(tmp / "autograder", student, assignment, key)
         _write_zip(tmp / "autograder", tmp / "autograder.zip")
-        problems = [f"answer leak: {line}" for line in
-                    stubbing.leak_report(solutions, kept, _student_files(student))]
+        problems = _leak_report(student, assignment, solutions, kept, found)
         problems += _validate(tmp, assignment, log)
         if problems:
             raise BuildError("the assignment was not built:\n  " + "\n  ".join(problems))

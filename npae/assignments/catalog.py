@@ -15,8 +15,16 @@ declares
 * ``hidden`` checks for what finite differences cannot judge (the KL clamp, the L1
   subgradient at 0, no overflow at |a| = 800), judged against the reference's output
   (never shown) or a property, and public ``properties``;
-* which equation tags of its module give the answer away (redacted in the student
-  build), and which other functions would (stubbed with it);
+* its answer, for the build to take out of the hand-out and its leak checks to look
+  for: ``tags``, the equations of its module that state it, and ``answer_tags``, the
+  equations of other files that restate it (``{"npae/models/autoencoder.py": ("B8",)}``),
+  all redacted to "(B8): derive this — question q1"; ``redact``, docstring lines that
+  state it untagged; ``also_stub``, the helpers of its module that the student writes
+  with it; ``same_as``, every other function that computes the same thing
+  (``"npae.gmm:GaussianMixture.predict_proba"``; ``qualname`` alone for its own
+  module), stubbed, or given a body that goes through the exercise (a pair
+  ``(id, body)``); and for a method, ``leak_state``, the attributes that make its class's
+  other methods usable on the public case (the numerical leak check calls them).
 * optionally ``latex``: the question as an equation for the homework notebook (the
   forward it differentiates and what to derive, never the result).
 
@@ -91,6 +99,15 @@ class Exercise:
     model: ModelCheck | None = None      # a whole-model check, counted once units pass
     outputs: tuple = ()                  # forward: the names of a tuple return's items
     latex: str = ""                      # what to derive, in LaTeX: never the answer
+    answer_tags: tuple = ()              # {file: tags} restating it (kept as pairs)
+    same_as: tuple = ()                  # other functions computing it: ids or (id, body)
+    leak_state: Callable | None = None   # case -> attributes of a usable instance (methods)
+
+    def __post_init__(self):
+        pairs = self.answer_tags.items() if isinstance(self.answer_tags, dict) \
+            else self.answer_tags                # a dict in, pairs kept (hashable)
+        object.__setattr__(self, "answer_tags", tuple((path, tuple(tags))
+                                                      for path, tags in pairs))
 
     @property
     def module(self):
@@ -103,6 +120,15 @@ class Exercise:
     @property
     def name(self):
         return self.qualname
+
+    @property
+    def same_as_ids(self):
+        """``{module:qualname: body or None}`` of :attr:`same_as`."""
+        found = {}
+        for entry in self.same_as:
+            target, body = (entry, None) if isinstance(entry, str) else entry
+            found[target if ":" in target else f"{self.module}:{target}"] = body
+        return found
 
     @property
     def kind(self):
@@ -417,7 +443,8 @@ exercise(
           r"\mathrm{KL}(\rho \,\|\, \hat\rho_j), \quad \mathrm{KL}(\rho \,\|\, \hat\rho) = "
           r"\rho \log\frac{\rho}{\hat\rho} + (1 - \rho) \log\frac{1 - \rho}{1 - \hat\rho}; "
           r"\qquad \text{derive } \frac{\partial R}{\partial h_{nj}} \text{ (}\hat\rho_j "
-          r"\text{ clamped as in (P9))}")
+          r"\text{ clamped as in (P9))}",
+    answer_tags={"npae/models/autoencoder.py": ("B8",)})
 
 
 def _cae_case(rng):
@@ -440,7 +467,8 @@ exercise(
     latex=r"R = \lambda \frac{1}{B} \sum_n \sum_j \big(h_{nj}(1 - h_{nj})\big)^2 q_j, \quad "
           r"q_j = \sum_i W_{ij}^2; \qquad \text{derive } \frac{\partial R}{\partial h_{nj}} "
           r"\text{ with } q \text{ fixed and } \frac{\partial R}{\partial W_{ij}} "
-          r"\text{ with } h \text{ fixed}")
+          r"\text{ with } h \text{ fixed}",
+    answer_tags={"npae/models/autoencoder.py": ("B10", "B11")})
 
 
 # -- noise -------------------------------------------------------------------------------
@@ -468,7 +496,11 @@ def _noise_exercise(cls, fields, tag, latex=""):
         grads=lambda out, c, G: (out,), tags=(tag,),
         latex=latex + r" \text{ (drawn once, held fixed)}; \qquad \text{given } "
                       r"\frac{\partial \mathcal{L}}{\partial \tilde X}, \text{ derive } "
-                      r"\frac{\partial \mathcal{L}}{\partial X}")
+                      r"\frac{\partial \mathcal{L}}{\partial X}",
+        # each corruption's backward gives the others away (the same product with what
+        # is kept), and autoencoder (B12) names all three
+        answer_tags={"npae/noise.py": ("D2", "D4", "D6"),
+                     "npae/models/autoencoder.py": ("B12",)})
 
 
 _noise_exercise(noise.GaussianNoise, ("eps", "scale"), "D2",
@@ -635,6 +667,18 @@ def _gmm_case(rng, far=False):
                 chol=np.linalg.cholesky(covs))
 
 
+# the fitted model's γ, label and mean log-likelihood go through the student's E step
+_GMM_THROUGH_E_STEP = ("X = self._check_X(X)\n"
+                       "log_gamma = self._e_step(X, self.weights_, self.means_, "
+                       "self.cholesky_)[0]\n")
+
+
+def _gmm_fitted(c):
+    return dict(weights_=c["weights"], means_=c["means"], cholesky_=c["chol"],
+                covariances_=c["chol"] @ np.swapaxes(c["chol"], 1, 2),
+                n_features_in_=c["X"].shape[1])
+
+
 def _gmm_call(c, G=None):
     return Call("npae.gmm:GaussianMixture._e_step", (c["X"], c["weights"], c["means"],
                                                       c["chol"]),
@@ -666,4 +710,11 @@ exercise(
     outputs=("log γ (the first output)", "the mean log-likelihood (the second output)"),
     latex=r"p(x) = \sum_k \pi_k \mathcal{N}(x \mid \mu_k, \Sigma_k); \qquad \text{derive } "
           r"\log \gamma_{nk} = \log p(z_n = k \mid x_n) \text{ and } \frac{1}{N} \sum_n "
-          r"\log p(x_n)\text{, through a log-sum-exp}")
+          r"\log p(x_n)\text{, through a log-sum-exp}",
+    same_as=("GaussianMixture._log_joint", "GaussianMixture.score_samples",
+             ("GaussianMixture.predict_proba", _GMM_THROUGH_E_STEP + "return np.exp(log_gamma)"),
+             ("GaussianMixture.predict", _GMM_THROUGH_E_STEP
+              + "return np.argmax(log_gamma, axis=1)"),
+             ("GaussianMixture.score", "X = self._check_X(X)\n"
+              "return self._e_step(X, self.weights_, self.means_, self.cholesky_)[1]")),
+    leak_state=_gmm_fitted)

@@ -1,5 +1,11 @@
 """Known mistakes ("mutants") of each exercise, each with a hint naming the equation.
 
+A hint names the equation and the kind of mistake (a sign, a missing factor, the
+variance for the standard deviation), never the formula: ``npae check`` shows it to a
+student whose answer returns what the mutant returns, so a hint that stated the
+equation could be fished for by submitting the mistake on purpose. A test checks that
+no hint contains a formula that the build redacts (normalized, :mod:`.leaks`).
+
 A mutant is the exercise's function with one error planted, written as it would sit in
 the exercise's own module (the names it uses exist there too). The build grades every
 mutant of every exercise of the assignment and fails if one scores full marks; the
@@ -49,8 +55,8 @@ def mutants_of(exercise):
 
 # -- layers ------------------------------------------------------------------------------
 
-@mutant("npae.layers:dense_backward", "(B2): ∂L/∂b sums dA over the batch rows; the 1/B "
-        "is already inside dA")
+@mutant("npae.layers:dense_backward", "(B2): the bias gradient is divided by the batch size "
+        "once too often (the batch mean is already inside dA)")
 def dense_db_mean(dA, X, W, need_dX=True):
     dW = X.T @ dA
     db = dA.mean(axis=0)
@@ -58,7 +64,8 @@ def dense_db_mean(dA, X, W, need_dX=True):
     return dX, dW, db
 
 
-@mutant("npae.layers:dense_backward", "(B1): ∂L/∂W = Xᵀ dA has the shape of W, (n_in, n_out)")
+@mutant("npae.layers:dense_backward", "(B1): ∂L/∂W has the shape of W, (n_in, n_out): the "
+        "product is transposed")
 def dense_dW_transposed(dA, X, W, need_dX=True):
     dW = dA.T @ X
     db = dA.sum(axis=0)
@@ -66,65 +73,66 @@ def dense_dW_transposed(dA, X, W, need_dX=True):
     return dX, dW, db
 
 
-@mutant("npae.layers:dense_backward", "(B3): ∂L/∂X = dA Wᵀ (X is multiplied by W, so its "
-        "gradient goes back through Wᵀ)")
+@mutant("npae.layers:dense_backward", "(B3): X is multiplied by W, so a gradient does reach X "
+        "(back through the weights)")
 def dense_dX_zero(dA, X, W, need_dX=True):
     return np.zeros_like(X), X.T @ dA, dA.sum(axis=0)
 
 
-@mutant("npae.layers:Sigmoid.backward", "σ'(a) = h (1 − h): a factor is missing")
+@mutant("npae.layers:Sigmoid.backward", "σ'(a): a factor is missing (differentiate σ and write "
+        "the result through h)")
 def sigmoid_no_one_minus(dh, a, h, out=None):
     return np.multiply(dh, h, out=out)
 
 
-@mutant("npae.layers:Sigmoid.backward", "σ'(a) = h (1 − h) is written through h = σ(a), "
-        "not through a")
+@mutant("npae.layers:Sigmoid.backward", "σ'(a) is written through the output h = σ(a), not "
+        "through the pre-activation a")
 def sigmoid_through_a(dh, a, h, out=None):
     return np.multiply(dh * a, 1 - a, out=out)
 
 
-@mutant("npae.layers:Tanh.backward", "tanh'(a) = 1 − h²: the square is missing")
+@mutant("npae.layers:Tanh.backward", "tanh'(a): a power is missing")
 def tanh_no_square(dh, a, h, out=None):
     return np.multiply(dh, 1 - h, out=out)
 
 
-@mutant("npae.layers:Tanh.backward", "tanh'(a) = 1 − h² with h = tanh(a), not 1 − a²")
+@mutant("npae.layers:Tanh.backward", "tanh'(a) is written through the output h = tanh(a), not "
+        "through the pre-activation a")
 def tanh_through_a(dh, a, h, out=None):
     return np.multiply(dh, 1 - a * a, out=out)
 
 
-@mutant("npae.layers:Softplus.backward", "softplus'(a) = σ(a), the sigmoid of the "
-        "pre-activation, not the softplus output h")
+@mutant("npae.layers:Softplus.backward", "softplus'(a) is not the softplus output h: "
+        "differentiate log(1 + e^a) in a")
 def softplus_uses_h(dh, a, h, out=None):
     return np.multiply(dh, h, out=out)
 
 
-@mutant("npae.layers:Softplus.backward", "softplus'(a) = σ(a) = 1/(1 + e^{−a}): the sign "
-        "of a is flipped")
+@mutant("npae.layers:Softplus.backward", "softplus'(a): the sign of a is flipped")
 def softplus_sigmoid_minus_a(dh, a, h, out=None):
     return np.multiply(dh, sigmoid(-a), out=out)
 
 
-@mutant("npae.layers:sigmoid", "1/(1 + e^{−a}) overflows for a ≪ 0: use e^{−|a|} on both "
-        "branches")
+@mutant("npae.layers:sigmoid", "σ(a): e^{−a} overflows for a ≪ 0; write it so that no "
+        "exponent is ever positive")
 def sigmoid_naive(a, out=None):
     return np.divide(1.0, 1.0 + np.exp(-a), out=out)
 
 
-@mutant("npae.layers:sigmoid", "for a < 0, σ(a) = e^{a}/(1 + e^{a}) = e^{−|a|}/(1 + e^{−|a|}); "
-        "for a ≥ 0 it is 1/(1 + e^{−|a|})")
+@mutant("npae.layers:sigmoid", "σ(a): one formula is used for both signs of a; a ≥ 0 and "
+        "a < 0 each need their own stable form")
 def sigmoid_one_branch(a, out=None):
     e = np.exp(-np.abs(a))
     return np.divide(e, 1.0 + e, out=out)
 
 
-@mutant("npae.layers:logsumexp", "subtract the maximum before exp, or exp(1000) overflows")
+@mutant("npae.layers:logsumexp", "exp(1000) overflows: shift a before exponentiating")
 def logsumexp_naive(a, axis=-1):
     return np.log(np.sum(np.exp(a), axis=axis))
 
 
-@mutant("npae.layers:logsumexp", "a slice of −inf: its max is −inf, and −inf − (−inf) is "
-        "NaN; the sum of exp is 0 and its log −inf")
+@mutant("npae.layers:logsumexp", "a slice that is all −inf gives NaN (−inf − (−inf)); the "
+        "answer there is −inf")
 def logsumexp_no_inf_guard(a, axis=-1):
     a = np.asarray(a)
     m = np.max(a, axis=axis, keepdims=True)
@@ -134,96 +142,99 @@ def logsumexp_no_inf_guard(a, axis=-1):
 
 # -- losses ------------------------------------------------------------------------------
 
-@mutant("npae.losses:GaussianLoss.grad", "losses (B1): ℒ is a batch mean, so ∂ℒ/∂A carries 1/B")
+@mutant("npae.losses:GaussianLoss.grad", "losses (B1): ℒ is a mean over the batch: the "
+        "batch-size factor is missing")
 def gaussian_no_batch_mean(A, X):
     return A - X
 
 
-@mutant("npae.losses:GaussianLoss.grad", "losses (B1): ∂ℒ/∂A = (A − X)/B: the sign is flipped")
+@mutant("npae.losses:GaussianLoss.grad", "losses (B1): the sign is flipped")
 def gaussian_sign(A, X):
     return (X - A) / A.shape[0]
 
 
-@mutant("npae.losses:BernoulliLoss.grad", "losses (B3): softplus'(a) = σ(a), so the gradient "
-        "is (σ(A) − X)/B, not (A − X)/B")
+@mutant("npae.losses:BernoulliLoss.grad", "losses (B3): the gradient goes through the mean x̂ = "
+        "σ(A), not through the logits A")
 def bernoulli_logits(A, X):
     return (A - X) / A.shape[0]
 
 
-@mutant("npae.losses:BernoulliLoss.grad", "losses (B3): ℒ is a batch mean, so ∂ℒ/∂A carries 1/B")
+@mutant("npae.losses:BernoulliLoss.grad", "losses (B3): ℒ is a mean over the batch: the "
+        "batch-size factor is missing")
 def bernoulli_no_batch_mean(A, X):
     return sigmoid(A) - X
 
 
 # -- penalties ---------------------------------------------------------------------------
 
-@mutant("npae.penalties:weight_decay_grad", "(P2): the ½ of (P1) cancels the 2 of ∂‖W‖²/∂W")
+@mutant("npae.penalties:weight_decay_grad", "(P2): a factor ½ too many (differentiate the ½ of "
+        "(P1) together with the square)")
 def wd_half(W, lam):
     return 0.5 * lam * W
 
 
-@mutant("npae.penalties:weight_decay_grad", "(P2): R is multiplied by λ")
+@mutant("npae.penalties:weight_decay_grad", "(P2): the weight λ is missing")
 def wd_no_lambda(W, lam):
     return W
 
 
-@mutant("npae.penalties:l1_activity_grad", "(P4): the penalty is a batch mean, so its "
-        "gradient carries 1/B")
+@mutant("npae.penalties:l1_activity_grad", "(P4): the penalty is a mean over the batch: the "
+        "batch-size factor is missing")
 def l1_no_batch_mean(h, lam):
     return lam * np.sign(h)
 
 
-@mutant("npae.penalties:l1_activity_grad", "(P4): at h = 0 npae takes the subgradient 0, "
-        "sign(0) = 0")
+@mutant("npae.penalties:l1_activity_grad", "(P4): at h = 0 npae takes the subgradient 0 (see "
+        "the module docstring)")
 def l1_sign_zero_is_one(h, lam):
     B = h.shape[0]
     return (lam / B) * np.where(h >= 0, 1.0, -1.0)
 
 
-@mutant("npae.penalties:l1_activity_grad", "(P4): d|h|/dh = sign(h), not |h|")
+@mutant("npae.penalties:l1_activity_grad", "(P4): the derivative of |h| is not |h|")
 def l1_abs(h, lam):
     return (lam / h.shape[0]) * np.abs(h)
 
 
-@mutant("npae.penalties:kl_sparsity_grad", "(P8): ∂ρ̂_j/∂h_nj = 1/B — the 1/B of the "
-        "batch mean ρ̂ is missing")
+@mutant("npae.penalties:kl_sparsity_grad", "(P8): ρ̂ is a mean over the batch: the batch-size "
+        "factor of ∂ρ̂_j/∂h_nj is missing")
 def kl_no_batch_mean(h, rho, beta):
     rho_hat = clamp_rho_hat(h.mean(axis=0))
     d_rho_hat = beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat))
     return np.broadcast_to(d_rho_hat, h.shape).copy()
 
 
-@mutant("npae.penalties:kl_sparsity_grad", "(P7): d/dρ̂ [ρ log(ρ/ρ̂)] = −ρ/ρ̂ and "
-        "d/dρ̂ [(1−ρ) log((1−ρ)/(1−ρ̂))] = +(1−ρ)/(1−ρ̂): a sign is flipped")
+@mutant("npae.penalties:kl_sparsity_grad", "(P7): a sign is flipped (differentiate each of the "
+        "two terms of the KL in ρ̂)")
 def kl_sign(h, rho, beta):
     rho_hat = clamp_rho_hat(h.mean(axis=0))
     d_rho_hat = beta * (rho / rho_hat - (1 - rho) / (1 - rho_hat))
     return np.broadcast_to(d_rho_hat / h.shape[0], h.shape).copy()
 
 
-@mutant("npae.penalties:kl_sparsity_grad", "(P5): ρ̂_j is the mean of unit j over the "
-        "batch, not each example's own h_nj")
+@mutant("npae.penalties:kl_sparsity_grad", "(P5): ρ̂_j is the mean of unit j over the batch, "
+        "not each example's own h_nj")
 def kl_per_example(h, rho, beta):
     rho_hat = clamp_rho_hat(h)
     return beta * (-rho / rho_hat + (1 - rho) / (1 - rho_hat)) / h.shape[0]
 
 
-@mutant("npae.penalties:kl_sparsity_grad", "(P7): the KL has two terms; the derivative of "
-        "(1−ρ) log((1−ρ)/(1−ρ̂)) is missing")
+@mutant("npae.penalties:kl_sparsity_grad", "(P7): the KL of (P6) has two terms; the derivative "
+        "of the second is missing")
 def kl_term_dropped(h, rho, beta):
     rho_hat = clamp_rho_hat(h.mean(axis=0))
     return np.broadcast_to(beta * (-rho / rho_hat) / h.shape[0], h.shape).copy()
 
 
-@mutant("npae.penalties:kl_sparsity_grad", "(P6)-(P7): R is multiplied by β")
+@mutant("npae.penalties:kl_sparsity_grad", "(P6)-(P7): the weight β is missing")
 def kl_no_beta(h, rho, beta):
     rho_hat = clamp_rho_hat(h.mean(axis=0))
     d_rho_hat = -rho / rho_hat + (1 - rho) / (1 - rho_hat)
     return np.broadcast_to(d_rho_hat / h.shape[0], h.shape).copy()
 
 
-@mutant("npae.penalties:kl_sparsity_grad", "(P9): clamp ρ̂ to [δ, 1 − δ] before dividing: "
-        "a unit saturated on the whole batch gives inf")
+@mutant("npae.penalties:kl_sparsity_grad", "(P9): clamp ρ̂ as (P9) says before dividing: a unit "
+        "saturated on the whole batch gives inf")
 def kl_no_clamp(h, rho, beta):
     with np.errstate(divide="ignore", invalid="ignore"):
         rho_hat = h.mean(axis=0)
@@ -231,8 +242,8 @@ def kl_no_clamp(h, rho, beta):
     return np.broadcast_to(d_rho_hat / h.shape[0], h.shape).copy()
 
 
-@mutant("npae.penalties:contractive_grad", "(P13): ∂(σ'²)/∂h = 2σ' ∂σ'/∂h with "
-        "∂σ'/∂h = ∂[h(1 − h)]/∂h = 1 − 2h")
+@mutant("npae.penalties:contractive_grad", "(P13): the chain rule through σ' = h(1 − h) is cut "
+        "short: the factor ∂σ'/∂h is missing")
 def cae_no_one_minus_2h(h, W, lam):
     s = h * (1 - h)
     c = 2.0 * lam / h.shape[0]
@@ -240,7 +251,7 @@ def cae_no_one_minus_2h(h, W, lam):
     return (c * q) * s, W * (c * np.sum(s * s, axis=0))
 
 
-@mutant("npae.penalties:contractive_grad", "(P14): ∂q_j/∂W_ij = 2 W_ij (q_j = Σ_i W_ij²)")
+@mutant("npae.penalties:contractive_grad", "(P14): a constant factor of ∂q_j/∂W_ij is missing")
 def cae_dW_no_two(h, W, lam):
     s = h * (1 - h)
     c = 2.0 * lam / h.shape[0]
@@ -248,8 +259,8 @@ def cae_dW_no_two(h, W, lam):
     return (c * q) * s * (1 - 2 * h), W * (0.5 * c * np.sum(s * s, axis=0))
 
 
-@mutant("npae.penalties:contractive_grad", "(P12)-(P14): R is a batch mean, so both paths "
-        "carry 1/B")
+@mutant("npae.penalties:contractive_grad", "(P12)-(P14): R is a mean over the batch: the "
+        "batch-size factor is missing on both paths")
 def cae_no_batch_mean(h, W, lam):
     s = h * (1 - h)
     c = 2.0 * lam
@@ -257,8 +268,8 @@ def cae_no_batch_mean(h, W, lam):
     return (c * q) * s * (1 - 2 * h), W * (c * np.sum(s * s, axis=0))
 
 
-@mutant("npae.penalties:contractive_grad", "(P14): the path through q is Σ_n σ'_nj², "
-        "the square of σ'")
+@mutant("npae.penalties:contractive_grad", "(P14): σ' enters R squared (P12), and is not "
+        "squared on the path through q")
 def cae_dW_unsquared(h, W, lam):
     s = h * (1 - h)
     c = 2.0 * lam / h.shape[0]
@@ -268,38 +279,40 @@ def cae_dW_unsquared(h, W, lam):
 
 # -- noise -------------------------------------------------------------------------------
 
-@mutant("npae.noise:GaussianNoise.backward", "(D2): ∂x̃/∂x = 1; s multiplies ε, not x")
+@mutant("npae.noise:GaussianNoise.backward", "(D2): s multiplies ε, not x: the gradient is not "
+        "scaled by s")
 def gaussian_noise_scaled(self, dX_tilde):
     return dX_tilde * self.scale
 
 
-@mutant("npae.noise:MaskingNoise.backward", "(D4): a dropped entry does not depend on x: "
-        "multiply by the mask")
+@mutant("npae.noise:MaskingNoise.backward", "(D4): a dropped entry does not depend on x, yet "
+        "the gradient reaches it")
 def masking_no_mask(self, dX_tilde):
     return dX_tilde
 
 
-@mutant("npae.noise:MaskingNoise.backward", "(D4): the kept entries are where m = 1")
+@mutant("npae.noise:MaskingNoise.backward", "(D4): kept and dropped entries are swapped (the "
+        "kept ones are where m = 1)")
 def masking_inverted(self, dX_tilde):
     return dX_tilde * (1 - self.mask)
 
 
-@mutant("npae.noise:SaltAndPepperNoise.backward", "(D6): the replaced entries (r = 1) do "
-        "not depend on x; the kept ones pass the gradient")
+@mutant("npae.noise:SaltAndPepperNoise.backward", "(D6): kept and replaced entries are swapped "
+        "(the replaced ones are where r = 1)")
 def salt_inverted(self, dX_tilde):
     return dX_tilde * self.replaced
 
 
-@mutant("npae.noise:SaltAndPepperNoise.backward", "(D6): a replaced entry is a constant, "
-        "so its gradient is 0")
+@mutant("npae.noise:SaltAndPepperNoise.backward", "(D6): a replaced entry is a constant, yet "
+        "the gradient reaches x there")
 def salt_passes_all(self, dX_tilde):
     return dX_tilde
 
 
 # -- network -----------------------------------------------------------------------------
 
-@mutant("npae.network:backprop_layers", "network (B2) and the docstring: a tied W is used "
-        "by two layers, so both contributions are added (accumulate), not overwritten")
+@mutant("npae.network:backprop_layers", "network (B2): a tied W is used by two layers: one "
+        "contribution overwrites the other instead of adding to it (accumulate)")
 def backprop_overwrites(params, layers, caches, dH, grads, need_dX=True):
     for i in range(len(layers) - 1, -1, -1):
         layer, cache = layers[i], caches[i]
@@ -312,8 +325,8 @@ def backprop_overwrites(params, layers, caches, dH, grads, need_dX=True):
     return dH
 
 
-@mutant("npae.network:backprop_layers", "network (B2): a layer that uses Wᵀ contributes "
-        "dW_lᵀ to W's gradient")
+@mutant("npae.network:backprop_layers", "network (B2): a layer that uses Wᵀ: its contribution "
+        "is not transposed back to W's shape")
 def backprop_no_transpose(params, layers, caches, dH, grads, need_dX=True):
     for i in range(len(layers) - 1, -1, -1):
         layer, cache = layers[i], caches[i]
@@ -328,73 +341,74 @@ def backprop_no_transpose(params, layers, caches, dH, grads, need_dX=True):
 
 # -- VAE ---------------------------------------------------------------------------------
 
-@mutant("npae.models.vae:reparameterize_backward", "vae (E8): ∂z/∂log σ² = ½ std ⊙ ε with "
-        "std = exp(½ log σ²), the standard deviation — not the variance std²")
+@mutant("npae.models.vae:reparameterize_backward", "vae (E8): the variance std² is used where "
+        "the standard deviation std belongs")
 def reparam_variance(dz, std, eps):
     return dz, dz * 0.5 * std * std * eps
 
 
-@mutant("npae.models.vae:reparameterize_backward", "vae (E8): std = exp(½ log σ²), so "
-        "d std/d log σ² brings a factor ½")
+@mutant("npae.models.vae:reparameterize_backward", "vae (E8): a constant factor of d std/d log "
+        "σ² is missing")
 def reparam_no_half(dz, std, eps):
     return dz, dz * std * eps
 
 
-@mutant("npae.models.vae:reparameterize_backward", "vae (E8): the chain rule through "
-        "std = exp(½ log σ²) gives d std/d log σ² = ½ std: std is missing")
+@mutant("npae.models.vae:reparameterize_backward", "vae (E8): the chain rule through std = "
+        "exp(½ log σ²) is cut short: a factor is missing")
 def reparam_no_std(dz, std, eps):
     return dz, dz * 0.5 * eps
 
 
-@mutant("npae.models.vae:reparameterize_backward", "vae (E7): ∂z/∂μ = 1, so dμ = dz")
+@mutant("npae.models.vae:reparameterize_backward", "vae (E7): dμ is scaled by something z does "
+        "not multiply μ by (see (F6))")
 def reparam_dmu_scaled(dz, std, eps):
     return dz * std, dz * 0.5 * std * eps
 
 
-@mutant("npae.models.vae:gaussian_kl_grad", "vae (E6): ∂σ²/∂log σ² = σ² = exp(log σ²), the "
-        "variance")
+@mutant("npae.models.vae:gaussian_kl_grad", "vae (E6): the standard deviation is used where the "
+        "variance σ² belongs")
 def kl_grad_std(mu, logvar):
     return mu, 0.5 * (np.exp(0.5 * logvar) - 1.0)
 
 
-@mutant("npae.models.vae:gaussian_kl_grad", "vae (E6): KL_n = −½ Σ (…): the ½ is missing")
+@mutant("npae.models.vae:gaussian_kl_grad", "vae (E6): the constant factor of (E4) is missing")
 def kl_grad_no_half(mu, logvar):
     return mu, np.exp(logvar) - 1.0
 
 
-@mutant("npae.models.vae:gaussian_kl_grad", "vae (E5)-(E6): this is KL_n itself, no batch "
-        "mean 1/B (the model applies β_t/B)")
+@mutant("npae.models.vae:gaussian_kl_grad", "vae (E5)-(E6): divided by the batch size: this is "
+        "the gradient of KL_n itself (the model applies β_t/B)")
 def kl_grad_batch_mean(mu, logvar):
     B = mu.shape[0]
     return mu / B, 0.5 * (np.exp(logvar) - 1.0) / B
 
 
-@mutant("npae.models.vae:gaussian_kl_grad", "vae (E5): ∂(μ²)/∂μ = 2μ, times −½ · (−1)")
+@mutant("npae.models.vae:gaussian_kl_grad", "vae (E5): the sign of dμ is flipped")
 def kl_grad_dmu_sign(mu, logvar):
     return -mu, 0.5 * (np.exp(logvar) - 1.0)
 
 
-@mutant("npae.models.vae:kl_divergence", "vae (E4): σ² = exp(log σ²), the variance")
+@mutant("npae.models.vae:kl_divergence", "vae (E4): the standard deviation is used where the "
+        "variance σ² belongs")
 def kl_div_std(mu, logvar):
     return -0.5 * np.sum(1.0 + logvar - mu * mu - np.exp(0.5 * logvar), axis=-1)
 
 
-@mutant("npae.models.vae:kl_divergence", "vae (E4): −½ Σ_j (1 + log σ² − μ² − σ²): the ½ "
-        "is missing")
+@mutant("npae.models.vae:kl_divergence", "vae (E4): the constant factor is missing")
 def kl_div_no_half(mu, logvar):
     return -np.sum(1.0 + logvar - mu * mu - np.exp(logvar), axis=-1)
 
 
-@mutant("npae.models.vae:kl_divergence", "vae (E4): the sum runs over the latent units j "
-        "of each row, one KL per example")
+@mutant("npae.models.vae:kl_divergence", "vae (E4): the sum runs over the latent units j of "
+        "each row, one KL per example")
 def kl_div_wrong_axis(mu, logvar):
     return -0.5 * np.sum(1.0 + logvar - mu * mu - np.exp(logvar), axis=0)
 
 
 # -- Gaussian mixture --------------------------------------------------------------------
 
-@mutant("npae.gmm:GaussianMixture._e_step", "gmm (L1): log Σ_k exp(…) underflows far from "
-        "every component; use logsumexp (the largest term subtracted)")
+@mutant("npae.gmm:GaussianMixture._e_step", "gmm (L1): the sum of exponentials underflows far "
+        "from every component (npae.layers.logsumexp does not)")
 def e_step_naive(self, X, weights, means, chol):
     log_joint = np.log(weights) + _log_gaussian(X, means, chol, self.covariance_type)
     with np.errstate(divide="ignore"):
@@ -402,16 +416,15 @@ def e_step_naive(self, X, weights, means, chol):
     return log_joint - log_px[:, None], float(np.mean(log_px))
 
 
-@mutant("npae.gmm:GaussianMixture._e_step", "gmm (E1): the joint is log π_k + log N(x_n | μ_k, "
-        "Σ_k): the mixing weights are missing")
+@mutant("npae.gmm:GaussianMixture._e_step", "gmm (E1): the mixing weights are missing")
 def e_step_no_weights(self, X, weights, means, chol):
     log_joint = _log_gaussian(X, means, chol, self.covariance_type)
     log_px = logsumexp(log_joint, axis=1)
     return log_joint - log_px[:, None], float(np.mean(log_px))
 
 
-@mutant("npae.gmm:GaussianMixture._e_step", "gmm (E1): γ_nk normalizes over the components "
-        "k of each sample, not over the samples")
+@mutant("npae.gmm:GaussianMixture._e_step", "gmm (E1): γ_nk normalizes over the components k of "
+        "each sample, not over the samples")
 def e_step_wrong_axis(self, X, weights, means, chol):
     log_joint = np.log(weights) + _log_gaussian(X, means, chol, self.covariance_type)
     log_px = logsumexp(log_joint, axis=0)

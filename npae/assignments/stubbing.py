@@ -1,21 +1,24 @@
-"""Source surgery by syntax tree: stubs, redacted equations, taken functions, leaks.
+"""Source surgery by syntax tree and by line: stubs, redacted equations, taken functions.
 
-Everything works from the source as it is at build time, by qualname (never by line
-number), so edits to npae's modules do not break an assignment.
+Everything works from the source as it is at build time, by qualname or equation tag
+(never by line number), so edits to npae's modules do not break an assignment.
 
 * :func:`stub_functions` replaces each exercise's body by
   ``raise NotImplementedError("q1: implement kl_sparsity_grad — see ASSIGNMENT.md")``,
-  keeping its signature, decorators and docstring;
-* :func:`redact_docstrings` replaces the equations that give an answer away — a line
-  ``(P7)  ∂R/∂ρ̂_j = …`` (a numbered tag followed by two spaces, npae's equation
-  layout) and its continuation lines — by ``(P7)  derive this``;
+  keeping its signature, decorators and docstring; a function that computes the same
+  answer by another route is stubbed too, its docstring cut to its summary line, or
+  its body replaced by one that goes through the exercise (``GaussianMixture.predict``
+  through ``_e_step``);
+* :func:`redact_lines` and :func:`redact_source` replace an equation that gives an
+  answer away — a line ``(P7)  ∂R/∂ρ̂_j = …`` (a tag at the start of a line, in a
+  docstring, a comment or a Markdown file, followed by a relation) and its
+  continuation lines — by ``(P7): derive this — question q1``;
+  :func:`equation_spans` finds those lines (the leak check reads the formulas there);
 * :func:`take_functions` puts a submission's version of each exercise function into
   the pristine student file (the pristine decorators kept); everything else of the
-  submission is ignored, and :func:`outside_edits` says whether there was any;
-* :func:`leak_report` compares normalized syntax trees: every solution body against
-  every function body of the student files (names normalized), and every sizeable
-  expression of a solution body against every expression there, except expressions
-  that also occur in the kept reference code (the forward pass the student keeps).
+  submission is ignored, and :func:`outside_edits` says whether there was any.
+
+The leak checks are in :mod:`.leaks`.
 """
 from __future__ import annotations
 
@@ -50,11 +53,19 @@ def _docstring_node(fn):
 
 
 def stub_functions(source, stubs):
-    """``stubs`` maps qualname -> message; returns the source with those bodies stubbed."""
+    """``stubs`` maps qualname -> message, or -> ``(message, body)``; returns the source
+    with those functions stubbed.
+
+    A message alone: the body raises ``NotImplementedError(message)`` (the docstring
+    kept). With a ``body`` (source lines at indentation 0): the docstring is cut to its
+    summary line and followed by ``body`` when it is a string, or by the ``raise`` when it
+    is None (a function that would give the answer away by another route).
+    """
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
     edits = []
-    for qualname, message in stubs.items():
+    for qualname, spec in stubs.items():
+        message, body = (spec, ...) if isinstance(spec, str) else spec
         fn = find_def(tree, qualname)
         if fn is None:
             raise LookupError(f"{qualname} is not defined in this module")
@@ -62,7 +73,14 @@ def stub_functions(source, stubs):
         rest = fn.body[1:] if doc else fn.body
         indent = " " * (fn.body[0].col_offset)
         stub = f"{indent}raise NotImplementedError({message!r})\n"
-        if not rest:                               # a docstring-only body
+        if body is not ...:                        # summary line only, then the new body
+            summary = doc.value.value.strip().splitlines()[0] if doc else ""
+            head = f'{indent}"""{summary}"""\n' if summary else ""
+            text = textwrap.indent(body.rstrip() + "\n", indent) if body else stub
+            if fn.body[0].lineno == fn.lineno:
+                raise ValueError(f"{qualname}: a body on the def line cannot be stubbed")
+            edits.append((fn.body[0].lineno - 1, fn.end_lineno, head + text))
+        elif not rest:                             # a docstring-only body
             edits.append((doc.end_lineno, doc.end_lineno, stub))
         elif rest[0].lineno == fn.lineno:
             raise ValueError(f"{qualname}: a body on the def line cannot be stubbed")
@@ -82,23 +100,62 @@ def _docstring_ranges(tree):
             yield doc.lineno - 1, doc.end_lineno
 
 
+RELATIONS = ("=", "←", "≈", "∝", "⇒")
+_TAG_LINE = re.compile(r"^(\s*(?:#\s*)?)\(([A-Z]+\d+[a-z]?)\)(\s+)(\S.*)$")
+
+
+def _indent(line):
+    """Indentation of a line, inside a comment for a comment line (``#   more``)."""
+    m = re.match(r"^(\s*)(#?)(\s*)", line)
+    return len(m.group(1)) + len(m.group(3)) + (1 if m.group(2) else 0), bool(m.group(2))
+
+
+def equation_spans(lines, tags):
+    """``(start, end, tag)`` of every equation ``(tag)`` in ``lines`` (end exclusive).
+
+    An equation starts a line (after indentation, or ``#`` in a comment) with its tag,
+    whitespace and a relation (=, ←, ≈, ∝, ⇒) somewhere after it — so ``(P7) is prose``
+    is not one; its continuation lines are the next non-blank lines indented deeper
+    (comment lines for a comment) that do not start another tag.
+    """
+    tags = set(tags)
+    i = 0
+    while i < len(lines):
+        m = _TAG_LINE.match(lines[i].rstrip("\n"))
+        if m and m.group(2) in tags and any(r in m.group(4) for r in RELATIONS):
+            depth, comment = _indent(lines[i])
+            j = i + 1
+            while j < len(lines) and lines[j].strip() and lines[j].strip() != "#":
+                d, c = _indent(lines[j])
+                if d <= depth or c != comment or \
+                        re.match(r"^\s*(?:#\s*)?\([A-Z]+\d+[a-z]?\)", lines[j]):
+                    break
+                j += 1                             # a continuation line of the equation
+            yield i, j, m.group(2)
+            i = j
+        else:
+            i += 1
+
+
 def redact_lines(lines, tags=(), patterns=()):
-    """Redact tagged equation lines (and their continuations) and ``patterns`` in ``lines``."""
-    tag_re = [re.compile(rf"^(\s*)\(({re.escape(t)})\)(\s{{2,}})\S") for t in tags]
+    """``lines`` with each equation of ``tags`` (and its continuations) replaced by
+    ``(P7): derive this — question q1`` and ``patterns`` (regex, replacement) applied.
+
+    ``tags`` maps a tag to its note (``"question q1"``); a plain list of tags gets none.
+    """
+    notes = tags if isinstance(tags, dict) else {t: "" for t in tags}
+    spans = {i: (j, tag) for i, j, tag in equation_spans(lines, notes)}
     out, i = [], 0
     while i < len(lines):
-        line = lines[i]
-        m = next((r.match(line) for r in tag_re if r.match(line)), None)
-        if m:
-            end = "\n" if line.endswith("\n") else ""
-            out.append(f"{m.group(1)}({m.group(2)}){m.group(3)}derive this{end}")
-            depth = len(m.group(1))
-            i += 1
-            while i < len(lines) and lines[i].strip() and \
-                    len(lines[i]) - len(lines[i].lstrip()) > depth and \
-                    not re.match(r"^\s*\([A-Z]+\d+[a-z]?\)", lines[i]):
-                i += 1                             # a continuation line of the equation
+        if i in spans:
+            j, tag = spans[i]
+            m = _TAG_LINE.match(lines[i].rstrip("\n"))
+            end = "\n" if lines[j - 1].endswith("\n") else ""
+            note = f" — {notes[tag]}" if notes[tag] else ""
+            out.append(f"{m.group(1)}({tag}): derive this{note}{end}")
+            i = j
             continue
+        line = lines[i]
         for pattern, replacement in patterns:
             line = re.sub(pattern, replacement, line)
         out.append(line)
@@ -106,13 +163,16 @@ def redact_lines(lines, tags=(), patterns=()):
     return out
 
 
-def redact_docstrings(source, tags=(), patterns=()):
-    """Apply :func:`redact_lines` inside every docstring of the module (nowhere else)."""
+def redact_source(source, tags=(), patterns=()):
+    """:func:`redact_lines` on every line of a Python module for ``tags`` (docstrings and
+    comments alike), with ``patterns`` applied inside docstrings only."""
     if not tags and not patterns:
         return source
-    lines = source.splitlines(keepends=True)
-    for start, end in sorted(_docstring_ranges(ast.parse(source)), reverse=True):
-        lines[start:end] = redact_lines(lines[start:end], tags, patterns)
+    lines = redact_lines(source.splitlines(keepends=True), tags)
+    redacted = "".join(lines)
+    if patterns:
+        for start, end in sorted(_docstring_ranges(ast.parse(redacted)), reverse=True):
+            lines[start:end] = redact_lines(lines[start:end], (), patterns)
     return "".join(lines)
 
 
@@ -173,114 +233,3 @@ def _without(tree, qualnames):
 def outside_edits(pristine, submission, qualnames):
     """True when ``submission`` differs from ``pristine`` outside the exercise functions."""
     return _without(ast.parse(pristine), qualnames) != _without(ast.parse(submission), qualnames)
-
-
-# -- the leak check -------------------------------------------------------------------------
-
-def _size(node):
-    return sum(1 for n in ast.walk(node)
-               if not isinstance(n, (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop,
-                                     ast.boolop)))
-
-
-def _dump(node):
-    return ast.dump(node, include_attributes=False)
-
-
-class _Rename(ast.NodeTransformer):
-    """Rename every argument and name to v0, v1, … in order of appearance."""
-
-    def __init__(self):
-        self.names = {}
-
-    def _new(self, name):
-        return self.names.setdefault(name, f"v{len(self.names)}")
-
-    def visit_Name(self, node):
-        return ast.Name(id=self._new(node.id), ctx=node.ctx)
-
-    def visit_arg(self, node):
-        return ast.arg(arg=self._new(node.arg))
-
-
-def normalized_body(fn):
-    """The body of ``fn`` without its docstring, names normalized, as a dump string."""
-    body = fn.body[1:] if _docstring_node(fn) else fn.body
-    module = ast.Module(body=[ast.parse(ast.unparse(s)).body[0] for s in body],
-                        type_ignores=[])
-    args = ast.parse(f"def f({ast.unparse(fn.args)}): pass").body[0].args
-    renamer = _Rename()
-    renamer.visit(args)
-    return _dump(renamer.visit(module))
-
-
-def solution_expressions(fn):
-    """Dumps of the sizeable expressions of ``fn``'s body (its docstring left out)."""
-    body = fn.body[1:] if _docstring_node(fn) else fn.body
-    found = {}
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.expr) and _size(node) >= MIN_EXPR_NODES:
-                found.setdefault(_dump(node), ast.unparse(node))
-    return found
-
-
-def all_expressions(tree):
-    """``{dump: first line}`` for every expression of a module (with its line)."""
-    found = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.expr) and hasattr(node, "lineno"):
-            found.setdefault(_dump(node), node.lineno)
-    return found
-
-
-def function_bodies(tree):
-    """``(qualname-ish name, line, normalized body)`` for every function of a module."""
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
-            yield node.name, node.lineno, normalized_body(node)
-
-
-def leak_report(solutions, kept_expressions, student_files):
-    """Leaks of the solutions into the student files, one line each (empty: no leak).
-
-    ``solutions``: ``{label: FunctionDef}`` of the reference's exercise functions;
-    ``kept_expressions``: dumps of expressions of the reference's kept code;
-    ``student_files``: ``{relative path: source}`` (Python files only).
-    """
-    bodies = {label: normalized_body(fn) for label, fn in solutions.items()
-              if _size(ast.Module(body=fn.body, type_ignores=[])) >= MIN_BODY_NODES}
-    exprs = {}
-    for label, fn in solutions.items():
-        for dump, text in solution_expressions(fn).items():
-            if dump not in kept_expressions:
-                exprs.setdefault(dump, (label, text))
-    lines = []
-    for path, source in sorted(student_files.items()):
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for name, lineno, body in function_bodies(tree):
-            for label, sol in bodies.items():
-                if body == sol:
-                    lines.append(f"{path}:{lineno}: the body of {name} is the solution of "
-                                 f"{label}")
-        for dump, lineno in all_expressions(tree).items():
-            if dump in exprs:
-                label, text = exprs[dump]
-                lines.append(f"{path}:{lineno}: `{text}` is from the solution of {label}")
-    return lines
-
-
-def leaking_lines(solutions, kept_expressions, source):
-    """Line numbers of ``source`` where a solution expression occurs."""
-    exprs = set()
-    for fn in solutions.values():
-        exprs |= {d for d in solution_expressions(fn) if d not in kept_expressions}
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
-    return {node.lineno for node in ast.walk(tree)
-            if isinstance(node, ast.expr) and hasattr(node, "lineno") and _dump(node) in exprs}
