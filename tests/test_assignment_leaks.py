@@ -91,7 +91,7 @@ def _student_env(student):
 
 
 @pytest.fixture(scope="module")
-def hw(tmp_path_factory):
+def hw(tmp_path_factory, grading_sandbox):
     base = tmp_path_factory.mktemp("leaks")
     (base / "spec.toml").write_text(SPEC)
     lines = []
