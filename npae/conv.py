@@ -251,23 +251,31 @@ def _transpose_conv(X, W, stride, padding, output_padding):
 
 # -- transposed convolution ---------------------------------------------------------------
 def _check_output_padding(output_padding, stride):
-    q = _check_int(output_padding, "output_padding", 0)
-    if q >= stride:
+    """q as a pair (rows, columns); one integer serves both."""
+    pair = tuple(output_padding) if isinstance(output_padding, (tuple, list)) \
+        else (output_padding, output_padding)
+    if len(pair) != 2:
+        raise ValueError(f"output_padding must be an integer or a pair (rows, columns), "
+                         f"got {output_padding!r}")
+    q = tuple(_check_int(v, "output_padding", 0) for v in pair)
+    if max(q) >= stride:
         raise ValueError(f"output_padding must be smaller than stride={stride} (it picks one of "
-                         f"the {stride} sizes that stride maps to the same input), got {q}")
+                         f"the {stride} sizes that stride maps to the same input), got "
+                         f"{output_padding!r}")
     return q
 
 
 def conv_transpose2d_forward(X, W, b, stride=1, padding=0, output_padding=0):
     """(T1)-(T5): X (B, C_in, Hi, Wi), W (C_in, C_out, kh, kw), b (C_out,) or None
-    -> A (B, C_out, Ho, Wo), Ho = (Hi − 1)s − 2p + kh + q."""
+    -> A (B, C_out, Ho, Wo), Ho = (Hi − 1)s − 2p + kh + q; ``output_padding`` q is an
+    integer or a pair (rows, columns)."""
     _check_images(X, "X")
     _check_kernel(X, W, b, channels_axis=0)
     stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
     q = _check_output_padding(output_padding, stride)
-    for n, k in zip(X.shape[2:], W.shape[2:]):
-        conv_transpose2d_output_size(n, k, stride, padding, q)        # (T1), checked
-    A = _transpose_conv(X, W, stride, padding, (q, q))                # (T3)-(T5)
+    for n, k, qi in zip(X.shape[2:], W.shape[2:], q):
+        conv_transpose2d_output_size(n, k, stride, padding, qi)       # (T1), checked
+    A = _transpose_conv(X, W, stride, padding, q)                     # (T3)-(T5)
     if b is not None:
         A += b[:, None, None]                                         # (T5) + b
     return A
@@ -281,7 +289,8 @@ def conv_transpose2d_backward(dA, X, W, stride=1, padding=0, output_padding=0, n
     q = _check_output_padding(output_padding, stride)
     C_in, C_out, kh, kw = W.shape
     shape = (X.shape[0], C_out) + tuple(
-        conv_transpose2d_output_size(n, k, stride, padding, q) for n, k in zip(X.shape[2:], (kh, kw)))
+        conv_transpose2d_output_size(n, k, stride, padding, qi)
+        for n, k, qi in zip(X.shape[2:], (kh, kw), q))
     _check_images(dA, "dA")
     if dA.shape != shape:
         raise ValueError(f"dA must have the output's shape {shape}, got {dA.shape}")
