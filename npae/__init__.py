@@ -7,10 +7,11 @@ network, optim, training, gradcheck, datasets, plotting, metrics, likelihood, an
 """
 __version__ = "0.1.0"
 
-from . import (anomaly, datasets, gradcheck, layers, likelihood, losses, metrics,  # noqa: E402
+from . import (anomaly, conv, datasets, gradcheck, layers, likelihood, losses, metrics,  # noqa: E402
                network, noise, optim, penalties, probe, training)
 from .gmm import GaussianMixture  # noqa: E402
 from .models import (VAE, Autoencoder, ContractiveAutoencoder,  # noqa: E402
+                     ConvAutoencoder,
                      DenoisingAutoencoder, KSparseAutoencoder, NotFittedError,
                      SparseAutoencoder, StackedAutoencoder, pca)
 from .parallel import get_num_threads, set_num_threads  # noqa: E402  (elementwise threads)
@@ -18,7 +19,7 @@ from .persistence import CheckpointError, load_model as load  # noqa: E402
 from .probe import LinearProbe  # noqa: E402
 from .training import TrainingDiverged  # noqa: E402
 
-__all__ = ["Autoencoder", "CheckpointError", "ContractiveAutoencoder", "DenoisingAutoencoder",
+__all__ = ["Autoencoder", "CheckpointError", "ContractiveAutoencoder", "ConvAutoencoder", "DenoisingAutoencoder",
            "GaussianMixture", "KSparseAutoencoder", "LinearProbe", "NotFittedError",
            "SparseAutoencoder", "StackedAutoencoder", "TrainingDiverged", "VAE", "anomaly",
            "datasets", "gradcheck", "layers", "likelihood", "load", "losses", "metrics",
