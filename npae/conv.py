@@ -13,23 +13,25 @@ Convolution (cross-correlation, as in every framework)
     (C2)  X̄ = X with p zeros added on each side                        (B, C, Hi+2p, Wi+2p)
     (C3)  A[n,f,i,j] = Σ_{c,u,v} X̄[n, c, s·i + u, s·j + v] W[f,c,u,v] + b_f   (B, F, Ho, Wo)
 
-im2col: every (n, i, j) reads one patch of C·kh·kw numbers, so (C3) is one matrix product.
-Let P be the patch matrix and W₂ the kernel with its last three axes flattened:
+im2col: every output pixel (n, i, j) reads one patch of C·kh·kw numbers, so (C3) is one
+matrix product. Let P hold the patches as columns (CS231n's ``cols``) and W₂ be the kernel
+with its last three axes flattened:
 
-    (C4)  P[(n,i,j), (c,u,v)] = X̄[n, c, s·i + u, s·j + v]             (B·Ho·Wo, C·kh·kw)
-    (C5)  A₂ = P W₂ᵀ + b,   W₂ = W.reshape(F, C·kh·kw)                 (B·Ho·Wo, F)
+    (C4)  P[(c,u,v), (n,i,j)] = X̄[n, c, s·i + u, s·j + v]             (C·kh·kw, B·Ho·Wo)
+    (C5)  A₂ = W₂ P + b,   W₂ = W.reshape(F, C·kh·kw)                  (F, B·Ho·Wo)
 
-and A is A₂ with its rows unflattened to (B, Ho, Wo, F) and the axes moved to NCHW.
+and A is A₂ unflattened to (F, B, Ho, Wo) with its first two axes swapped to NCHW.
 P is built from a view: ``sliding_window_view`` gives every kh × kw window of X̄ without
-copying; keeping every s-th window is the stride; the one copy is the reshape to P.
+copying; keeping every s-th window is the stride; the one copy is the reshape to P
+(with the pixel axes last, so that it copies runs of Wo neighbours).
 
-Backward, with dA = ∂L/∂A (B, F, Ho, Wo) and G its rows (B·Ho·Wo, F) as in (C5):
+Backward, with dA = ∂L/∂A (B, F, Ho, Wo) and G = dA as (F, B·Ho·Wo), laid out as A₂:
 
     (C6)  db_f = Σ_{n,i,j} dA[n,f,i,j]                                  (F,)
-    (C7)  dW₂ = Gᵀ P,  i.e.  dW[f,c,u,v] = Σ_{n,i,j} dA[n,f,i,j] X̄[n, c, s·i + u, s·j + v]
+    (C7)  dW₂ = G Pᵀ,  i.e.  dW[f,c,u,v] = Σ_{n,i,j} dA[n,f,i,j] X̄[n, c, s·i + u, s·j + v]
           dW is a correlation of the input with dA                      (F, C, kh, kw)
-    (C8)  dP = G W₂                                                     (B·Ho·Wo, C·kh·kw)
-    (C9)  col2im: dX̄[n, c, s·i + u, s·j + v] += dP[(n,i,j), (c,u,v)]  for every (u, v):
+    (C8)  dP = W₂ᵀ G                                                    (C·kh·kw, B·Ho·Wo)
+    (C9)  col2im: dX̄[n, c, s·i + u, s·j + v] += dP[(c,u,v), (n,i,j)]  for every (u, v):
           a patch entry is a copy of one pixel, so the pixel's gradient is the sum over
           every patch that copied it. One strided add per kernel offset (kh·kw of them).
     (C10) dX = dX̄[:, :, p:p+Hi, p:p+Wi]                                 crop the padding
@@ -54,7 +56,7 @@ convolution maps to the same Hi; they receive no patch, only the bias.
     (T1)  Ho = (Hi − 1)·s − 2p + kh + q,   Wo likewise                  the output size
     (T2)  A − b = (conv2d with kernel W, stride s, padding p, input size Ho)ᵀ applied to X,
           so that ⟨conv2d(Y; W), X⟩ = ⟨Y, convᵀ(X; W)⟩ for every Y (B, C_out, Ho, Wo)
-    (T3)  Q = G W₂,  G = X's rows (B·Hi·Wi, C_in), W₂ = W.reshape(C_in, C_out·kh·kw)
+    (T3)  Q = W₂ᵀ G,  G = X as (C_in, B·Hi·Wi), W₂ = W.reshape(C_in, C_out·kh·kw)
     (T4)  Ā = col2im(Q) onto (B, C_out, (Hi − 1)s + kh + q, …)          as (C9)
     (T5)  A = Ā[:, :, p:p+Ho, p:p+Wo] + b                               crop as (C10), add b
 
@@ -62,8 +64,8 @@ Backward. (T2) is linear in X with the map adjoint to conv2d, so its adjoint is 
 itself; W appears in the same product as in (C7) with the roles of input and output
 exchanged:
 
-    (T6)  dX = conv2d(dA; W, stride s, padding p) without bias          (B, C_in, Hi, Wi)
-    (T7)  dW₂ = Gᵀ P_dA,   P_dA the patches (C4) of dA padded by p       (C_in, C_out·kh·kw)
+    (T6)  dX = conv2d(dA; W, stride s, padding p) without bias = W₂ P_dA (C_in, B·Hi·Wi)
+    (T7)  dW₂ = G P_dAᵀ,   P_dA the patches (C4) of dA padded by p       (C_in, C_out·kh·kw)
     (T8)  db = Σ_{n,y,x} dA[n, :, y, x]                                 (C_out,)
 
 Max pooling (size k, stride k: blocks that do not overlap)
@@ -171,7 +173,7 @@ def _pad(X, before, after, value):
 
 # -- im2col and col2im --------------------------------------------------------------------
 def _im2col(X, kh, kw, stride, padding):
-    """(C2) and (C4): the patch matrix P (B·Ho·Wo, C·kh·kw) of X (B, C, Hi, Wi) and (Ho, Wo)."""
+    """(C2) and (C4): the patch matrix P (C·kh·kw, B·Ho·Wo) of X (B, C, Hi, Wi) and (Ho, Wo)."""
     B, C, Hi, Wi = X.shape
     Ho = conv_output_size(Hi, kh, stride, padding)                    # (C1)
     Wo = conv_output_size(Wi, kw, stride, padding)                    # (C1)
@@ -179,35 +181,35 @@ def _im2col(X, kh, kw, stride, padding):
     windows = sliding_window_view(Xbar, (kh, kw), axis=(2, 3))       # (B, C, ·, ·, kh, kw) view
     windows = windows[:, :, :(Ho - 1) * stride + 1:stride,
                       :(Wo - 1) * stride + 1:stride]                 # every s-th: (B, C, Ho, Wo, kh, kw)
-    P = windows.transpose(0, 2, 3, 1, 4, 5).reshape(B * Ho * Wo, C * kh * kw)   # (C4) one copy
+    P = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * kh * kw, B * Ho * Wo)   # (C4) one copy
     return P, Ho, Wo
 
 
-def _col2im(dP, kh, kw, stride, padding, canvas):
-    """(C9)-(C10): sum the patch gradients dP (B, Ho, Wo, C, kh, kw) back onto the pixels.
+def _col2im(dP, stride, padding, canvas):
+    """(C9)-(C10): sum the patch gradients dP (C, kh, kw, B, Ho, Wo) back onto the pixels.
 
     ``canvas`` (Hc, Wc) is the padded image the patches were read from; the result is
     that image's gradient with p rows and columns cropped from each side, (B, C, Hc−2p, Wc−2p).
     """
-    B, Ho, Wo, C = dP.shape[:4]
-    dXbar = np.zeros((B, C) + tuple(canvas), dtype=dP.dtype)         # (B, C, Hc, Wc)
-    dP = dP.transpose(0, 3, 4, 5, 1, 2)                               # (B, C, kh, kw, Ho, Wo) view
+    C, kh, kw, B, Ho, Wo = dP.shape
+    Hc, Wc = canvas
+    dXbar = np.zeros((C, B, Hc, Wc), dtype=dP.dtype)                 # channels first, as dP
     for u in range(kh):                                               # kernel offsets only
         for v in range(kw):
             dXbar[:, :, u:u + (Ho - 1) * stride + 1:stride,
-                  v:v + (Wo - 1) * stride + 1:stride] += dP[:, :, u, v]   # (C9) strided add
-    Hc, Wc = canvas
-    return dXbar[:, :, padding:Hc - padding, padding:Wc - padding]    # (C10) crop
+                  v:v + (Wo - 1) * stride + 1:stride] += dP[:, u, v]  # (C9) strided add
+    dX = dXbar[:, :, padding:Hc - padding, padding:Wc - padding]      # (C10) crop
+    return np.ascontiguousarray(dX.transpose(1, 0, 2, 3))             # (B, C, Hi, Wi)
 
 
-def _rows(A):
-    """(B, F, H, W) -> (B·H·W, F): one row per output pixel, as G in (C5)-(C8)."""
-    return A.transpose(0, 2, 3, 1).reshape(-1, A.shape[1])
+def _columns(A):
+    """(B, F, H, W) -> (F, B·H·W): laid out as A₂ in (C5), G in (C7)-(C8)."""
+    return A.transpose(1, 0, 2, 3).reshape(A.shape[1], -1)
 
 
-def _images(rows, B, H, W):
-    """(B·H·W, F) -> (B, F, H, W), the inverse of :func:`_rows` (a view)."""
-    return rows.reshape(B, H, W, -1).transpose(0, 3, 1, 2)
+def _images(A2, B, H, W):
+    """(F, B·H·W) -> (B, F, H, W), the inverse of :func:`_columns` (one copy, to NCHW)."""
+    return np.ascontiguousarray(A2.reshape(-1, B, H, W).transpose(1, 0, 2, 3))
 
 
 # -- convolution --------------------------------------------------------------------------
@@ -217,10 +219,10 @@ def conv2d_forward(X, W, b, stride=1, padding=0):
     _check_kernel(X, W, b, channels_axis=1)
     stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
     F, C, kh, kw = W.shape
-    P, Ho, Wo = _im2col(X, kh, kw, stride, padding)                   # (C4) (B·Ho·Wo, C·kh·kw)
-    A2 = P @ W.reshape(F, C * kh * kw).T                              # (C5) one GEMM (B·Ho·Wo, F)
+    P, Ho, Wo = _im2col(X, kh, kw, stride, padding)                   # (C4) (C·kh·kw, B·Ho·Wo)
+    A2 = W.reshape(F, C * kh * kw) @ P                                # (C5) one GEMM (F, B·Ho·Wo)
     if b is not None:
-        A2 += b                                                       # (C5) + b
+        A2 += b[:, None]                                              # (C5) + b
     return _images(A2, X.shape[0], Ho, Wo)                            # (C3) (B, F, Ho, Wo)
 
 
@@ -234,14 +236,14 @@ def conv2d_backward(dA, X, W, stride=1, padding=0, need_dX=True):
     _check_kernel(X, W, None, channels_axis=1)
     stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
     F, C, kh, kw = W.shape
-    P, Ho, Wo = _im2col(X, kh, kw, stride, padding)                   # (C4) (B·Ho·Wo, C·kh·kw)
+    P, Ho, Wo = _im2col(X, kh, kw, stride, padding)                   # (C4) (C·kh·kw, B·Ho·Wo)
     _check_images(dA, "dA")
     if dA.shape != (X.shape[0], F, Ho, Wo):
         raise ValueError(f"dA must have the output's shape {(X.shape[0], F, Ho, Wo)}, "
                          f"got {dA.shape}")
-    G = _rows(dA)                                                     # (B·Ho·Wo, F)
-    db = G.sum(axis=0)                                                # (C6) (F,)
-    dW = (G.T @ P).reshape(W.shape)                                   # (C7) (F, C, kh, kw)
+    G = _columns(dA)                                                  # (F, B·Ho·Wo)
+    db = G.sum(axis=1)                                                # (C6) (F,)
+    dW = (G @ P.T).reshape(W.shape)                                   # (C7) (F, C, kh, kw)
     dX = None
     if need_dX:
         q = ((X.shape[2] + 2 * padding - kh) % stride,
@@ -254,10 +256,13 @@ def _transpose_conv(X, W, stride, padding, output_padding):
     """(T3)-(T5) without the bias; W (C_in, C_out, kh, kw): also (C8)-(C10) for conv2d."""
     B, C_in, Hi, Wi = X.shape
     _, C_out, kh, kw = W.shape
-    Q = _rows(X) @ W.reshape(C_in, C_out * kh * kw)                   # (T3)/(C8) one GEMM
+    W2, G = W.reshape(C_in, C_out * kh * kw), _columns(X)
+    # (T3)/(C8) one GEMM; with one input channel it is an outer product, which OpenBLAS
+    # runs several times slower than the broadcast product (the same numbers)
+    Q = W2.T @ G if C_in > 1 else W2.T * G                            # (C_out·kh·kw, B·Hi·Wi)
     canvas = ((Hi - 1) * stride + kh + output_padding[0],
               (Wi - 1) * stride + kw + output_padding[1])             # (T4) the padded output
-    return _col2im(Q.reshape(B, Hi, Wi, C_out, kh, kw), kh, kw, stride, padding,
+    return _col2im(Q.reshape(C_out, kh, kw, B, Hi, Wi), stride, padding,
                    canvas)                                            # (T4)-(T5)/(C9)-(C10)
 
 
@@ -306,62 +311,68 @@ def conv_transpose2d_backward(dA, X, W, stride=1, padding=0, output_padding=0, n
     _check_images(dA, "dA")
     if dA.shape != shape:
         raise ValueError(f"dA must have the output's shape {shape}, got {dA.shape}")
-    P_dA, Hi, Wi = _im2col(dA, kh, kw, stride, padding)               # (T7) (B·Hi·Wi, C_out·kh·kw)
-    G = _rows(X)                                                      # (B·Hi·Wi, C_in)
-    dW = (G.T @ P_dA).reshape(W.shape)                                # (T7) (C_in, C_out, kh, kw)
+    P_dA, Hi, Wi = _im2col(dA, kh, kw, stride, padding)               # (T7) (C_out·kh·kw, B·Hi·Wi)
+    G = _columns(X)                                                   # (C_in, B·Hi·Wi)
+    W2 = W.reshape(C_in, C_out * kh * kw)
+    dW = (G @ P_dA.T).reshape(W.shape)                                # (T7) (C_in, C_out, kh, kw)
     db = dA.sum(axis=(0, 2, 3))                                       # (T8) (C_out,)
-    dX = None
-    if need_dX:
-        dX = _images(P_dA @ W.reshape(C_in, C_out * kh * kw).T,
-                     X.shape[0], Hi, Wi)                              # (T6) conv2d(dA; W) (C5)
+    dX = _images(W2 @ P_dA, X.shape[0], Hi, Wi) if need_dX else None  # (T6) conv2d(dA; W) (C5)
     return dX, dW, db
 
 
 # -- max pooling --------------------------------------------------------------------------
-def _pool_blocks(X, size, padding):
-    """(M1): X cropped ("valid") or padded with −∞ ("same") to whole blocks, as
-    (B, C, Ho, Wo, k·k) with each block's entries in row-major order."""
+def _pool_input(X, size, padding):
+    """(M1): X cropped ("valid") or padded with −∞ ("same") to whole k × k blocks."""
     _check_images(X, "X")
     k = _check_int(size, "size", 1)
     if padding not in POOL_PADDINGS:
         raise ValueError(f"padding must be one of {POOL_PADDINGS}, got {padding!r}")
-    B, C, Hi, Wi = X.shape
+    Hi, Wi = X.shape[2:]
     if padding == "valid":
         Ho, Wo = Hi // k, Wi // k                                     # (M1) ⌊Hi/k⌋
         if Ho == 0 or Wo == 0:
             raise ValueError(f"size={k} is larger than the image {Hi}×{Wi}: 'valid' pooling "
                              f"would leave nothing (use padding='same')")
-        Xk = X[:, :, :Ho * k, :Wo * k]                                # the ragged edge dropped
-    else:
-        Ho, Wo = -(-Hi // k), -(-Wi // k)                             # (M1) ⌈Hi/k⌉
-        Xk = _pad(X, 0, (Ho * k - Hi, Wo * k - Wi), -np.inf)          # −∞ never wins
-    blocks = Xk.reshape(B, C, Ho, k, Wo, k).transpose(0, 1, 2, 4, 3, 5)
-    return blocks.reshape(B, C, Ho, Wo, k * k), k
+        return X[:, :, :Ho * k, :Wo * k], k                           # the ragged edge dropped
+    Ho, Wo = -(-Hi // k), -(-Wi // k)                                 # (M1) ⌈Hi/k⌉
+    return _pad(X, 0, (Ho * k - Hi, Wo * k - Wi), -np.inf), k         # −∞ never wins
+
+
+def _offsets(k):
+    """The k² positions (u, v) inside a block, in row-major order."""
+    return [(u, v) for u in range(k) for v in range(k)]
 
 
 def maxpool2d_forward(X, size=2, padding="valid"):
-    """(M1)-(M2): X (B, C, Hi, Wi) -> A (B, C, Ho, Wo), the maximum of each k × k block."""
-    blocks, _ = _pool_blocks(X, size, padding)
-    return blocks.max(axis=4)                                         # (M2)
+    """(M1)-(M2): X (B, C, Hi, Wi) -> A (B, C, Ho, Wo), the maximum of each k × k block.
+
+    Xk[:, :, u::k, v::k] holds entry (u, v) of every block, so the block maxima are k² − 1
+    elementwise maxima of strided views (a loop over the offsets in a block only)."""
+    Xk, k = _pool_input(X, size, padding)
+    A = Xk[:, :, ::k, ::k].copy()                                     # entry (0, 0) of each block
+    for u, v in _offsets(k)[1:]:
+        np.maximum(A, Xk[:, :, u::k, v::k], out=A)                    # (M2)
+    return A
 
 
 def maxpool2d_backward(dA, X, size=2, padding="valid"):
     """(M3): dX (B, C, Hi, Wi); each block's gradient goes to its first maximum (row-major)."""
-    blocks, k = _pool_blocks(X, size, padding)
-    B, C, Ho, Wo, _ = blocks.shape
+    A = maxpool2d_forward(X, size, padding)                           # (M2) recomputed
+    Xk, k = _pool_input(X, size, padding)
     _check_images(dA, "dA")
-    if dA.shape != (B, C, Ho, Wo):
-        raise ValueError(f"dA must have the output's shape {(B, C, Ho, Wo)}, got {dA.shape}")
-    switch = blocks.argmax(axis=4)                                    # (M3) first maximum (B, C, Ho, Wo)
-    winner = np.arange(k * k) == switch[..., None]                    # (M3) one-hot (B, C, Ho, Wo, k·k)
-    d_blocks = winner * dA[..., None]                                 # (M3) (B, C, Ho, Wo, k·k)
-    dXk = d_blocks.reshape(B, C, Ho, Wo, k, k).transpose(0, 1, 2, 4, 3, 5) \
-        .reshape(B, C, Ho * k, Wo * k)                                # blocks back to pixels
+    if dA.shape != A.shape:
+        raise ValueError(f"dA must have the output's shape {A.shape}, got {dA.shape}")
+    dXk = np.zeros(Xk.shape, dtype=dA.dtype)
+    taken = np.zeros(A.shape, dtype=bool)                             # block's switch found
+    for u, v in _offsets(k):                                          # row-major: first max wins
+        switch = (Xk[:, :, u::k, v::k] == A) & ~taken                 # (M3) 1[(u, v) = (u*, v*)]
+        np.multiply(dA, switch, out=dXk[:, :, u::k, v::k])            # (M3)
+        taken |= switch
     Hi, Wi = X.shape[2:]
     if padding == "same":
         return dXk[:, :, :Hi, :Wi]                                    # padded pixels cropped
     dX = np.zeros(X.shape, dtype=dXk.dtype)                           # dropped pixels: 0
-    dX[:, :, :Ho * k, :Wo * k] = dXk
+    dX[:, :, :Xk.shape[2], :Xk.shape[3]] = dXk
     return dX
 
 
@@ -382,4 +393,7 @@ def upsample2d_backward(dA, size=2):
     B, C, H, W = dA.shape
     if H % k or W % k:
         raise ValueError(f"dA's sides must be multiples of size={k}, got {H}×{W}")
-    return dA.reshape(B, C, H // k, k, W // k, k).sum(axis=(3, 5))   # (U2)
+    dX = dA[:, :, ::k, ::k].copy()                                    # entry (0, 0) of each block
+    for u, v in _offsets(k)[1:]:
+        dX += dA[:, :, u::k, v::k]                                    # (U2) strided adds
+    return dX
