@@ -213,8 +213,12 @@ def _images(A2, B, H, W):
 
 
 # -- convolution --------------------------------------------------------------------------
-def conv2d_forward(X, W, b, stride=1, padding=0):
-    """(C1)-(C5): X (B, C, Hi, Wi), W (F, C, kh, kw), b (F,) or None -> A (B, F, Ho, Wo)."""
+def conv2d_forward(X, W, b, stride=1, padding=0, return_cols=False):
+    """(C1)-(C5): X (B, C, Hi, Wi), W (F, C, kh, kw), b (F,) or None -> A (B, F, Ho, Wo).
+
+    With ``return_cols`` also the patch matrix P (C4), which ``conv2d_backward`` can take
+    as ``cols`` instead of building it again (a model's step does: the same X both ways).
+    """
     _check_images(X, "X")
     _check_kernel(X, W, b, channels_axis=1)
     stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
@@ -223,11 +227,14 @@ def conv2d_forward(X, W, b, stride=1, padding=0):
     A2 = W.reshape(F, C * kh * kw) @ P                                # (C5) one GEMM (F, B·Ho·Wo)
     if b is not None:
         A2 += b[:, None]                                              # (C5) + b
-    return _images(A2, X.shape[0], Ho, Wo)                            # (C3) (B, F, Ho, Wo)
+    A = _images(A2, X.shape[0], Ho, Wo)                               # (C3) (B, F, Ho, Wo)
+    return (A, P) if return_cols else A
 
 
-def conv2d_backward(dA, X, W, stride=1, padding=0, need_dX=True):
+def conv2d_backward(dA, X, W, stride=1, padding=0, need_dX=True, cols=None):
     """(C6)-(C10): returns (dX, dW, db); dX is None when ``need_dX`` is false.
+
+    ``cols`` is the P that ``conv2d_forward(X, W, ..., return_cols=True)`` returned, or None.
 
     dX is the transposed convolution of dA with the same W (T3)-(T5), the extra rows
     q = (Hi + 2p − kh) mod s being the input rows no window reached (their gradient is 0).
@@ -236,7 +243,15 @@ def conv2d_backward(dA, X, W, stride=1, padding=0, need_dX=True):
     _check_kernel(X, W, None, channels_axis=1)
     stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
     F, C, kh, kw = W.shape
-    P, Ho, Wo = _im2col(X, kh, kw, stride, padding)                   # (C4) (C·kh·kw, B·Ho·Wo)
+    Ho = conv_output_size(X.shape[2], kh, stride, padding)            # (C1)
+    Wo = conv_output_size(X.shape[3], kw, stride, padding)
+    if cols is None:
+        P = _im2col(X, kh, kw, stride, padding)[0]                    # (C4) (C·kh·kw, B·Ho·Wo)
+    elif getattr(cols, "shape", None) != (C * kh * kw, X.shape[0] * Ho * Wo):
+        raise ValueError(f"cols must be the patch matrix of X, shape "
+                         f"{(C * kh * kw, X.shape[0] * Ho * Wo)}, got {getattr(cols, 'shape', cols)}")
+    else:
+        P = cols
     _check_images(dA, "dA")
     if dA.shape != (X.shape[0], F, Ho, Wo):
         raise ValueError(f"dA must have the output's shape {(X.shape[0], F, Ho, Wo)}, "

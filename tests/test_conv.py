@@ -294,3 +294,14 @@ def test_bad_arguments_are_refused_with_the_argument_named():
         conv.upsample2d_forward(X, 0)
     with pytest.raises(ValueError, match="multiples of size=2"):
         conv.upsample2d_backward(np.zeros((1, 1, 3, 4)), 2)
+
+
+def test_backward_with_the_forward_patch_matrix_gives_the_same_bits():
+    rng = np.random.default_rng(7)
+    X, W = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3))
+    A, P = conv.conv2d_forward(X, W, None, 2, 1, return_cols=True)
+    dA = rng.standard_normal(A.shape)
+    for a, b in zip(conv.conv2d_backward(dA, X, W, 2, 1, cols=P), conv.conv2d_backward(dA, X, W, 2, 1)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="cols must be the patch matrix of X"):
+        conv.conv2d_backward(dA, X, W, 2, 1, cols=P[:, 1:])

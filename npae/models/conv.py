@@ -112,6 +112,7 @@ class StageCache:
     pre: np.ndarray           # a_l, the convolution's output
     act: np.ndarray           # r_l = f(a_l), before pooling / upsampling
     out: np.ndarray           # h_l
+    cols: np.ndarray | None   # the patch matrix P of a convolution's input (conv (C4))
 
 
 class ConvAutoencoder(BaseModel):
@@ -385,11 +386,13 @@ class ConvAutoencoder(BaseModel):
         caches = []
         for st in stages:
             W, b = params[f"{st.name}.W"], params[f"{st.name}.b"]
+            cols = None
             if st.transposed:
                 a = conv_transpose2d_forward(h, W, b, st.stride, st.padding,
                                              st.output_padding)         # (F4) convᵀ
             else:
-                a = conv2d_forward(h, W, b, st.stride, st.padding)      # (F1), (F4), (F5)
+                a, cols = conv2d_forward(h, W, b, st.stride, st.padding,
+                                         return_cols=True)              # (F1), (F4), (F5)
             r = st.activation.forward(a) if st.activation else a        # (F2), (F4) f, g
             if st.after == "pool":
                 out = maxpool2d_forward(r, 2, "same")                   # (F3)
@@ -397,7 +400,7 @@ class ConvAutoencoder(BaseModel):
                 out = upsample2d_forward(r, 2)                          # (F4) up
             else:
                 out = r
-            caches.append(StageCache(inp=h, pre=a, act=r, out=out))
+            caches.append(StageCache(inp=h, pre=a, act=r, out=out, cols=cols))
             h = out
         return caches
 
@@ -418,7 +421,8 @@ class ConvAutoencoder(BaseModel):
                     need_dX=need_dX or i > 0)                           # (B3) conv (T6)-(T8)
             else:
                 dh, dW, db = conv2d_backward(da, cache.inp, W, st.stride, st.padding,
-                                             need_dX=need_dX or i > 0)  # (B2), (B3), (B5)
+                                             need_dX=need_dX or i > 0,
+                                             cols=cache.cols)           # (B2), (B3), (B5)
             grads[f"{st.name}.W"] = dW
             grads[f"{st.name}.b"] = db
         return dh
