@@ -77,7 +77,12 @@ Max pooling (size k, stride k: blocks that do not overlap)
     (M3)  dX[n, c, k·i + u, k·j + v] = dA[n,c,i,j] · 1[(u, v) = (u*, v*)]
           (u*, v*) = the first maximum of the block in row-major order: on a tie the
           top-most, then left-most, of the tied entries gets the whole gradient (the
-          "switch"; np.argmax returns the first maximum). Dropped or padded pixels get 0.
+          "switch"). Dropped or padded pixels get 0.
+
+Both are computed over the k² block offsets: Xk[:, :, u::k, v::k] holds entry (u, v) of
+every block, A is the elementwise maximum of those k² strided views, and the offsets are
+visited in row-major order, each taking the blocks whose maximum it holds and no earlier
+offset took.
 
 The max is differentiable wherever the block maximum is unique; at a tie it has a kink
 and (M3) is one subgradient.
@@ -88,8 +93,8 @@ Nearest-neighbour upsampling (factor k)
     (U1)  A[n, c, k·i + u, k·j + v] = X[n, c, i, j]   for u, v < k       (B, C, k·Hi, k·Wi)
     (U2)  dX[n,c,i,j] = Σ_{u,v < k} dA[n, c, k·i + u, k·j + v]          the sum over each block
 
-No function here loops in Python over examples, channels or pixels; col2im loops over
-the kh·kw kernel offsets only.
+No function here loops in Python over examples, channels or pixels; col2im, pooling
+and upsampling loop over the kernel (block) offsets only.
 
 References: CS231n, "Convolutional networks" notes and assignment 2 (im2col); V. Dumoulin
 & F. Visin, "A guide to convolution arithmetic for deep learning", arXiv:1603.07285
