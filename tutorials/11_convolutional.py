@@ -253,14 +253,18 @@ for name, m in models.items():
     print(f"{name:24s} {code:5d} {n_params[name]:10,d} {bce[name]:9.2f} {seconds[name]:9.1f}")
 
 # %%
+print(f"the dense AE has {n_params['dense AE 784-128-784'] / n_params['conv AE (Keras blog)']:.0f}× "
+      f"the parameters of the conv AE for the same code size")
 plotting.image_rows([("original", X_test[:10])] +
                     [(name.split(" (")[0], m.reconstruct(X_test[:10])) for name, m in models.items()],
                     n=10, vmin=0, vmax=1, title="test digits and their reconstructions",
                     path=out("11_reconstructions.png"))
 
 # %% [markdown]
-# The convolutional model has far fewer parameters than the dense one (the table above):
-# its weights are shared across positions. Seconds per epoch are the other side of the
+# The convolutional model has far fewer parameters than the dense one (the ratio is
+# printed below): its weights are shared across positions. Compare the test BCE column
+# with that in mind, and with the training budget: the blog trains its model for many
+# more epochs than this run, and a model this small needs them. Seconds per epoch are the other side of the
 # trade: a dense layer is one GEMM on (B, 784); a convolution copies every 3×3 patch first
 # (im2col) and pays for it again in col2im. `benchmarks/bench_conv.py` measures where an
 # epoch's time goes.
@@ -275,15 +279,18 @@ plotting.image_rows([("original", X_test[:10])] +
 # %%
 cae = models["conv AE (Keras blog)"]
 W0 = cae.params_["enc.0.W"]                                          # (16, 1, 3, 3)
-plotting.filters(W0.reshape(16, 9).T, n=16, image_shape=(3, 3),
+big = conv.upsample2d_forward(W0, 4)                                 # each weight a 4×4 square
+plotting.filters(big.reshape(16, -1).T, n=16, image_shape=(12, 12),
                  title="first-layer kernels (16 × 3×3)", path=out("11_filters.png"))
 digit = X_test[:1].reshape(1, 1, 28, 28)
 maps = np.maximum(conv.conv2d_forward(digit, W0, cae.params_["enc.0.b"], 1, 1), 0)[0]
 print(f"feature maps of one digit: {maps.shape}; fraction of zero (ReLU-off) pixels "
       f"{np.mean(maps == 0):.2f}")
-plotting.image_grid(np.concatenate([digit[0], maps]), ncols=17,
-                    title="a test digit and its 16 first-layer feature maps",
-                    path=out("11_feature_maps.png"))
+peak = maps.max(axis=(1, 2), keepdims=True)
+shown = maps / np.where(peak > 0, peak, 1)                          # each map on its own scale
+plotting.image_grid(np.concatenate([digit[0], shown[:8], digit[0] * 0, shown[8:]]), ncols=9,
+                    vmin=0, vmax=1, title="a test digit and its 16 first-layer feature maps "
+                    "(each scaled to its maximum)", path=out("11_feature_maps.png"))
 
 # %% [markdown]
 # ## 7. The denoising convolutional autoencoder
