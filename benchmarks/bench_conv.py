@@ -24,6 +24,25 @@ recorded beside every epoch. Then it reports
 
 PyTorch is a benchmark-only tool here: npae and its tests never import it.
 
+Last run (commit of this file's addition, torch 2.13.0+cpu, ``--threads 1``, the 2-core
+machine shared with other jobs at a load average of 12-18 throughout, so each process got
+a small and varying share of a core; CPU seconds are the steadier measure):
+
+    epoch  framework  wall s  CPU s  train BCE
+      1    npae       1008.7   93.9   144.10
+      1    torch       389.8   43.6   144.26
+      2    torch       287.7   41.8   106.35
+      2    npae        754.7   84.6   106.49
+      3    npae        763.5   86.7    97.03
+      3    torch        90.0   44.1    97.52
+    npae / PyTorch: 2.59, 2.62, 8.48 in wall time; 2.15, 2.02, 1.97 in CPU time
+    (target 1.5: NOT met). Test BCE after 3 epochs: npae 93.04, PyTorch 94.39 nats
+    (difference −1.35: met). npae peak RSS 436 MiB (met). A profiled step (285 ms under
+    the profiler): GEMMs 97 ms, im2col copies 61 ms, col2im 63 ms, pooling 19 ms, padding
+    and buffers 10 ms, ReLU 8 ms, layout copies 6 ms, upsampling 4 ms, BCE 4 ms, bias
+    sums 2 ms, Adam 1 ms, the rest 10 ms: the GEMMs are a third of a step, the patch
+    copies in and out (im2col, col2im) almost half.
+
 Run from the repository root (MNIST found through NPAE_DATA):
 
     NPAE_DATA=/work/shared/data python benchmarks/bench_conv.py --threads 1
