@@ -283,8 +283,11 @@ def test_unfitted_and_wrong_size_inputs_are_refused():
 @pytest.mark.slow
 @pytest.mark.mnist
 def test_default_conv_autoencoder_learns_mnist_in_one_epoch(mnist_train):
-    """One epoch on 10,000 digits brings the test-free training BCE well below the
-    initial ≈ 543 nats (a sanity bound: the blog's model reaches ~100 nats after 50 epochs)."""
-    X = mnist_train[0][:10000]
-    m = npae.ConvAutoencoder(epochs=1, random_state=0, verbose=False).fit(X)
-    assert m.history_["loss"][-1] < 200
+    """One epoch on 10,000 digits at least halves the held-out BCE of the initial model
+    (large: the initial logits are small, so every pixel costs about log 2 nats)."""
+    X, X_held = mnist_train[0][:10000], mnist_train[0][-2000:]
+    m = npae.ConvAutoencoder(epochs=0, random_state=0, verbose=False).fit(X)
+    before = -m.score(X_held)
+    m.set_params(epochs=1).fit(X)
+    after = -m.score(X_held)
+    assert before > 400 and after < 0.5 * before, (before, after)
