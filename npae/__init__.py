@@ -9,17 +9,18 @@ import importlib
 
 from ._version import __version__
 
-from . import (anomaly, datasets, gradcheck, layers, likelihood, losses, metrics,
+from . import (anomaly, conv, datasets, gradcheck, layers, likelihood, losses, metrics,
                network, noise, optim, penalties, probe, training)
 from .gmm import GaussianMixture
 from .models import (VAE, Autoencoder, ContractiveAutoencoder,
+                     ConvAutoencoder,
                      DenoisingAutoencoder, KSparseAutoencoder, NotFittedError,
                      SparseAutoencoder, StackedAutoencoder, pca)
 from .persistence import CheckpointError, load_model as load
 from .probe import LinearProbe
 from .training import TrainingDiverged
 
-__all__ = ["Autoencoder", "CheckpointError", "ContractiveAutoencoder", "DenoisingAutoencoder",
+__all__ = ["Autoencoder", "CheckpointError", "ContractiveAutoencoder", "ConvAutoencoder", "DenoisingAutoencoder",
            "GaussianMixture", "KSparseAutoencoder", "LinearProbe", "NotFittedError",
            "SparseAutoencoder", "StackedAutoencoder", "TrainingDiverged", "VAE", "anomaly",
            "datasets", "gradcheck", "layers", "likelihood", "load", "losses", "metrics",

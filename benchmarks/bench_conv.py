@@ -1,0 +1,331 @@
+"""Benchmark: the default ConvAutoencoder (the Keras blog's) against PyTorch CPU, epoch by epoch.
+
+Setting: all 60,000 MNIST training digits, batch 128, Adam (learning rate 1e-3), float32;
+the architecture of npae.ConvAutoencoder() (npae/models/conv.py): conv3×3(1→16) relu pool;
+conv3×3(16→8) relu pool; conv3×3(8→8) relu pool ("same", 7 → 4); conv3×3(8→8) relu up;
+conv3×3(8→8) relu up; conv3×3(8→16, valid) relu up; conv3×3(16→1) + BCE on logits, summed
+over pixels and averaged over the batch. The PyTorch model is the same network
+(MaxPool2d(ceil_mode=True) is the "same" pooling) started from npae's initial kernels.
+
+This script runs two worker processes, one per framework, with the same number of BLAS /
+OpenMP threads (``--threads``), and alternates whole epochs between them (npae, torch,
+torch, npae, ...), so a change in the machine's load hits both; the load average is
+recorded beside every epoch. Then it reports
+
+1. seconds per epoch of each, and their ratio (target: npae within 1.5× of PyTorch);
+2. test BCE (nats per image on the 10,000 test digits) after ``--epochs`` epochs of each
+   (target: within 1.5 nats of PyTorch's);
+3. npae's peak RSS (its worker never imports torch; target < 1 GB at batch 128);
+4. the same GEMMs alone for one epoch — for every batch and every convolution the
+   forward W₂P, the backward GPᵀ and W₂ᵀG (conv (C5), (C7), (C8); no input gradient for
+   the first layer) at the model's shapes, into preallocated outputs — and a profile of
+   ``--profile-steps`` training steps grouped by what the time is spent on (im2col, col2im,
+   pooling, ...), which says where the rest goes.
+
+PyTorch is a benchmark-only tool here: npae and its tests never import it.
+
+Last run (commit of this file's addition, torch 2.13.0+cpu, ``--threads 1``, the 2-core
+machine shared with other jobs at a load average of 12-18 throughout, so each process got
+a small and varying share of a core; CPU seconds are the steadier measure):
+
+    epoch  framework  wall s  CPU s  train BCE
+      1    npae       1008.7   93.9   144.10
+      1    torch       389.8   43.6   144.26
+      2    torch       287.7   41.8   106.35
+      2    npae        754.7   84.6   106.49
+      3    npae        763.5   86.7    97.03
+      3    torch        90.0   44.1    97.52
+    npae / PyTorch: 2.59, 2.62, 8.48 in wall time; 2.15, 2.02, 1.97 in CPU time
+    (target 1.5: NOT met). Test BCE after 3 epochs: npae 93.04, PyTorch 94.39 nats
+    (difference −1.35: met). npae peak RSS 436 MiB (met). A profiled step (285 ms under
+    the profiler): GEMMs 97 ms, im2col copies 61 ms, col2im 63 ms, pooling 19 ms, padding
+    and buffers 10 ms, ReLU 8 ms, layout copies 6 ms, upsampling 4 ms, BCE 4 ms, bias
+    sums 2 ms, Adam 1 ms, the rest 10 ms: the GEMMs are a third of a step, the patch
+    copies in and out (im2col, col2im) almost half.
+
+Run from the repository root (MNIST found through NPAE_DATA):
+
+    NPAE_DATA=/work/shared/data python benchmarks/bench_conv.py --threads 1
+    python benchmarks/bench_conv.py --epochs 1 --n-train 6000        # quicker
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+def _mnist(split):
+    sys.path.insert(0, str(ROOT))
+    import npae
+    folder = npae.datasets.find_dataset("mnist") or npae.datasets.find_dataset(
+        "mnist", data_dir=ROOT.parent / "shared" / "data")
+    if folder is None:
+        raise SystemExit("MNIST not found: set NPAE_DATA=/path/to/data")
+    return npae.datasets.load_mnist(split, data_dir=folder)[0]
+
+
+# -- the npae worker ----------------------------------------------------------------------------
+def npae_worker(conn, n_train, batch_size):
+    import resource
+    sys.path.insert(0, str(ROOT))
+    import npae
+    from npae.training import train
+    X = _mnist("train")[:n_train]
+    X_test = _mnist("test")
+    model = npae.ConvAutoencoder(random_state=0, epochs=0, batch_size=batch_size,
+                                 verbose=False).fit(X)                # parameters, Adam, rng
+    conn.send({k: v.copy() for k, v in model.params_.items()})
+    epoch = 0
+    while True:
+        cmd = conn.recv()
+        if cmd == "epoch":
+            load, t0, c0 = _loadavg(), time.perf_counter(), time.process_time()
+            train(model, X, epochs=1, batch_size=batch_size, optimizer=model.optimizer_,
+                  rng=model._rng_, verbose=False, history=model.history_, epoch_offset=epoch)
+            epoch += 1
+            conn.send(dict(seconds=time.perf_counter() - t0, cpu=time.process_time() - c0,
+                           load_before=load, load_after=_loadavg(),
+                           train_loss=model.history_["loss"][-1]))
+        elif cmd == "test":
+            conn.send(-model.score(X_test))
+        elif cmd == "rss":
+            conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)   # MiB
+        elif cmd == "gemm":
+            conn.send(gemm_epoch(model, n_train, batch_size))
+        elif isinstance(cmd, tuple) and cmd[0] == "profile":
+            conn.send(profile_steps(model, X, batch_size, cmd[1]))
+        elif cmd == "stop":
+            return
+
+
+def _conv_gemm_shapes(model, B):
+    """(F, CK, N, needs_dX) of the three GEMMs of every convolution for a batch of B."""
+    enc, dec = model._stages(model.image_shape_)
+    X = np.zeros((B,) + model.image_shape_, dtype=np.float32)
+    caches = model._run(model.params_, enc, X)
+    caches += model._run(model.params_, dec, caches[-1].out)
+    shapes = []
+    for i, (st, c) in enumerate(zip(enc + dec, caches)):
+        k2 = model.kernel_size ** 2
+        if st.transposed:       # convᵀ: its forward is conv2d's (C8), its backward (C5), (C7)
+            shapes.append((st.n_in, st.n_out * k2, int(np.prod(c.inp.shape[2:])) * B, i > 0))
+        else:
+            shapes.append((st.n_out, st.n_in * k2, int(np.prod(c.pre.shape[2:])) * B, i > 0))
+    return shapes
+
+
+def gemm_epoch(model, n, batch_size):
+    """Seconds of one epoch's GEMMs alone: W₂P, GPᵀ and W₂ᵀG per convolution per batch."""
+    rng = np.random.default_rng(0)
+    sizes = [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+    plans = {}
+    for B in set(sizes):
+        plan = []
+        for F, CK, N, needs_dX in _conv_gemm_shapes(model, B):
+            W2 = rng.standard_normal((F, CK)).astype(np.float32)
+            P = rng.standard_normal((CK, N)).astype(np.float32)
+            G = rng.standard_normal((F, N)).astype(np.float32)
+            plan.append((W2, P, G, np.empty((F, N), np.float32), np.empty((F, CK), np.float32),
+                         np.empty((CK, N), np.float32) if needs_dX else None))
+        plans[B] = plan
+    t0 = time.perf_counter()
+    for B in sizes:
+        for W2, P, G, A, dW, dP in plans[B]:
+            np.matmul(W2, P, out=A)                                   # (C5)
+            np.matmul(G, P.T, out=dW)                                 # (C7)
+            if dP is not None:
+                if W2.shape[0] > 1:
+                    np.matmul(W2.T, G, out=dP)                        # (C8)
+                else:
+                    np.multiply(W2.T, G, out=dP)                      # (C8), as npae does
+    return time.perf_counter() - t0
+
+
+GROUPS = [  # (label, functions whose own time counts) — matched on the function's name
+    ("GEMMs (conv2d_forward, conv2d_backward, _transpose_conv: the matmul lines)",
+     ("conv2d_forward", "conv2d_backward", "_transpose_conv", "conv_transpose2d_backward")),
+    ("im2col copies (reshape of the window view)", ("reshape",)),
+    ("col2im strided adds", ("_col2im",)),
+    ("NCHW ↔ column layout copies", ("ascontiguousarray", "_columns", "_images")),
+    ("max pooling forward/backward", ("maxpool2d_forward", "maxpool2d_backward",
+                                      "_pool_input")),
+    ("upsampling forward/backward", ("upsample2d_forward", "upsample2d_backward")),
+    ("zero padding and buffers", ("_pad", "full", "zeros")),
+    ("activations (ReLU)", ("positive_part", "backward", "forward", "by_rows", "elementwise")),
+    ("loss (BCE)", ("_bce_terms", "_bce_grad", "_exp_neg_abs", "value_and_grad")),
+    ("reductions (bias sums)", ("reduce", "sum", "_sum")),
+    ("Adam", ("step", "_adam", "update")),
+]
+
+
+def profile_steps(model, X, batch_size, n_steps):
+    """Own time per function over training steps (loss_and_grads + Adam), grouped."""
+    import cProfile
+    import pstats
+    rng = np.random.default_rng(1)
+    batches = [X[rng.choice(len(X), batch_size, replace=False)] for _ in range(n_steps)]
+
+    def run():
+        for Xb in batches:
+            _, _, grads = model.loss_and_grads(Xb)
+            model.optimizer_.step(model.params_, grads)
+
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.runcall(run)
+    total = time.perf_counter() - t0
+    stats = pstats.Stats(prof).stats
+    own = {}
+    for (filename, line, name), (cc, nc, tt, ct, callers) in stats.items():
+        key = name.strip("<>").split(" of ")[0].replace("method '", "").replace("'", "")
+        key = key.replace("built-in method numpy.", "").replace("built-in method ", "")
+        own[key] = own.get(key, 0.0) + tt
+    rows, used = [], set()
+    for label, names in GROUPS:
+        t = sum(v for k, v in own.items() if k in names and k not in used)
+        used.update(k for k in own if k in names)
+        rows.append((label, t / n_steps))
+    rows.append(("everything else (Python, checks, slicing)",
+                 (sum(own.values()) - sum(t for _, t in rows) * n_steps) / n_steps))
+    return dict(total_per_step=total / n_steps, rows=rows, n_steps=n_steps)
+
+
+# -- the PyTorch worker ---------------------------------------------------------------------------
+def torch_worker(conn, n_train, batch_size, threads, init):
+    import torch
+    from torch import nn
+    torch.set_num_threads(threads)
+    X = torch.from_numpy(_mnist("train")[:n_train].reshape(-1, 1, 28, 28))
+    X_test = torch.from_numpy(_mnist("test").reshape(-1, 1, 28, 28))
+    pool = dict(kernel_size=2, ceil_mode=True)            # "same" pooling: 7 → 4
+    net = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(**pool),
+        nn.Conv2d(16, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(**pool),
+        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(**pool),
+        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2),
+        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Upsample(scale_factor=2),
+        nn.Conv2d(8, 16, 3, padding=0), nn.ReLU(), nn.Upsample(scale_factor=2),
+        nn.Conv2d(16, 1, 3, padding=1))
+    convs = [m for m in net if isinstance(m, nn.Conv2d)]
+    names = [f"enc.{i}" for i in range(3)] + [f"dec.{i}" for i in range(4)]
+    with torch.no_grad():                                 # npae's initial kernels
+        for conv, name in zip(convs, names):
+            conv.weight.copy_(torch.from_numpy(init[f"{name}.W"]))
+            conv.bias.copy_(torch.from_numpy(init[f"{name}.b"]))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    bce = nn.BCEWithLogitsLoss(reduction="sum")
+    rng = np.random.default_rng(0)
+    while True:
+        cmd = conn.recv()
+        if cmd == "epoch":
+            load, t0, c0 = _loadavg(), time.perf_counter(), time.process_time()
+            order = torch.from_numpy(rng.permutation(len(X)))
+            total = 0.0
+            for i in range(0, len(X), batch_size):
+                Xb = X[order[i:i + batch_size]]
+                loss = bce(net(Xb), Xb) / len(Xb)        # summed over pixels, mean over batch
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(Xb)
+            conn.send(dict(seconds=time.perf_counter() - t0, cpu=time.process_time() - c0,
+                           load_before=load, load_after=_loadavg(), train_loss=total / len(X)))
+        elif cmd == "test":
+            with torch.no_grad():
+                s = sum(bce(net(X_test[i:i + 1000]), X_test[i:i + 1000]).item()
+                        for i in range(0, len(X_test), 1000))
+            conn.send(s / len(X_test))
+        elif cmd == "stop":
+            return
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=1,
+                    help="BLAS/OpenMP threads of both frameworks (default 1)")
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--n-train", type=int, default=60000)
+    ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--profile-steps", type=int, default=20)
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)              # inherited by both workers
+    ctx = mp.get_context("spawn")
+    a, a_child = ctx.Pipe()
+    b, b_child = ctx.Pipe()
+    pn = ctx.Process(target=npae_worker, args=(a_child, args.n_train, args.batch_size))
+    pn.start()
+    init = a.recv()
+    pt = ctx.Process(target=torch_worker, args=(b_child, args.n_train, args.batch_size,
+                                                args.threads, init))
+    pt.start()
+    print(f"threads {args.threads}, {args.n_train} training digits, batch {args.batch_size}, "
+          f"load at start {_loadavg()}")
+    print(f"{'epoch':>5} {'framework':>9} {'seconds':>8} {'cpu s':>7} {'train BCE':>9}  load before → after")
+    results = {"npae": [], "torch": []}
+    for e in range(args.epochs):
+        order = [("npae", a), ("torch", b)] if e % 2 == 0 else [("torch", b), ("npae", a)]
+        for name, conn in order:
+            conn.send("epoch")
+            r = conn.recv()
+            results[name].append(r)
+            print(f"{e + 1:>5} {name:>9} {r['seconds']:8.1f} {r['cpu']:7.1f} "
+                  f"{r['train_loss']:9.2f}  {r['load_before']} → {r['load_after']}", flush=True)
+    a.send("test")
+    b.send("test")
+    test = {"npae": a.recv(), "torch": b.recv()}
+    b.send("stop")
+    pt.join()
+    a.send("rss")
+    rss = a.recv()
+    a.send("gemm")
+    load = _loadavg()
+    gemm = a.recv()
+    a.send(("profile", args.profile_steps))
+    prof = a.recv()
+    a.send("stop")
+    pn.join()
+
+    sec = {k: sorted(r["seconds"] for r in v) for k, v in results.items()}
+    med = {k: v[len(v) // 2] for k, v in sec.items()}
+    ratio = [n["seconds"] / t["seconds"] for n, t in zip(results["npae"], results["torch"])]
+    print(f"\nseconds per epoch (median of {args.epochs}): npae {med['npae']:.1f}, "
+          f"PyTorch {med['torch']:.1f}; npae / PyTorch per epoch pair: "
+          + ", ".join(f"{r:.2f}" for r in ratio) + "  (target ≤ 1.5)")
+    print(f"test BCE after {args.epochs} epochs: npae {test['npae']:.2f}, PyTorch "
+          f"{test['torch']:.2f} nats; difference {test['npae'] - test['torch']:+.2f} "
+          f"(target |·| ≤ 1.5)")
+    print(f"npae peak RSS (its own process, batch {args.batch_size}, MNIST loaded): {rss:.0f} MiB "
+          f"(target < 1024)")
+    print(f"the same GEMMs alone, one epoch: {gemm:.1f} s (load {load}); an npae epoch is "
+          f"{med['npae'] / gemm:.2f}× its GEMMs")
+    print(f"\nwhere a training step goes (own time per step, {prof['n_steps']} steps profiled, "
+          f"{prof['total_per_step'] * 1e3:.0f} ms per step under the profiler):")
+    for label, t in prof["rows"]:
+        print(f"  {t * 1e3:8.1f} ms  {label}")
+    if args.json:
+        args.json.write_text(json.dumps(dict(args={k: str(v) for k, v in vars(args).items()},
+                                             epochs=results, test_bce=test, rss_mib=rss,
+                                             gemm_epoch_seconds=gemm, profile=prof), indent=1))
+
+
+if __name__ == "__main__":
+    main()
