@@ -250,14 +250,25 @@ def _strip_tests(student, assignment, solutions, kept, found):
         lines = source.splitlines(keepends=True)
         cut = []
         nodes = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
-        for node in nodes:
+
+        def span(node):
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            text = "".join(lines[start - 1:node.end_lineno])
-            if node.name.startswith(("test", "Test")) and (
+            return start, "".join(lines[start - 1:node.end_lineno])
+
+        def leaks_here(node):
+            start, text = span(node)
+            return (any(start <= n <= node.end_lineno for n in leaking)
+                    or leaks.containing_formula(text, found))
+        # a helper that states an answer goes, and so does every test that uses it
+        tainted = {n.name for n in nodes if not n.name.startswith(("test", "Test"))
+                   and leaks_here(n)}
+        for node in nodes:
+            start, text = span(node)
+            helper = node.name in tainted
+            if helper or node.name.startswith(("test", "Test")) and (
                     any(_mentions(text, ex) for ex in exercises)
-                    or any(re.search(rf"\b{re.escape(g)}\b", text) for g in gone)
-                    or any(start <= n <= node.end_lineno for n in leaking)
-                    or leaks.containing_formula(text, found)):
+                    or any(re.search(rf"\b{re.escape(g)}\b", text) for g in gone | tainted)
+                    or leaks_here(node)):
                 cut.append((start, node.end_lineno, node.name))
         for start, end, name in sorted(cut, reverse=True):
             lines[start - 1:end] = [f"# {name} is not part of this assignment's npae (it "
