@@ -39,7 +39,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import layers, losses, network, noise, penalties
+from .. import conv, layers, losses, network, noise, penalties
 from ..models import vae
 from .worker import Call, Obj, Ref
 
@@ -718,3 +718,54 @@ exercise(
              ("GaussianMixture.score", "X = self._check_X(X)\n"
               "return self._e_step(X, self.weights_, self.means_, self.cholesky_)[1]")),
     leak_state=_gmm_fitted)
+
+
+# -- convolutional: pooling and upsampling ------------------------------------------------
+
+def _pool_case(rng, shape=(2, 2, 5, 4), padding="valid"):
+    """Distinct values at least 0.04 apart, so no block has a tie within the checker's
+    stencil (±2ε = ±2e-3): max pooling is smooth there. Rows 5 → 2 blocks drop the last
+    row ("valid"); 'same' pads the ragged edge instead."""
+    n = int(np.prod(shape))
+    X = (rng.permutation(n) * 0.05 + rng.uniform(0.0, 0.01, n)).reshape(shape) - 0.025 * n
+    return dict(X=X, padding=padding)
+
+
+def _pool_tie_case(rng):
+    c = _pool_case(rng, (1, 2, 4, 4))
+    X = c["X"]
+    X[:, :, 1, 1] = X[:, :, 0, 0] = X[:, :, :2, :2].max() + 1.0      # a tie in block (0, 0)
+    return c
+
+
+exercise(
+    id="npae.conv:maxpool2d_backward", equations="conv (M1)-(M3)",
+    summary="∂L/∂X of k × k max pooling (k = 2), 'valid' or 'same'",
+    cases=(Case("random", _pool_case),
+           Case("'same' padding (7 → 4)", lambda rng: _pool_case(rng, (2, 1, 7, 7), "same"))),
+    oracle=lambda c: ((lambda X: conv.maxpool2d_forward(X, 2, c["padding"])), [c["X"]], ["X"]),
+    call=lambda c, G: Call("npae.conv:maxpool2d_backward", (G, c["X"], 2, c["padding"])),
+    grads=lambda out, c, G: (out,),
+    hidden=(Check("a tie: only the first maximum (row-major) gets the gradient",
+                  _pool_tie_case, _same),),
+    tags=("M3",),
+    latex=r"A_{ncij} = \max_{u,v<k} X_{n,c,ki+u,kj+v}; \qquad \text{given } "
+          r"\frac{\partial \mathcal{L}}{\partial A}, \text{ derive } "
+          r"\frac{\partial \mathcal{L}}{\partial X}")
+
+
+def _upsample_case(rng):
+    return dict(X=rng.standard_normal((2, 3, 3, 4)))
+
+
+exercise(
+    id="npae.conv:upsample2d_backward", equations="conv (U1)-(U2)",
+    summary="∂L/∂X of nearest-neighbour upsampling by k = 2",
+    cases=(Case("random", _upsample_case),),
+    oracle=lambda c: ((lambda X: conv.upsample2d_forward(X, 2)), [c["X"]], ["X"]),
+    call=lambda c, G: Call("npae.conv:upsample2d_backward", (G, 2)),
+    grads=lambda out, c, G: (out,),
+    tags=("U2",),
+    latex=r"A_{n,c,ki+u,kj+v} = X_{ncij} \ (u, v < k); \qquad \text{given } "
+          r"\frac{\partial \mathcal{L}}{\partial A}, \text{ derive } "
+          r"\frac{\partial \mathcal{L}}{\partial X}")

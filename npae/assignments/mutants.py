@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..conv import maxpool2d_forward
 from ..gmm import _log_gaussian
 from ..layers import dense_backward, logsumexp, sigmoid
 from ..network import accumulate
@@ -429,3 +430,62 @@ def e_step_wrong_axis(self, X, weights, means, chol):
     log_joint = np.log(weights) + _log_gaussian(X, means, chol, self.covariance_type)
     log_px = logsumexp(log_joint, axis=0)
     return log_joint - log_px[None, :], float(np.mean(logsumexp(log_joint, axis=1)))
+
+
+# -- convolutional: pooling and upsampling ------------------------------------------------
+
+def _blocks(dA, k):
+    """dA (B, C, Ho, Wo) copied onto every entry of its k × k block."""
+    return np.repeat(np.repeat(dA, k, axis=2), k, axis=3)
+
+
+def _pool_shape(dX_blocks, X):
+    dX = np.zeros(X.shape, dtype=dX_blocks.dtype)
+    h, w = min(X.shape[2], dX_blocks.shape[2]), min(X.shape[3], dX_blocks.shape[3])
+    dX[:, :, :h, :w] = dX_blocks[:, :, :h, :w]
+    return dX
+
+
+@mutant("npae.conv:maxpool2d_backward", "conv (M3): the gradient goes to the block's maximum "
+        "only, not to every entry of the block")
+def pool_every_entry(dA, X, size=2, padding="valid"):
+    return _pool_shape(_blocks(dA, size), X)
+
+
+@mutant("npae.conv:maxpool2d_backward", "conv (M3): the gradient goes to where the maximum "
+        "is, which moves from block to block, not to a fixed entry")
+def pool_fixed_entry(dA, X, size=2, padding="valid"):
+    k = size
+    blocks = np.zeros(dA.shape[:2] + (dA.shape[2] * k, dA.shape[3] * k), dtype=dA.dtype)
+    blocks[:, :, ::k, ::k] = dA
+    return _pool_shape(blocks, X)
+
+
+@mutant("npae.conv:maxpool2d_backward", "conv (M3): max pooling is not an average: the "
+        "gradient is not shared out over the block")
+def pool_mean(dA, X, size=2, padding="valid"):
+    return _pool_shape(_blocks(dA, size) / size ** 2, X)
+
+
+@mutant("npae.conv:maxpool2d_backward", "conv (M3): at a tie one entry gets the gradient "
+        "(the first maximum in row-major order), not every tied one")
+def pool_every_tie(dA, X, size=2, padding="valid"):
+    A = maxpool2d_forward(X, size, padding)
+    k = size
+    Xp = np.full(X.shape[:2] + (A.shape[2] * k, A.shape[3] * k), -np.inf)
+    h, w = min(X.shape[2], Xp.shape[2]), min(X.shape[3], Xp.shape[3])
+    Xp[:, :, :h, :w] = X[:, :, :h, :w]
+    return _pool_shape(_blocks(dA, k) * (Xp == _blocks(A, k)), X)
+
+
+@mutant("npae.conv:upsample2d_backward", "conv (U2): each input pixel was copied to k² "
+        "outputs, and a copy's gradients add up: not an average")
+def upsample_mean(dA, size=2):
+    B, C, H, W = dA.shape
+    return dA.reshape(B, C, H // size, size, W // size, size).mean(axis=(3, 5))
+
+
+@mutant("npae.conv:upsample2d_backward", "conv (U2): every output of a block depends on its "
+        "input pixel, not one of them")
+def upsample_one_entry(dA, size=2):
+    return dA[:, :, ::size, ::size].copy()
