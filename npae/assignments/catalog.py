@@ -390,7 +390,8 @@ exercise(
     hidden=(Check("codes exactly 0 (the subgradient at the kink)", _l1_zeros, _zero_at_zero),),
     factors=lambda c: {"λ": c["lam"]},
     latex=r"R = \lambda \frac{1}{B} \sum_n \sum_j |h_{nj}|, \qquad \text{derive } "
-          r"\frac{\partial R}{\partial h_{nj}} \text{ (a subgradient, 0 at } h_{nj} = 0)")
+          r"\frac{\partial R}{\partial h_{nj}} \text{ (a subgradient, 0 at } h_{nj} = 0)",
+    answer_tags={"npae/models/conv.py": ("B4",)})
 
 
 def _sigmoid_codes(rng, shape, mean=-1.0):

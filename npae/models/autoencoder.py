@@ -51,8 +51,8 @@ noise="masking")``). With ν the step's noise drawn by ``sample_noise`` (npae.no
 
 and the backward pass gains, in this order (npae.penalties derives each term):
 
-    (B8)  dz += ∂R_sp/∂z = (λ_s/B) sign(z)   or   (1/B) β [−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)]
-                                             (penalties (P4) or (P7)-(P8))
+    (B8)  dz += ∂R_sp/∂z = (1/B) β [−ρ/ρ̂_j + (1−ρ)/(1−ρ̂_j)]   KL sparsity, penalties (P7)-(P8);
+          for the L1 penalty its subgradient instead, penalties (P4)
     (B9)  dh_L = dz ⊙ S                      only the k kept units pass a gradient
     (B10) dh_L += ∂R_c/∂h = (2λ_c/B) σ' q (1 − 2h),  σ' = h(1 − h), q_j = Σ_i W_ij²;
           then (B4) carries dh_L down the encoder (through σ' into W, b and X̃)
