@@ -124,7 +124,12 @@ def _bce_terms(A, X, E):
 
 
 def _bce_grad(A, X, E, B):
-    """(B3) (σ(A) − X) / B, with σ(A) = max(E, 1[A ≥ 0]) / (1 + E) as npae.layers.sigmoid."""
+    """∂L/∂A of the batch-mean Bernoulli loss, with E = e^{−|A|}:
+
+        (B3)  ∂L/∂A = (σ(A) − X) / B
+
+    σ(A) = max(E, 1[A ≥ 0]) / (1 + E) as npae.layers.sigmoid.
+    """
     sigma = np.maximum(E, A >= 0) / (1.0 + E)
     return (sigma - X) / B
 

@@ -143,7 +143,10 @@ def l1_activity(h, lam):
 
 
 def l1_activity_grad(h, lam):
-    """(P4) ∂R/∂h = (λ/B) sign(h), (B, H); the subgradient 0 at h = 0."""
+    """∂R/∂h (B, H) of the L1 activity penalty (P3), taking the subgradient 0 at h = 0:
+
+        (P4)  ∂R/∂h = (λ/B) sign(h)
+    """
     B = h.shape[0]
     return (lam / B) * np.sign(h)                    # (P4) 1/B of the batch mean, once
 
