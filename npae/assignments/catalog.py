@@ -225,7 +225,8 @@ exercise(
     tags=("B1", "B2", "B3"),
     latex=r"A = X W + \mathbf{1} b^\top \quad (B, n_\text{out}); \qquad \text{given } "
           r"\frac{\partial L}{\partial A}, \text{ derive } \frac{\partial L}{\partial X},\ "
-          r"\frac{\partial L}{\partial W},\ \frac{\partial L}{\partial b}")
+          r"\frac{\partial L}{\partial W},\ \frac{\partial L}{\partial b}",
+    answer_tags={"npae/models/autoencoder.py": ("B2", "B4")})
 
 
 def _activation(cls, forward, draw_sd=1.5, redact=(), uses=(), latex=""):
@@ -564,7 +565,8 @@ exercise(
     call=_tied_call, grads=_tied_grads, tags=("B1", "B2", "B3"),
     latex=r"A_l = H_{l-1} W_l + b_l, \quad H_l = f_l(A_l); \qquad \text{given } dH_L "
           r"\text{, derive } dA_l,\ dW_l,\ db_l,\ dH_{l-1} \text{ for } l = L, \dots, 1, "
-          r"\text{ a weight shared by two layers getting both contributions}")
+          r"\text{ a weight shared by two layers getting both contributions}",
+    answer_tags={"npae/models/autoencoder.py": ("B2", "B4")})
 
 
 # -- VAE ---------------------------------------------------------------------------------
