@@ -3,9 +3,10 @@ from .autoencoder import Autoencoder, pca
 from .base import BaseModel, NotFittedError
 from .regularized import (ContractiveAutoencoder, DenoisingAutoencoder, KSparseAutoencoder,
                           SparseAutoencoder)
+from .recommend import EASE, MultDAE, MultVAE, Popularity
 from .stacked import StackedAutoencoder
 from .vae import VAE
 
 __all__ = ["Autoencoder", "BaseModel", "ContractiveAutoencoder", "DenoisingAutoencoder",
-           "KSparseAutoencoder", "NotFittedError", "SparseAutoencoder", "StackedAutoencoder",
+           "EASE", "KSparseAutoencoder", "MultDAE", "MultVAE", "NotFittedError", "Popularity", "SparseAutoencoder", "StackedAutoencoder",
            "VAE", "pca"]
