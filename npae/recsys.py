@@ -86,13 +86,15 @@ def strong_generalization_split(users, items, n_heldout_users, heldout_fraction=
 
     ``n_heldout_users`` users for validation and as many for test (before dropping the
     held-out users left without a held-out click); ``heldout_fraction`` of each held-out
-    user's clicks are ranked. Seeded by ``random_state``; returns a :class:`Split`.
+    user's clicks are ranked. A repeated (user, item) pair is one click. Seeded by ``random_state``; returns a :class:`Split`.
     """
     users, items = np.asarray(users).ravel(), np.asarray(items).ravel()
     if users.shape != items.shape or users.size == 0:
         raise ValueError(f"users and items must be non-empty and of equal length, got "
                          f"{users.shape[0]} and {items.shape[0]}")
     frac = check_scalar(heldout_fraction, "heldout_fraction", 0, 1, True, True)
+    pairs = np.unique(np.stack([users, items], axis=1), axis=0)        # a click counts once
+    users, items = pairs[:, 0], pairs[:, 1]
     uid = np.unique(users)
     check_positive_int(n_heldout_users, "n_heldout_users", maximum=max((len(uid) - 1) // 2, 1))
     rng = np.random.default_rng(random_state)
