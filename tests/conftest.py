@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from npae.datasets import find_dataset, load_mnist
+from npae.datasets.movielens import find_movielens
 
 # shared/ sits beside the repository on developer machines and in CI.
 _SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -23,3 +24,13 @@ def mnist_dir():
 def mnist_train(mnist_dir):
     """``(X, y)`` of MNIST train, float32 in [0, 1]; shared by all tests: do not modify."""
     return load_mnist("train", data_dir=mnist_dir)
+
+
+@pytest.fixture(scope="session")
+def ml100k():
+    """Folder holding MovieLens-100K's u.data: the usual search order, then ../shared/data."""
+    folder = find_movielens("ml-100k") or find_movielens("ml-100k", data_dir=_SHARED_DATA)
+    if folder is None:
+        pytest.skip("MovieLens-100K not found: set NPAE_DATA or call "
+                    "npae.datasets.load_movielens('ml-100k', download=True)")
+    return folder
