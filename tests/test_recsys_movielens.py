@@ -48,7 +48,8 @@ def test_ml20m_csv_with_header_and_half_stars(tmp_path):
 def test_a_corrupt_ml100k_download_is_refused_and_leaves_nothing(tmp_path):
     zpath = _zip(tmp_path, "ml-100k", {"u.data": "1\t2\t3\t4\n"})
     with pytest.raises(OSError, match="SHA-256"):
-        load_movielens("ml-100k", data_dir=tmp_path / "d", download=True, url=zpath.as_uri(), progress=False)
+        load_movielens("ml-100k", data_dir=tmp_path / "d", download=True, url=zpath.as_uri(),
+                       progress=False)
     assert not any((tmp_path / "d" / "ml-100k").iterdir())
 
 
@@ -68,7 +69,8 @@ def test_ml100k_clicks_match_the_published_counts(ml100k):
 
 def test_ml100k_download_of_the_real_file_passes_its_checksum(ml100k, tmp_path):
     zpath = _zip(tmp_path, "ml-100k", {"u.data": (ml100k / "u.data").read_bytes()})
-    r = load_movielens("ml-100k", data_dir=tmp_path / "d", download=True, url=zpath.as_uri(), progress=False)
+    r = load_movielens("ml-100k", data_dir=tmp_path / "d", download=True, url=zpath.as_uri(),
+                       progress=False)
     assert len(r) == 100_000
 
 
