@@ -13,12 +13,28 @@ and keeps them in a :class:`CSRRows` record. Training and scoring ask it for the
 rows of one minibatch, (B, D), which is all a step ever holds in memory; every model
 then runs exactly as on a dense array, so a CSR matrix and its dense copy train to the
 same bits. Duplicate entries (a non-canonical CSR) are summed, as ``toarray`` does.
+
+A first layer that skips the zeros. For a batch X (B, D) with nnz nonzero entries
+(x_nj at rows n, columns j), the first layer's two products touch only them:
+
+    (S1)  (X W)_n = Σ_{j: x_nj ≠ 0} x_nj W_j              nnz · n_out multiply-adds, not B·D·n_out
+    (S2)  (Xᵀ dA)_j = Σ_{n: x_nj ≠ 0} x_nj dA_n           the rows of dW of columns seen in the batch
+
+On MovieLens-20M's shape (0.36% nonzero) each replaces a 500 × 20,108 × 600 dense product
+(6 GFLOP) by about 37,000 · 600 multiply-adds. Used by the VAE when fewer than
+:data:`SPARSE_DENSITY` of a batch's encoder inputs are nonzero (decided on the dense
+batch, so a CSR matrix and its dense copy take the same path); the results equal the
+dense products up to the order of the float sums.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CSRRows", "as_rows", "is_sparse", "take_rows"]
+__all__ = ["CSRRows", "SPARSE_DENSITY", "as_rows", "is_sparse", "nonzeros", "sparse_matmul",
+           "sparse_t_matmul", "take_rows"]
+
+#: the first layer skips zeros (S1)-(S2) when fewer than this fraction of inputs are nonzero
+SPARSE_DENSITY = 0.05
 
 
 def is_sparse(X):
@@ -98,3 +114,31 @@ def as_rows(X, name="X", dtype=None, n_features=None):
 def take_rows(X, idx):
     """Rows ``idx`` of ``X`` as a dense array: ``X[idx]``, or densified from a CSRRows."""
     return X.rows(idx) if isinstance(X, CSRRows) else X[idx]
+
+
+def nonzeros(X):
+    """``(rows, cols, values)`` of the nonzero entries of a dense batch, row by row."""
+    rows, cols = np.nonzero(X)
+    return rows, cols, X[rows, cols]
+
+
+def sparse_matmul(nz, W, n_rows):
+    """(S1) X W from X's nonzeros ``nz`` (rows ascending, as ``nonzeros`` gives), (B, n_out)."""
+    rows, cols, vals = nz
+    out = np.zeros((n_rows, W.shape[1]), dtype=W.dtype)
+    if rows.size:
+        present, starts = np.unique(rows, return_index=True)
+        out[present] = np.add.reduceat(W[cols] * vals[:, None], starts, axis=0)   # (S1)
+    return out
+
+
+def sparse_t_matmul(nz, dA, n_cols):
+    """(S2) Xᵀ dA from X's nonzeros ``nz``, (D, n_out); zero rows for unseen columns."""
+    rows, cols, vals = nz
+    out = np.zeros((n_cols, dA.shape[1]), dtype=dA.dtype)
+    if rows.size:
+        order = np.argsort(cols, kind="stable")
+        seen, starts = np.unique(cols[order], return_index=True)
+        terms = dA[rows[order]] * vals[order][:, None]                              # (nnz, n_out)
+        out[seen] = np.add.reduceat(terms, starts, axis=0)                          # (S2)
+    return out

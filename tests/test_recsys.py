@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import npae
+from npae.gradcheck import check_model
 from npae.recsys import (clicks_from_ratings, ndcg_at_k, recall_at_k,
                          strong_generalization_split, top_k)
 from npae.sparse import CSRRows, as_rows
@@ -194,3 +195,27 @@ def test_popularity_ranks_by_training_counts():
     order = np.argsort(-X.sum(0), kind="stable")
     rec = pop.recommend(np.eye(12)[:1] * 0 + np.eye(12)[[order[0]]], k=3)
     assert rec[0].tolist() == [i for i in order if i != order[0]][:3]
+
+
+def test_sparse_first_layer_equals_the_dense_products_and_passes_the_gradient_check(
+        monkeypatch):
+    """npae.sparse (S1)-(S2): below SPARSE_DENSITY the VAE's first layer skips zeros; its
+    step equals the dense step up to the order of float sums, and its parameter
+    gradients pass the float64 check (tanh is smooth, ε and the dropout mask are fixed;
+    the input check is left to the dense tests: a step of ±eps would make zeros negative)."""
+    import npae.models.vae as vae_module
+    rng = np.random.default_rng(8)
+    X = (rng.random((8, 300)) < 0.02).astype(float)
+    X[np.arange(8), np.arange(8)] = 1
+    model = npae.MultVAE(hidden_layer_sizes=(7,), latent_dim=3, weight_decay=0.01,
+                         dtype="float64").initialize(300, 0)
+    noise = model.sample_noise(X, np.random.default_rng(9))
+    assert model.forward(X, noise).nz is not None                   # the sparse path
+    loss, _, grads = model.loss_and_grads(X, noise)
+    check_model(model, X, noise=noise, include_input=False)
+    monkeypatch.setattr(vae_module, "SPARSE_DENSITY", 0.0)          # force the dense path
+    assert model.forward(X, noise).nz is None
+    loss_d, _, grads_d = model.loss_and_grads(X, noise)
+    assert loss == pytest.approx(loss_d, rel=1e-13)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], grads_d[name], rtol=1e-11, atol=1e-15)

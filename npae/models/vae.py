@@ -168,6 +168,7 @@ from ..network import Layer, LayerCache, backprop_layers, run_layers
 from ..noise import NOISES, get_noise
 from ..normalization import check_normalization, l2_normalize, l2_normalize_backward
 from ..penalties import weight_decay, weight_decay_grad
+from ..sparse import SPARSE_DENSITY, nonzeros, sparse_matmul, sparse_t_matmul
 from ..training import TrainingDiverged
 from .base import BaseModel
 
@@ -285,6 +286,7 @@ class VAEForward:
     logits: np.ndarray       # (F7) A'                                               (B, D)
     recon: np.ndarray        # (F8) recon_n; None in a Bernoulli step (the loss's own) (B,)
     kl: np.ndarray           # (F9) KL_n                                             (B,)
+    nz: tuple = None         # the encoder input's nonzeros when its first layer skips zeros
 
 
 class VAE(BaseModel):
@@ -603,7 +605,14 @@ class VAE(BaseModel):
         ``X_in`` is the encoder's input X̃ of (F0) (default X); X is the target."""
         enc, mu_layer, logvar_layer, dec = self._layers()
         X_in = X if X_in is None else X_in
-        enc_caches = run_layers(params, enc, X_in)                          # (F1)
+        nz = None
+        if enc and np.count_nonzero(X_in) < SPARSE_DENSITY * X_in.size:    # e.g. clicks
+            nz = nonzeros(X_in)
+            a1 = sparse_matmul(nz, params[enc[0].W], X_in.shape[0]) + params[enc[0].b]  # sparse (S1)
+            first = LayerCache(inp=X_in, pre=a1, out=enc[0].activation.forward(a1))
+            enc_caches = [first] + run_layers(params, enc[1:], first.out)   # (F1)
+        else:
+            enc_caches = run_layers(params, enc, X_in)                      # (F1)
         h = enc_caches[-1].out if enc_caches else X_in                      # (B, n_L)
         mu_cache = run_layers(params, [mu_layer], h)[0]                     # (F2)
         logvar_cache = run_layers(params, [logvar_layer], h)[0]             # (F3) a_v
@@ -616,7 +625,7 @@ class VAE(BaseModel):
         recon = self._recon_per_example(params, logits, X) if recon else None  # (F8) (B,)
         kl = kl_divergence(mu, logvar)                                      # (F9) (B,)
         return VAEForward(X, enc_caches, h, mu_cache, logvar_cache, mu, logvar, std, eps, z,
-                          dec_caches, logits, recon, kl)
+                          dec_caches, logits, recon, kl, nz)
 
     def _forward_backward(self, params, X, noise, terms, need_grads, need_input_grad):
         self._validate_hyperparameters()
@@ -674,7 +683,15 @@ class VAE(BaseModel):
         dh_mu = backprop_layers(params, [mu_layer], [f.mu_cache], d_mu, grads, need_dh)  # (B7)
         dh_v = backprop_layers(params, [logvar_layer], [f.logvar_cache], d_av, grads, need_dh)
         dh = dh_mu + dh_v if need_dh else None                              # (B8) two heads
-        dX = backprop_layers(params, enc, f.enc, dh, grads, need_input_grad) if enc else dh  # (B9)
+        if f.nz is not None:                # (B9) with the first layer's dW by npae.sparse (S2)
+            dh1 = backprop_layers(params, enc[1:], f.enc[1:], dh, grads) if len(enc) > 1 else dh
+            first, W1 = f.enc[0], params[enc[0].W]
+            da1 = enc[0].activation.backward(dh1, first.pre, first.out)
+            grads[enc[0].W] = sparse_t_matmul(f.nz, da1, W1.shape[0])      # (S2) (D, n_1)
+            grads[enc[0].b] = da1.sum(axis=0)
+            dX = da1 @ W1.T if need_input_grad else None
+        else:
+            dX = backprop_layers(params, enc, f.enc, dh, grads, need_input_grad) if enc else dh  # (B9)
         if need_input_grad and not binarized:
             dX = dX if corruption is None else corruption.backward(dX)      # (B0) noise (D8)
             if norms is not None:
