@@ -219,3 +219,15 @@ def test_sparse_first_layer_equals_the_dense_products_and_passes_the_gradient_ch
     assert loss == pytest.approx(loss_d, rel=1e-13)
     for name in grads:
         np.testing.assert_allclose(grads[name], grads_d[name], rtol=1e-11, atol=1e-15)
+
+
+@pytest.mark.parametrize("cls, base", [(npae.MultDAE, npae.Autoencoder), (npae.MultVAE, npae.VAE)])
+def test_presets_only_change_defaults_and_round_trip_through_a_checkpoint(cls, base, tmp_path):
+    assert set(cls().get_params()) == set(base().get_params())
+    X = _clicks(20, 15, 7)
+    kw = dict(hidden_layer_sizes=(5,), epochs=1, batch_size=10, random_state=0, verbose=False)
+    model = cls(**kw).fit(X)
+    model.save(tmp_path / "m.npz")
+    loaded = npae.load(tmp_path / "m.npz")
+    assert type(loaded) is cls and loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.recommend(X, k=4), model.recommend(X, k=4))
