@@ -112,10 +112,10 @@ from ..losses import get_loss
 from ..network import Layer, backprop_layers, run_layers
 from ..noise import NOISES, get_noise
 from ..normalization import check_normalization, l2_normalize, l2_normalize_backward
-from ..sparse import CSRRows
 from ..penalties import (contractive, contractive_grad, kl_sparsity, kl_sparsity_grad,
                          l1_activity, l1_activity_grad, top_k_mask, weight_decay,
                          weight_decay_grad)
+from ..sparse import CSRRows
 from .base import BaseModel, NotFittedError
 
 SPARSITIES = ("l1", "kl")

@@ -166,6 +166,8 @@ class BaseModel(Estimator):
               on_epoch_end=ranking)
         if ranking is not None:
             self.best_epoch_ = ranking.restore_best(self)
+        elif hasattr(self, "best_epoch_"):          # from an earlier fit that ranked
+            del self.best_epoch_
         return self
 
     def _check_fit_X(self, X, name, n_features=None):
