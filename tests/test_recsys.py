@@ -205,14 +205,14 @@ def test_sparse_first_layer_equals_the_dense_products_and_passes_the_gradient_ch
     the input check is left to the dense tests: a step of ±eps would make zeros negative)."""
     import npae.models.vae as vae_module
     rng = np.random.default_rng(8)
-    X = (rng.random((8, 300)) < 0.02).astype(float)
+    X = (rng.random((8, 1000)) < 0.004).astype(float)              # < 1% nonzero
     X[np.arange(8), np.arange(8)] = 1
     model = npae.MultVAE(hidden_layer_sizes=(7,), latent_dim=3, weight_decay=0.01,
-                         dtype="float64").initialize(300, 0)
+                         dtype="float64").initialize(1000, 0)
     noise = model.sample_noise(X, np.random.default_rng(9))
     assert model.forward(X, noise).nz is not None                   # the sparse path
     loss, _, grads = model.loss_and_grads(X, noise)
-    check_model(model, X, noise=noise, include_input=False)
+    check_model(model, X, noise=noise, include_input=False, directions=8)  # (1000, 7) arrays
     monkeypatch.setattr(vae_module, "SPARSE_DENSITY", 0.0)          # force the dense path
     assert model.forward(X, noise).nz is None
     loss_d, _, grads_d = model.loss_and_grads(X, noise)

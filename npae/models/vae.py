@@ -59,7 +59,7 @@ Forward pass for a batch X (B, D), with ε (B, H) passed in through ``noise``:
                                          c only with ``noise`` (e.g. dropout, noise (D7));
                                          else X̃ = X. The target of (F8) stays X.
     (F1)  h = encoder(X̃)                dense layers of npae.network, (B, n_L); h = X̃ when
-                                         hidden_layer_sizes is empty; when fewer than 5% of X̃
+                                         hidden_layer_sizes is empty; when fewer than 1% of X̃
                                          is nonzero (clicks) the first layer's X̃ W and
                                          X̃ᵀ dA skip the zeros (npae.sparse (S1)-(S2))
     (F2)  μ = h W_μ + b_μ                                                        (B, H)
