@@ -30,6 +30,23 @@ log σ(a) = −inf once σ(a) is 0: below a ≈ −709.8 (float64) when σ is co
 1/(1 + e^{−a}), where e^{−a} overflows — the only overflow — and below ≈ −745 (float64)
 / −104 (float32) with npae's stable sigmoid.
 
+Multinomial output (softmax over the D features, Liang et al. 2018): row n of X holds
+counts x_ni ≥ 0 (clicks of user n on item i), N_n = Σ_i x_ni of them, each drawn from
+the categorical distribution softmax(A_n). Up to the multinomial coefficient (constant
+in A), the negative log-likelihood of row n is −Σ_i x_ni log softmax(A_n)_i:
+
+    (F5)  lse(a) = m + log Σ_i e^{a_i − m},   m = max_i a_i      log-sum-exp, one per row
+    (F6)  x̂_n = softmax(A_n) = e^{A_n − lse(A_n)}
+    (F7)  ℒ = −(1/B) Σ_n Σ_i x_ni log softmax(A_n)_i = (1/B) Σ_n [N_n lse(A_n) − Σ_i x_ni A_ni]
+    (B5)  ∂ℒ/∂A_ni = (N_n softmax(A_n)_i − x_ni) / B           since ∂lse(a)/∂a_i = softmax(a)_i
+    (B6)  ∂ℒ/∂x_ni = −log softmax(A_n)_i / B = (lse(A_n) − A_ni) / B
+
+(B5) is (N_n x̂ − x)/B, not (x̂ − x)/B: the Bernoulli and Gaussian shortcut "prediction
+minus target" holds only when each row's counts sum to 1. Subtracting m in (F5) makes
+every exponent ≤ 0, so nothing overflows and the largest term is e^0 = 1 (the sum is
+in [1, D]): log softmax = A − lse(A) is finite for logits of ±1e4 in float32, where
+e^{1e4} as written in (F6) would be inf and inf/inf NaN.
+
 The 1/B of the batch mean enters here, at the top of the backward chain, once.
 """
 from __future__ import annotations
@@ -114,6 +131,58 @@ class BernoulliLoss:
         return check_unit_interval(X, name)
 
 
+class MultinomialLoss:
+    """Multinomial negative log-likelihood on logits, with x̂ = softmax(A); counts X ≥ 0."""
+
+    name = "multinomial"
+
+    @staticmethod
+    def log_softmax(A):
+        """log softmax(A) = A − lse(A) per row, (B, D), stable by (F5)."""
+        m = np.max(A, axis=-1, keepdims=True)                             # (B, 1)
+        lse = m + np.log(np.sum(np.exp(A - m), axis=-1, keepdims=True))   # (F5) (B, 1)
+        return A - lse
+
+    @staticmethod
+    def mean(A):
+        return np.exp(MultinomialLoss.log_softmax(A))                     # (F6) (B, D)
+
+    @staticmethod
+    def per_example(A, X):
+        return -np.sum(X * MultinomialLoss.log_softmax(A), axis=-1)       # (F7) before the mean, (B,)
+
+    @staticmethod
+    def value(A, X):
+        return float(-np.sum(X * MultinomialLoss.log_softmax(A)) / A.shape[0])   # (F7)
+
+    @staticmethod
+    def grad(A, X):
+        return MultinomialLoss.value_and_grad(A, X)[1]                    # (B5) (B, D)
+
+    @staticmethod
+    def value_and_grad(A, X, grad=True):
+        """(F7) and, if ``grad``, (B5) (else None), from one log-softmax."""
+        B = A.shape[0]
+        log_p = MultinomialLoss.log_softmax(A)                            # (F5)-(F6) (B, D)
+        value = float(-np.sum(X * log_p) / B)                             # (F7)
+        if not grad:
+            return value, None
+        N = np.sum(X, axis=1, keepdims=True)                              # N_n (B, 1)
+        return value, (N * np.exp(log_p) - X) / B                         # (B5) (B, D)
+
+    @staticmethod
+    def target_grad(A, X):
+        return -MultinomialLoss.log_softmax(A) / A.shape[0]               # (B6)
+
+    @staticmethod
+    def check_targets(X, name="X"):
+        lo = float(np.min(X))
+        if lo < 0.0:
+            raise ValueError(f"{name} must be counts >= 0 for a multinomial loss (e.g. 0/1 "
+                             f"clicks), got a minimum of {lo:g}")
+        return X
+
+
 def _exp_neg_abs(A):
     return np.exp(-np.abs(A))                              # E = e^{−|A|}
 
@@ -134,7 +203,7 @@ def _bce_grad(A, X, E, B):
     return (sigma - X) / B
 
 
-LOSSES = {cls.name: cls for cls in (GaussianLoss, BernoulliLoss)}
+LOSSES = {cls.name: cls for cls in (GaussianLoss, BernoulliLoss, MultinomialLoss)}
 
 
 def get_loss(name, argument="output"):

@@ -8,7 +8,7 @@ differentiable in x.
 
 Notation (docs/notation.md): X (B, D) the clean batch, X̃ (B, D) the corrupted one, p a
 probability, s ≥ 0 the corruption's standard deviation, [lo, hi] the data range. Tags
-(D1)-(D6) are this module's; cited from elsewhere they read "noise (D3)". "A fraction
+(D1)-(D8) are this module's; cited from elsewhere they read "noise (D3)". "A fraction
 p of the entries" below means each entry independently with probability p: the
 fraction in one batch is p only in expectation (it is Binomial(B·D, p) / (B·D)).
 
@@ -21,6 +21,17 @@ Masking noise, m ~ Bernoulli(1 − p) drawn once (each entry dropped with probab
 
     (D3)  X̃ = X ⊙ m                                       each pixel set to 0 with probability p
     (D4)  ∂ℒ/∂X = ∂ℒ/∂X̃ ⊙ m                               dropped entries do not depend on x
+
+Dropout noise, m ~ Bernoulli(1 − p) drawn once, the kept entries scaled up (inverted
+dropout, Srivastava et al. 2014; the input dropout of Mult-DAE/Mult-VAE, Liang et al. 2018):
+
+    (D7)  X̃ = X ⊙ m / (1 − p)                              0 w.p. p, else x / (1 − p)
+    (D8)  ∂ℒ/∂X = ∂ℒ/∂X̃ ⊙ m / (1 − p)
+
+The scale keeps every entry's expectation: E[x̃] = (1 − p) · x / (1 − p) = x, so at
+test time (no corruption) the encoder sees inputs of the size it was trained on.
+Masking (D3) is the same draw without the scale. p = 1 would drop everything and
+divide by zero: p must lie in [0, 1).
 
 Salt-and-pepper noise, r ~ Bernoulli(p) marks the replaced entries and, for each,
 v = lo or hi with probability ½ each, drawn once:
@@ -37,7 +48,9 @@ X̃ = X ⊙ keep + offset; they are written separately so each reads like its eq
 
 References: P. Vincent, H. Larochelle, Y. Bengio, P.-A. Manzagol, "Extracting and
 composing robust features with denoising autoencoders", ICML 2008; Vincent et al.,
-"Stacked denoising autoencoders", JMLR 11, 2010, §4.2 (the three corruptions).
+"Stacked denoising autoencoders", JMLR 11, 2010, §4.2 (the three corruptions);
+N. Srivastava et al., "Dropout", JMLR 15, 2014; D. Liang, R. G. Krishnan, M. D. Hoffman,
+T. Jebara, "Variational autoencoders for collaborative filtering", WWW 2018, §2.2.
 """
 from __future__ import annotations
 
@@ -47,7 +60,7 @@ import numpy as np
 
 from ._validation import check_array, check_scalar
 
-__all__ = ["GaussianNoise", "MaskingNoise", "SaltAndPepperNoise", "NOISES", "sample_noise",
+__all__ = ["GaussianNoise", "MaskingNoise", "DropoutNoise", "SaltAndPepperNoise", "NOISES", "sample_noise",
            "get_noise"]
 
 
@@ -100,6 +113,34 @@ class MaskingNoise:
 
 
 @dataclass(frozen=True)
+class DropoutNoise:
+    """Inverted dropout x̃ = x ⊙ m / (1 − p): ``mask`` (B, D) of 0/1 (each entry 0 w.p. p)
+    and ``p`` ∈ [0, 1)."""
+
+    mask: np.ndarray
+    p: float
+    name = "dropout"
+
+    @classmethod
+    def sample(cls, X, level, rng):
+        p = check_scalar(level, "noise_level", 0, 1, high_open=True)
+        keep = rng.random(X.shape) >= p                  # P(keep) = 1 − p
+        return cls(mask=keep.astype(X.dtype), p=p)
+
+    @property
+    def scale(self):
+        """1 / (1 − p), the factor of every kept entry."""
+        return 1.0 / (1.0 - self.p)
+
+    def apply(self, X):
+        _check_shape(self.mask, X, "dropout mask")
+        return X * self.mask * self.scale                # (D7) (B, D)
+
+    def backward(self, dX_tilde):
+        return dX_tilde * self.mask * self.scale         # (D8) (B, D)
+
+
+@dataclass(frozen=True)
 class SaltAndPepperNoise:
     """Salt-and-pepper noise: ``replaced`` (B, D) bool, ``values`` (B, D) = lo or hi there."""
 
@@ -127,7 +168,8 @@ class SaltAndPepperNoise:
         return dX_tilde * ~self.replaced                 # (D6) (B, D)
 
 
-NOISES = {cls.name: cls for cls in (GaussianNoise, MaskingNoise, SaltAndPepperNoise)}
+NOISES = {cls.name: cls for cls in (GaussianNoise, MaskingNoise, DropoutNoise,
+                                    SaltAndPepperNoise)}
 
 
 def get_noise(name, argument="noise"):

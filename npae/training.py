@@ -4,7 +4,9 @@ One epoch visits the N training rows once in a random order (a permutation drawn
 from the model's generator), in batches of ``batch_size``; the last batch may be
 smaller. For each batch the loop
 
-1. draws the step's randomness, ``noise = model.sample_noise(Xb, rng)``;
+1. draws the step's randomness, ``noise = model.sample_noise(Xb, rng)`` (and tells a
+   model with an ``on_step_start`` hook the number of updates done so far, for
+   per-update schedules such as the VAE's ``kl_warmup_steps``);
 2. computes ``loss, values, grads = model.loss_and_grads(Xb, noise)``;
 3. lets the optimizer update ``model.params_`` in place;
 4. checks the result (below).
@@ -36,7 +38,11 @@ without making a parameter non-finite).
 The history records per epoch the training loss and each named term (averaged over
 the epoch's batches, weighted by batch size), the same on validation data when given
 (with noise from a generator re-seeded each epoch, so validation curves are
-comparable across epochs), and the elapsed seconds. An epoch that diverges gets no row.
+comparable across epochs), whatever an ``on_epoch_end`` callback adds (e.g. validation
+NDCG, npae.recsys), and the elapsed seconds. An epoch that diverges gets no row.
+
+X may be a dense array or a :class:`npae.sparse.CSRRows`: each minibatch is then
+densified on its own (``take_rows``), never the whole matrix.
 """
 from __future__ import annotations
 
@@ -46,6 +52,7 @@ import time
 
 import numpy as np
 
+from .sparse import take_rows
 
 #: a batch loss above best + EXPLOSION · max(|best|, 1) is a divergence (module docstring)
 EXPLOSION = 1e4
@@ -104,7 +111,7 @@ def evaluate(model, X, batch_size, rng=None):
     """Batch-size-weighted mean of the loss and each term over X (no parameter update)."""
     totals, n = {}, X.shape[0]
     for idx in batches(n, batch_size):
-        Xb = X[idx]
+        Xb = take_rows(X, idx)
         noise = model.sample_noise(Xb, rng) if rng is not None else None
         loss, values = model.loss(Xb, noise=noise)
         for k, v in {"loss": loss, **values}.items():
@@ -147,10 +154,13 @@ def _replay(model, X, batch_size, optimizer, rng, snapshot, n_steps):
     """Restore ``snapshot`` and redo its epoch's first ``n_steps`` updates (all were good)."""
     snapshot.restore(model, optimizer, rng)
     order = rng.permutation(X.shape[0])
+    n_batches = -(-X.shape[0] // batch_size)
     for step, idx in enumerate(batches(X.shape[0], batch_size, order)):
         if step == n_steps:
             break
-        Xb = X[idx]
+        Xb = take_rows(X, idx)
+        if hasattr(model, "on_step_start"):
+            model.on_step_start(snapshot.epoch * n_batches + step)
         _, _, grads = model.loss_and_grads(Xb, noise=model.sample_noise(Xb, rng))
         optimizer.step(model.params_, grads)
     if not _all_finite(model.params_.values()):     # replay not bit-identical: be safe
@@ -169,8 +179,11 @@ def _bad_loss(loss, best):
 
 
 def train(model, X, X_val=None, *, epochs, batch_size, optimizer, rng, verbose=True,
-          history=None, epoch_offset=0, val_seed=0):
-    """Run ``epochs`` epochs of minibatch training; returns the history dict (appended to)."""
+          history=None, epoch_offset=0, val_seed=0, on_epoch_end=None):
+    """Run ``epochs`` epochs of minibatch training; returns the history dict (appended to).
+
+    ``on_epoch_end(model)``, if given, returns a dict of numbers added to each epoch's row.
+    """
     n = X.shape[0]
     history = history if history is not None else {}
     n_batches = -(-n // batch_size)
@@ -183,8 +196,10 @@ def train(model, X, X_val=None, *, epochs, batch_size, optimizer, rng, verbose=T
         snapshot = _Snapshot(model, optimizer, rng, epoch_offset + epoch)
         totals = {}
         for b, idx in enumerate(batches(n, batch_size, rng.permutation(n))):
-            Xb = X[idx]
+            Xb = take_rows(X, idx)
             noise = model.sample_noise(Xb, rng)
+            if hasattr(model, "on_step_start"):     # updates done so far, over the whole fit
+                model.on_step_start((epoch_offset + epoch) * n_batches + b)
             kind = TrainingDiverged
             try:
                 loss, values, grads = model.loss_and_grads(Xb, noise=noise)
@@ -212,6 +227,8 @@ def train(model, X, X_val=None, *, epochs, batch_size, optimizer, rng, verbose=T
             val_rng = np.random.default_rng(val_seed)
             val = evaluate(model, X_val, batch_size, val_rng)
             row.update({f"val_{k}": v for k, v in val.items()})
+        if on_epoch_end is not None:
+            row.update(on_epoch_end(model))
         row["seconds"] = time.perf_counter() - t0
         for k, v in row.items():
             history.setdefault(k, []).append(v)

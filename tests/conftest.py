@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from npae.datasets import find_dataset, load_mnist
+from npae.datasets.movielens import find_movielens
 
 # shared/ sits beside the repository on developer machines and in CI.
 _SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -43,3 +44,13 @@ def grading_sandbox():
                 pytest.fail(str(exc))
             pytest.skip(str(exc))
     return sandbox
+
+
+@pytest.fixture(scope="session")
+def ml100k():
+    """Folder holding MovieLens-100K's u.data: the usual search order, then ../shared/data."""
+    folder = find_movielens("ml-100k") or find_movielens("ml-100k", data_dir=_SHARED_DATA)
+    if folder is None:
+        pytest.skip("MovieLens-100K not found: set NPAE_DATA or call "
+                    "npae.datasets.load_movielens('ml-100k', download=True)")
+    return folder

@@ -82,7 +82,7 @@ def test_draw_follows_the_dtype_of_X():
     ("masking", 1.5, r"noise_level must be in \[0, 1\]"),
     ("masking", -0.5, r"noise_level must be in \[0, 1\]"),
     ("salt_and_pepper", 2.0, r"noise_level must be in \[0, 1\]"),
-    ("dropout", 0.1, "noise must be None or one of"),
+    ("blur", 0.1, "noise must be None or one of"),
 ])
 def test_bad_levels_and_names_raise_errors_naming_the_argument(name, level, message):
     with pytest.raises(ValueError, match=message):

@@ -73,8 +73,8 @@ class _PatternGuardVAE(VAE):
 
     reference = None
 
-    def _forward(self, params, X, eps, recon=True):
-        f = super()._forward(params, X, eps, recon)
+    def _forward(self, params, X, eps, recon=True, **encoder_input):
+        f = super()._forward(params, X, eps, recon, **encoder_input)
         pattern = [c.pre > 0 for c in f.enc + f.dec[:-1]]
         if self.reference is None:
             type(self).reference = pattern

@@ -4,9 +4,11 @@ from .base import BaseModel, NotFittedError
 from .conv import ConvAutoencoder
 from .regularized import (ContractiveAutoencoder, DenoisingAutoencoder, KSparseAutoencoder,
                           SparseAutoencoder)
+from .recommend import EASE, MultDAE, MultVAE, Popularity
 from .stacked import StackedAutoencoder
 from .vae import VAE
 
-__all__ = ["Autoencoder", "BaseModel", "ContractiveAutoencoder", "ConvAutoencoder", "DenoisingAutoencoder",
-           "KSparseAutoencoder", "NotFittedError", "SparseAutoencoder", "StackedAutoencoder",
+__all__ = ["Autoencoder", "BaseModel", "ContractiveAutoencoder", "ConvAutoencoder",
+           "DenoisingAutoencoder", "EASE", "KSparseAutoencoder", "MultDAE", "MultVAE",
+           "NotFittedError", "Popularity", "SparseAutoencoder", "StackedAutoencoder",
            "VAE", "pca"]

@@ -41,6 +41,8 @@ noise="masking")``). With ν the step's noise drawn by ``sample_noise`` (npae.no
 
     (F0)  X̃ = c(X; ν)                        corrupted input (X̃ = X when ν is None);
                                              the encoder reads h_0 = X̃ in (F1)
+    (F0n) X̄ = X / ‖X‖₂ row by row            with input_normalization="l2" (normalization
+                                             (N1)-(N2)), before (F0): X̃ = c(X̄; ν)
     (F7)  z = h_L ⊙ S,  S_nj = 1[h_nj among the k largest of row n]    k-sparse (else z = h_L)
     (F8)  R_sp = λ_s (1/B) Σ_nj |z_nj|        or   β Σ_j KL(ρ ‖ ρ̂_j),  ρ̂_j = (1/B) Σ_n z_nj
                                              (penalties (P3) or (P5)-(P6))
@@ -59,8 +61,10 @@ and the backward pass gains, in this order (npae.penalties derives each term):
     (B11) dW_1 += ∂R_c/∂W |_h = (2λ_c/B) W ⊙ Σ_n σ'_n²     the path through q, h held
           fixed (penalties (P14)): W reaches R_c twice, via h and via q
     (B12) dX = (∂X̃/∂X)ᵀ dh_0 + ∂recon/∂X     X enters corrupted and as the target
-          (∂X̃/∂X: 1 for Gaussian noise, the mask m for masking, 1 − r for salt-and-pepper;
-          noise (D2), (D4), (D6))
+          (∂X̃/∂X: 1 for Gaussian noise, the mask m for masking, 1 − r for salt-and-pepper,
+          m/(1 − p) for dropout; noise (D2), (D4), (D6), (D8))
+    (B0n) with input_normalization="l2" the (B12) path through X̃ continues through X̄:
+          (I − x̄ x̄ᵀ)/‖x‖ row by row (normalization (N3)); the target path is unchanged
 
 ``values`` holds each term exactly as it enters (F10), its weight applied (recon, and
 sparsity, contractive, weight_decay when their weight is positive), so ℒ is the sum of
@@ -107,9 +111,11 @@ from ..layers import get_activation
 from ..losses import get_loss
 from ..network import Layer, backprop_layers, run_layers
 from ..noise import NOISES, get_noise
+from ..normalization import check_normalization, l2_normalize, l2_normalize_backward
 from ..penalties import (contractive, contractive_grad, kl_sparsity, kl_sparsity_grad,
                          l1_activity, l1_activity_grad, top_k_mask, weight_decay,
                          weight_decay_grad)
+from ..sparse import CSRRows
 from .base import BaseModel, NotFittedError
 
 SPARSITIES = ("l1", "kl")
@@ -125,8 +131,10 @@ class Autoencoder(BaseModel):
     activation : str or tuple of str
         Encoder activation(s), one name or one per encoder layer (identity, sigmoid,
         tanh, relu, softplus). The code layer uses the last one.
-    output : {"bernoulli", "gaussian"}
-        Sigmoid output with cross-entropy (X in [0, 1]) or identity output with ½ squared error.
+    output : {"bernoulli", "gaussian", "multinomial"}
+        Sigmoid output with cross-entropy (X in [0, 1]), identity output with ½ squared
+        error, or softmax output with the multinomial likelihood of counts X ≥ 0
+        (losses (F5)-(F7); Mult-DAE, npae.MultDAE).
     tied_weights : bool
         Decoder layer m uses the transpose of the mirrored encoder weight (B7).
     decoder_layer_sizes, decoder_activation : optional
@@ -144,13 +152,16 @@ class Autoencoder(BaseModel):
         k-sparse code (F7): keep the k largest code values per example, 1 ≤ k ≤ H.
     k_alpha : float
         At transform time keep round(k_alpha · k) units (between 1 and H).
-    noise : {None, "gaussian", "masking", "salt_and_pepper"}
+    noise : {None, "gaussian", "masking", "dropout", "salt_and_pepper"}
         Corruption of the input (F0), drawn by ``sample_noise`` (npae.noise).
     noise_level : float
         s ≥ 0 (Gaussian standard deviation) or p ∈ [0, 1] (the probability that an
         entry is corrupted: the fraction corrupted only in expectation).
     contractive_weight : float
         λ_c of the contractive penalty (F9); one-layer sigmoid encoders only.
+    input_normalization : {None, "l2"}
+        "l2": the encoder reads each row divided by its 2-norm (F0n), before the
+        corruption; the loss still compares with the raw X. Rows of zeros are refused.
     optimizer, learning_rate, batch_size, epochs, random_state, dtype, verbose
         Training settings (npae.optim, npae.training).
     """
@@ -160,7 +171,8 @@ class Autoencoder(BaseModel):
                  weight_decay=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
                  k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 epochs=10, random_state=None, dtype="float32", verbose=True):
+                 epochs=10, random_state=None, dtype="float32", verbose=True,
+                 input_normalization=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output = output
@@ -183,6 +195,7 @@ class Autoencoder(BaseModel):
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
+        self.input_normalization = input_normalization
 
     #: the settings params_ belong to (BaseModel._check_fitted)
     _ARCHITECTURE = ("hidden_layer_sizes", "activation", "output", "tied_weights",
@@ -258,6 +271,7 @@ class Autoencoder(BaseModel):
             else:
                 check_scalar(self.noise_level, "noise_level", 0, 1)
         check_scalar(self.contractive_weight, "contractive_weight", 0, None)
+        check_normalization(self.input_normalization)
         if self.contractive_weight > 0 and (len(self._sizes) != 1 or code_act != "sigmoid"):
             raise ValueError(
                 f"contractive_weight > 0 is supported for a one-layer sigmoid encoder only "
@@ -284,7 +298,8 @@ class Autoencoder(BaseModel):
         "contractive": "(F9), (B10)-(B11) in npae/models/autoencoder.py; (P10)-(P14) in "
                        "npae/penalties.py",
         "weight_decay": "(B5) in npae/models/autoencoder.py; (P1)-(P2) in npae/penalties.py",
-        "input": "(B6), (B12) in npae/models/autoencoder.py; (D1)-(D6) in npae/noise.py",
+        "input": "(B6), (B12), (B0n) in npae/models/autoencoder.py; (D1)-(D8) in "
+                 "npae/noise.py; (N3) in npae/normalization.py",
     }
 
     @staticmethod
@@ -354,6 +369,8 @@ class Autoencoder(BaseModel):
 
     def _prepare(self, X):
         """Learn the data range (lo, hi) of the training data: the salt-and-pepper values."""
+        if isinstance(X, CSRRows):                      # the stored values, and the zeros
+            X = np.append(X.data, 0.0)
         self.data_range_ = (float(np.min(X)), float(np.max(X)))
 
     def _extra_state(self):
@@ -426,7 +443,8 @@ class Autoencoder(BaseModel):
         use = self._select_terms(terms, available)
         lam_s, lam_c, rho = self.sparsity_weight, self.contractive_weight, self.sparsity_target
 
-        X_in = X if noise is None else _corrupt(noise, X)                   # (F0) X̃ (B, D)
+        X_bar, norms = self._normalize(X)                                   # (F0n) X̄ (B, D)
+        X_in = X_bar if noise is None else _corrupt(noise, X_bar)           # (F0) X̃ (B, D)
         enc_caches, h, masks, z = self._encode(params, X_in,
                                                self._encoder_ks(True))      # (F1)-(F2), (F7)
         mask = masks[-1]                                                    # S of the code
@@ -468,10 +486,18 @@ class Autoencoder(BaseModel):
         dX = None
         if need_input_grad:
             dX = dX_in if noise is None else noise.backward(dX_in)          # (B12) through X̃
+            if norms is not None:
+                dX = l2_normalize_backward(dX, X_bar, norms)                # (B0n) through X̄
             if "recon" in use:
                 dX = dX + self._loss.target_grad(logits, X)                 # (B6) X as target
         grads = {k: grads[k] for k in params}                               # params' order
         return loss, values, grads, dX
+
+    def _normalize(self, X):
+        """(F0n) ``(X̄, r)`` with input_normalization="l2", else ``(X, None)``."""
+        if self.input_normalization is None:
+            return X, None
+        return l2_normalize(X)
 
     # -- the estimator API ---------------------------------------------------------
     def _transform_k(self):
@@ -487,7 +513,7 @@ class Autoencoder(BaseModel):
     def transform(self, X):
         """Encode: the code z for each row of X, (N, H) (a k-sparse model keeps round(k_alpha·k))."""
         X = self._check_input(X)
-        return self._encode(self.params_, X, self._encoder_ks(False))[3]
+        return self._encode(self.params_, self._normalize(X)[0], self._encoder_ks(False))[3]
 
     def inverse_transform(self, Z):
         """Decode codes Z (N, H) to the mean reconstruction x̂ (N, D)."""
@@ -496,6 +522,12 @@ class Autoencoder(BaseModel):
         Z = check_array(Z, "Z", ndim=2, dtype=self._dtype, n_features=self._sizes[-1])
         _, dec = self._layers()
         return self._loss.mean(run_layers(self.params_, dec, Z)[-1].out)   # (F3)-(F5)
+
+    def _output_logits(self, X):
+        """The output logits A' (N, D) of the clean rows X: what ``score_items`` ranks by."""
+        _, dec = self._layers()
+        z = self._encode(self.params_, self._normalize(X)[0], self._encoder_ks(False))[3]
+        return run_layers(self.params_, dec, z)[-1].out                     # (F1)-(F4)
 
     def reconstruct(self, X):
         """x̂ = decode(encode(X)), (N, D); X is encoded as given (no corruption, any range)."""
@@ -510,7 +542,7 @@ class Autoencoder(BaseModel):
         self._check_fitted()
         X = self._check_X(X)
         _, dec = self._layers()
-        z = self._encode(self.params_, X, self._encoder_ks(False))[3]
+        z = self._encode(self.params_, self._normalize(X)[0], self._encoder_ks(False))[3]
         return self._loss.per_example(run_layers(self.params_, dec, z)[-1].out, X)
 
     def encoder_jacobian(self, X):
@@ -529,6 +561,9 @@ class Autoencoder(BaseModel):
         npae.penalties.sigmoid_encoder_jacobian.
         """
         X = self._check_input(X)
+        if self.input_normalization is not None:
+            raise ValueError("encoder_jacobian does not include input_normalization='l2' "
+                             "(normalization (N3)); use input_gradient for that path")
         enc, _ = self._layers()
         caches, _, masks, _ = self._encode(self.params_, X, self._encoder_ks(False))
         J = None

@@ -38,6 +38,8 @@ from .._validation import (check_array, check_choice, check_float_dtype, check_p
 from ..estimator import Estimator
 from ..optim import OPTIMIZERS, make_optimizer
 from ..persistence import jsonable, load_model, register_model_class, save_model
+from ..recsys import BestEpochByNDCG, recommend_top_k
+from ..sparse import as_rows, is_sparse, take_rows
 from ..training import evaluate, train
 
 
@@ -130,16 +132,22 @@ class BaseModel(Estimator):
         """Initialise the parameters from ``random_state`` and train; returns self.
 
         ``y`` is ignored (unsupervised; it is there for scikit-learn pipelines);
-        ``X_val`` (keyword-only) adds validation curves to ``history_``.
+        ``X_val`` (keyword-only) adds validation curves to ``history_``. X may be a CSR
+        matrix (duck-typed, npae.sparse), densified one minibatch at a time. ``X_val`` =
+        ``(X_foldin, X_heldout)`` ranks instead: each epoch records the validation NDCG@100
+        of ``recommend(X_foldin)`` against ``X_heldout`` in ``history_["val_ndcg@100"]``,
+        and the parameters of the best epoch are kept (npae.recsys, Liang et al. 2018).
         """
         self._validate_hyperparameters()
         self._validate_training_settings()
-        X = check_array(X, "X", ndim=2, dtype=self._dtype)
-        self._check_targets(X, "X")
+        X = self._check_fit_X(X, "X")
         _check_ignored_y(y, X)
-        if X_val is not None:
-            X_val = check_array(X_val, "X_val", ndim=2, dtype=self._dtype, n_features=X.shape[1])
-            self._check_targets(X_val, "X_val")
+        ranking = None
+        if isinstance(X_val, tuple):
+            ranking = BestEpochByNDCG(*X_val, n_features=X.shape[1], k=100)
+            X_val = None
+        elif X_val is not None:
+            X_val = self._check_fit_X(X_val, "X_val", n_features=X.shape[1])
         rng = np.random.default_rng(self.random_state)
         before = self._fitted_state()
         try:                                        # all of it, or the state before fit
@@ -154,8 +162,23 @@ class BaseModel(Estimator):
         self._rng_ = rng
         self._remember_architecture()
         train(self, X, X_val, epochs=self.epochs, batch_size=self.batch_size,
-              optimizer=self.optimizer_, rng=rng, verbose=self.verbose, history=self.history_)
+              optimizer=self.optimizer_, rng=rng, verbose=self.verbose, history=self.history_,
+              on_epoch_end=ranking)
+        if ranking is not None:
+            self.best_epoch_ = ranking.restore_best(self)
+        elif hasattr(self, "best_epoch_"):          # from an earlier fit that ranked
+            del self.best_epoch_
         return self
+
+    def _check_fit_X(self, X, name, n_features=None):
+        """A dense array (checked, in ``dtype``) or a CSR matrix as npae.sparse.CSRRows."""
+        if not is_sparse(X):
+            X = check_array(X, name, ndim=2, dtype=self._dtype, n_features=n_features)
+            self._check_targets(X, name)
+            return X
+        X = as_rows(X, name, dtype=self._dtype, n_features=n_features)
+        self._check_targets(np.append(X.data, 0.0)[None, :], name)  # the stored values and 0
+        return X
 
     def fit_transform(self, X, y=None, *, X_val=None):
         """``fit(X, X_val=X_val).transform(X)``: the codes of the training data."""
@@ -226,6 +249,32 @@ class BaseModel(Estimator):
         self._check_fitted()
         X = self._check_X(X)
         return -evaluate(self, X, self.batch_size, np.random.default_rng(0))["loss"]
+
+    # -- recommending (npae.recsys) ---------------------------------------------------
+    def score_items(self, X):
+        """The (N, D) scores a recommender ranks items by: the output logits A' of each row
+        of X (dense or CSR), encoded without noise (the mean μ for a VAE). A logit orders
+        the items as x̂ = mean(A') does (softmax and σ are increasing)."""
+        self._check_fitted()
+        N = X.shape[0]
+        rows = as_rows(X, "X", dtype=self._dtype) if is_sparse(X) else X
+        out = None
+        for start in range(0, N, self.batch_size):
+            Xc = self._check_X(take_rows(rows, np.arange(start, min(start + self.batch_size, N))))
+            scores = self._output_logits(Xc)                                  # (b, D)
+            out = np.empty((N, scores.shape[1]), dtype=scores.dtype) if out is None else out
+            out[start:start + scores.shape[0]] = scores
+        return out
+
+    def recommend(self, X, k=100, exclude_seen=True):
+        """The k best items for each row of X, (N, k) item indices, best first; with
+        ``exclude_seen`` the items a row already has (x > 0) are never recommended."""
+        self._check_fitted()
+        return recommend_top_k(self.score_items, X, k, exclude_seen, self.batch_size)
+
+    def _output_logits(self, X):
+        """Hook: the output logits A' (N, D) of the clean rows X."""
+        raise NotImplementedError(f"{type(self).__name__} does not score items")
 
     # -- persistence --------------------------------------------------------------
     def save(self, path):

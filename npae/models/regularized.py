@@ -51,7 +51,8 @@ class SparseAutoencoder(Autoencoder):
                  weight_decay=0.0, sparsity="kl", sparsity_weight=3.0, sparsity_target=0.05,
                  k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 epochs=10, random_state=None, dtype="float32", verbose=True):
+                 epochs=10, random_state=None, dtype="float32", verbose=True,
+                 input_normalization=None):
         super().__init__(**_hyperparameters(locals()))
 
 
@@ -67,7 +68,8 @@ class KSparseAutoencoder(Autoencoder):
                  weight_decay=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
                  k=10, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 epochs=10, random_state=None, dtype="float32", verbose=True):
+                 epochs=10, random_state=None, dtype="float32", verbose=True,
+                 input_normalization=None):
         super().__init__(**_hyperparameters(locals()))
 
 
@@ -85,7 +87,8 @@ class DenoisingAutoencoder(Autoencoder):
                  weight_decay=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
                  k=None, k_alpha=1.0, noise="masking", noise_level=0.3, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 epochs=10, random_state=None, dtype="float32", verbose=True):
+                 epochs=10, random_state=None, dtype="float32", verbose=True,
+                 input_normalization=None):
         super().__init__(**_hyperparameters(locals()))
 
 
@@ -101,5 +104,6 @@ class ContractiveAutoencoder(Autoencoder):
                  weight_decay=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
                  k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=1.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 epochs=10, random_state=None, dtype="float32", verbose=True):
+                 epochs=10, random_state=None, dtype="float32", verbose=True,
+                 input_normalization=None):
         super().__init__(**_hyperparameters(locals()))

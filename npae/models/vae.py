@@ -54,8 +54,14 @@ uses (:func:`reparameterize_backward` is (E7)-(E8) for one draw).
 
 Forward pass for a batch X (B, D), with ε (B, H) passed in through ``noise``:
 
-    (F1)  h = encoder(X)                 dense layers of npae.network, (B, n_L); h = X when
-                                         hidden_layer_sizes is empty
+    (F0)  X̃ = c(X̄; ν),  X̄ = X / ‖X‖₂ per row    the encoder's input: X̄ only with
+                                         input_normalization="l2" (normalization (N2)),
+                                         c only with ``noise`` (e.g. dropout, noise (D7));
+                                         else X̃ = X. The target of (F8) stays X.
+    (F1)  h = encoder(X̃)                dense layers of npae.network, (B, n_L); h = X̃ when
+                                         hidden_layer_sizes is empty; when fewer than 1% of X̃
+                                         is nonzero (clicks) the first layer's X̃ W and
+                                         X̃ᵀ dA skip the zeros (npae.sparse (S1)-(S2))
     (F2)  μ = h W_μ + b_μ                                                        (B, H)
     (F3)  a_v = h W_v + b_v                                                      (B, H)
     (F4)  log σ² = a_v                   the identity head (Kingma & Welling)    (B, H)
@@ -65,12 +71,14 @@ Forward pass for a batch X (B, D), with ε (B, H) passed in through ``noise``:
     (F8)  recon_n = −log p(x_n | z_n):
             Bernoulli  Σ_d [softplus(A'_nd) − x_nd A'_nd]                         (losses (F4))
             Gaussian   Σ_d ½ [log 2π + log σ²_x,d + (x_nd − A'_nd)² / σ²_x,d]
+            multinomial −Σ_d x_nd log softmax(A'_n)_d                            (losses (F7))
           with log σ²_x = log v for a fixed variance v, or log σ²_x = θ_x learned
           (θ_x = params["dec.logvar"], one per feature, (D,)).
     (F9)  KL_n = −½ Σ_j (1 + log σ²_nj − μ²_nj − exp(log σ²_nj))               (E4)
     (F10) ℒ = (1/B) Σ_n [recon_n + β_t KL_n] + (λ/2) Σ ‖W‖_F²
 
-β_t = β · min(1, t / T) during a KL warm-up over T epochs (t the epoch), else β.
+β_t = β · min(1, t / T) during a KL warm-up over T epochs (t the epoch) or over T
+updates (t the number of updates done, ``kl_warmup_steps``), else β.
 With ``logvar_bound`` = κ (opt-in, a numerical safeguard) (F4) becomes (F4b) below, for
 the encoder's head and for a learned decoder log-variance alike.
 
@@ -86,7 +94,8 @@ takes (F8) and (B1) together from one e^{−|A'|} (BernoulliLoss.value_and_grad:
 and σ are both written through it), so the step's ``values["recon"]`` is the loss's
 batch mean, equal to the mean of recon_n up to the order of the float sums.
 
-    (B1)  dA' = ∂ℒ/∂A' = (sigm(A') − X)/B   Bernoulli;   (A' − X)/(σ²_x B)   Gaussian
+    (B1)  dA' = ∂ℒ/∂A' = (sigm(A') − X)/B   Bernoulli;   (A' − X)/(σ²_x B)   Gaussian;
+                      (N_n softmax(A'_n) − x_n)/B  multinomial, N_n = Σ_d x_nd (losses (B5))
     (B2)  dθ_x = (1/B) Σ_n ½ [1 − (x_nd − A'_nd)²/σ²_x,d]     learned σ²_x (× (B6b) if bounded)
     (B3)  dz = dA' backpropagated through the decoder (npae.network)
     (B4)  dμ = dz + (β_t/B) μ                                        (E7) + (E5)
@@ -96,7 +105,11 @@ batch mean, equal to the mean of recon_n up to the order of the float sums.
     (B8)  dh = dμ W_μᵀ + da_v W_vᵀ                                   h feeds both heads
     (B9)  dh backpropagated down the encoder (npae.network)
     (B10) dW += λ W for every weight matrix
-    (B11) dX = dX_encoder + ∂recon/∂X:  −A'/B (Bernoulli), −(A' − X)/(σ²_x B) (Gaussian)
+    (B11) dX = dX_encoder + ∂recon/∂X:  −A'/B (Bernoulli), −(A' − X)/(σ²_x B) (Gaussian),
+          −log softmax(A')/B (multinomial, losses (B6))
+    (B0)  dX_encoder = ∂ℒ/∂X̃ of (B9) taken back through (F0): ⊙ m/(1 − p) for dropout
+          (noise (D8)), then (I − x̄ x̄ᵀ)/‖x‖ per row for the L2 normalization
+          (normalization (N3))
 
 Why the soft bound, and why it is off by default. σ² = exp(log σ²) overflows float32
 at log σ² ≈ 88.7 and float64 at ≈ 709.8, and with the identity head (F4) a head output
@@ -131,7 +144,12 @@ in X, so the input gradient of a binarized step is zero.
 
 KL warm-up. With ``kl_warmup_epochs`` = T > 0, epoch t (from 0) trains with the KL
 weight β_t = β · min(1, t / T) (set by the trainer's ``on_epoch_start`` hook; Bowman et
-al. 2016, Sønderby et al. 2016); after ``fit`` the weight is β again.
+al. 2016, Sønderby et al. 2016); with ``kl_warmup_steps`` = T > 0 the update t (from 0,
+counted over the whole fit) uses β_t = β · min(1, t / T) (the trainer's
+``on_step_start`` hook), the per-update annealing of Liang et al. (2018, §2.2.2). Their
+code writes it β_t = min(β_cap, t / T_total): the same line with T = β_cap · T_total,
+which is how npae.MultVAE sets its default. The two warm-ups are not combined. After
+``fit`` the weight is β again.
 
 References: Kingma & Welling, "Auto-encoding variational Bayes", ICLR 2014; Rezende,
 Mohamed & Wierstra, ICML 2014; Burda, Grosse & Salakhutdinov, "Importance weighted
@@ -147,9 +165,12 @@ import numpy as np
 from .._validation import (check_array, check_choice, check_layer_sizes, check_positive_int,
                            check_scalar)
 from ..layers import get_activation, sigmoid, softplus
-from ..losses import BernoulliLoss, get_loss
+from ..losses import MultinomialLoss, get_loss
 from ..network import Layer, LayerCache, backprop_layers, run_layers
+from ..noise import NOISES, get_noise
+from ..normalization import check_normalization, l2_normalize, l2_normalize_backward
 from ..penalties import weight_decay, weight_decay_grad
+from ..sparse import SPARSE_DENSITY, nonzeros, sparse_matmul, sparse_t_matmul
 from ..training import TrainingDiverged
 from .base import BaseModel
 
@@ -267,6 +288,7 @@ class VAEForward:
     logits: np.ndarray       # (F7) A'                                               (B, D)
     recon: np.ndarray        # (F8) recon_n; None in a Bernoulli step (the loss's own) (B,)
     kl: np.ndarray           # (F9) KL_n                                             (B,)
+    nz: tuple = None         # the encoder input's nonzeros when its first layer skips zeros
 
 
 class VAE(BaseModel):
@@ -281,8 +303,10 @@ class VAE(BaseModel):
         H, the size of z.
     activation : str
         Hidden-layer activation (identity, sigmoid, tanh, relu, softplus), encoder and decoder.
-    output : {"bernoulli", "gaussian"}
-        Decoder likelihood p(x|z): Bernoulli on logits (X in [0, 1]) or Gaussian with mean A'.
+    output : {"bernoulli", "gaussian", "multinomial"}
+        Decoder likelihood p(x|z): Bernoulli on logits (X in [0, 1]), Gaussian with mean
+        A', or multinomial over the D features with probabilities softmax(A') (counts
+        X ≥ 0; Mult-VAE, npae.MultVAE).
     decoder_variance : float or "learned"
         Gaussian output only. A positive float is a fixed σ²_x shared by every feature
         (default 1.0); "learned" adds one log-variance per feature, ``dec.logvar`` (D,),
@@ -297,11 +321,20 @@ class VAE(BaseModel):
         β ≥ 0, the KL weight of (F10); β = 1 is the ELBO, β > 1 a β-VAE (Higgins et al. 2017).
     kl_warmup_epochs : int
         T ≥ 0: epoch t uses the KL weight β_t = β · min(1, t / T); 0 means no warm-up.
+    kl_warmup_steps : int
+        T ≥ 0: update t (from 0) uses β_t = β · min(1, t / T); 0 means no warm-up. Not
+        together with ``kl_warmup_epochs``.
     binarize : bool
         Dynamic binarization: every step trains on X_b = 1[U < X], U ~ U(0, 1) drawn in
         ``sample_noise`` (Bernoulli decoder only; X are probabilities in [0, 1]).
     weight_decay, optimizer, learning_rate, batch_size, epochs, random_state, dtype, verbose
         As for every npae model (npae.optim, npae.training).
+    noise, noise_level : None or str, float
+        Corruption of the encoder's input (F0), as for the Autoencoder (npae.noise), drawn
+        with ε by ``sample_noise``; e.g. noise="dropout", noise_level=0.5 for Mult-VAE.
+    input_normalization : {None, "l2"}
+        "l2": the encoder reads each row divided by its 2-norm (F0), before the
+        corruption; the likelihood still scores the raw X. Rows of zeros are refused.
 
     Parameters are ``enc.l.W``/``enc.l.b``, the heads ``mu.W``, ``mu.b``, ``logvar.W``,
     ``logvar.b``, the decoder ``dec.m.W``/``dec.m.b`` and, with a learned decoder
@@ -312,7 +345,8 @@ class VAE(BaseModel):
                  output="bernoulli", decoder_variance=1.0, logvar_bound=None, beta=1.0,
                  kl_warmup_epochs=0,
                  binarize=False, weight_decay=0.0, optimizer="adam", learning_rate=1e-3,
-                 batch_size=128, epochs=10, random_state=None, dtype="float32", verbose=True):
+                 batch_size=128, epochs=10, random_state=None, dtype="float32", verbose=True,
+                 noise=None, noise_level=0.0, input_normalization=None, kl_warmup_steps=0):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.latent_dim = latent_dim
         self.activation = activation
@@ -330,6 +364,10 @@ class VAE(BaseModel):
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
+        self.noise = noise
+        self.noise_level = noise_level
+        self.input_normalization = input_normalization
+        self.kl_warmup_steps = kl_warmup_steps
 
     #: the settings params_ belong to (BaseModel._check_fitted); see also _architecture
     _ARCHITECTURE = ("hidden_layer_sizes", "latent_dim", "activation", "output", "dtype")
@@ -363,6 +401,24 @@ class VAE(BaseModel):
             check_scalar(self.logvar_bound, "logvar_bound", 0, None, low_open=True)
         check_scalar(self.beta, "beta", 0, None)
         check_positive_int(self.kl_warmup_epochs, "kl_warmup_epochs", minimum=0)
+        check_positive_int(self.kl_warmup_steps, "kl_warmup_steps", minimum=0)
+        if self.kl_warmup_epochs > 0 and self.kl_warmup_steps > 0:
+            raise ValueError(f"kl_warmup_epochs={self.kl_warmup_epochs} and kl_warmup_steps="
+                             f"{self.kl_warmup_steps}: choose one warm-up (set the other to 0)")
+        check_normalization(self.input_normalization)
+        if self.noise is None:
+            check_scalar(self.noise_level, "noise_level", 0, None)
+            if self.noise_level > 0:
+                raise ValueError(f"noise_level={self.noise_level} has no effect with "
+                                 f"noise=None: set noise to one of {sorted(NOISES)}")
+        else:
+            get_noise(self.noise)
+            if self.noise == "salt_and_pepper":
+                raise ValueError("noise='salt_and_pepper' is not available on the VAE (it "
+                                 "needs the training data's range); use 'dropout', 'masking' "
+                                 "or 'gaussian'")
+            check_scalar(self.noise_level, "noise_level", 0,
+                         None if self.noise == "gaussian" else 1)
         if not isinstance(self.binarize, (bool, np.bool_)):
             raise ValueError(f"binarize must be True or False, got {self.binarize!r}")
         if self.binarize and self.output != "bernoulli":
@@ -377,7 +433,8 @@ class VAE(BaseModel):
         "kl": "(E4)-(E6), (F9), (B4)-(B6) in npae/models/vae.py ((F4b), (B6b) with "
               "logvar_bound; gaussian_kl_grad is (E5)-(E6))",
         "weight_decay": "(B10) in npae/models/vae.py; (P1)-(P2) in npae/penalties.py",
-        "input": "(B11) in npae/models/vae.py",
+        "input": "(B11), (B0) in npae/models/vae.py; (D7)-(D8) in npae/noise.py; (N3) in "
+                 "npae/normalization.py",
     }
 
     @property
@@ -450,12 +507,26 @@ class VAE(BaseModel):
 
     # -- randomness and warm-up --------------------------------------------------------
     def sample_noise(self, X, rng):
-        """ε ~ N(0, I), (B, H) in ``dtype``; with ``binarize`` also U ~ U(0, 1), (B, D)."""
+        """ε ~ N(0, I), (B, H) in ``dtype``; with ``binarize`` also U ~ U(0, 1), (B, D); with
+        ``noise`` also the input's corruption ν (npae.noise), drawn after ε. Returns ε
+        alone, or a dict with keys "eps" and "u" and/or "corruption"."""
         self._validate_hyperparameters()
         eps = rng.standard_normal((X.shape[0], self._H), dtype=self._dtype)
-        if not self.binarize:
+        if not self.binarize and self.noise is None:
             return eps
-        return {"eps": eps, "u": rng.random(X.shape, dtype=self._dtype)}
+        out = {"eps": eps}
+        if self.binarize:
+            out["u"] = rng.random(X.shape, dtype=self._dtype)
+        if self.noise is not None:
+            out["corruption"] = get_noise(self.noise).sample(X, self.noise_level, rng)
+        return out
+
+    def on_step_start(self, step):
+        """Called by the trainer before update ``step`` (from 0, over the whole fit): the
+        per-update KL warm-up factor min(1, t / T) when ``kl_warmup_steps`` = T > 0."""
+        T = self.kl_warmup_steps
+        if T > 0:
+            self._kl_warmup = min(1.0, step / T)
 
     def on_epoch_start(self, epoch):
         """Called by the trainer: the KL warm-up factor min(1, t / T) for epoch t (from 0)."""
@@ -474,10 +545,10 @@ class VAE(BaseModel):
         B, H = X.shape[0], self._H
         u = None
         if isinstance(noise, dict):
-            unknown = set(noise) - {"eps", "u"}
+            unknown = set(noise) - {"eps", "u", "corruption"}
             if unknown or "eps" not in noise:
                 raise ValueError(f"noise must be ε (B, H) or a dict with keys 'eps' and "
-                                 f"optionally 'u', got keys {sorted(noise)}")
+                                 f"optionally 'u' and 'corruption', got keys {sorted(noise)}")
             eps, u = noise["eps"], noise.get("u")
         else:
             eps = noise
@@ -493,6 +564,17 @@ class VAE(BaseModel):
             X = (u < X).astype(dtype)                                       # X_b = 1[U < X]
         return eps, X, u is not None
 
+    def _encoder_input(self, X, noise):
+        """(F0) X̃ = c(X̄; ν): returns ``(X̃, X̄, r, ν)``; X̄ = X and r = None without the L2
+        normalization, ν = None without a corruption in ``noise``."""
+        corruption = noise.get("corruption") if isinstance(noise, dict) else None
+        if corruption is not None and not isinstance(corruption, tuple(NOISES.values())):
+            raise ValueError(f"noise['corruption'] must be a record drawn by npae.noise, got "
+                             f"{type(corruption).__name__}")
+        X_bar, r = (X, None) if self.input_normalization is None else l2_normalize(X)  # (N2)
+        X_in = X_bar if corruption is None else corruption.apply(X_bar)    # (F0) (B, D)
+        return X_in, X_bar, r, corruption
+
     # -- forward and backward ------------------------------------------------------
     def _decoder_logvar(self, params):
         """log σ²_x of (F8): (D,) when learned, a float when fixed."""
@@ -505,6 +587,8 @@ class VAE(BaseModel):
         """(F8) recon_n = −log p(x_n | z_n), summed over the last axis (any leading shape)."""
         if self.output == "bernoulli":
             return np.sum(softplus(logits) - X * logits, axis=-1)
+        if self.output == "multinomial":
+            return MultinomialLoss.per_example(logits, X)                   # losses (F7)
         logvar_x = self._decoder_logvar(params)
         return 0.5 * np.sum(LOG_2PI + logvar_x + (X - logits) ** 2 * np.exp(-logvar_x), axis=-1)
 
@@ -516,13 +600,22 @@ class VAE(BaseModel):
         X = check_array(X, "X", ndim=2, dtype=params["mu.W"].dtype, n_features=D)
         self._check_targets(X, "X")
         eps, X, _ = self._unpack_noise(noise, X, X.dtype)
-        return self._forward(params, X, eps)
+        return self._forward(params, X, eps, X_in=self._encoder_input(X, noise)[0])
 
-    def _forward(self, params, X, eps, recon=True):
-        """(F1)-(F9); ``recon=False`` leaves (F8) to the caller (``recon`` is then None)."""
+    def _forward(self, params, X, eps, recon=True, X_in=None):
+        """(F1)-(F9); ``recon=False`` leaves (F8) to the caller (``recon`` is then None).
+        ``X_in`` is the encoder's input X̃ of (F0) (default X); X is the target."""
         enc, mu_layer, logvar_layer, dec = self._layers()
-        enc_caches = run_layers(params, enc, X)                             # (F1)
-        h = enc_caches[-1].out if enc_caches else X                         # (B, n_L)
+        X_in = X if X_in is None else X_in
+        nz = None
+        if enc and np.count_nonzero(X_in) < SPARSE_DENSITY * X_in.size:    # e.g. clicks
+            nz = nonzeros(X_in)
+            a1 = sparse_matmul(nz, params[enc[0].W], X_in.shape[0]) + params[enc[0].b]  # sparse (S1)
+            first = LayerCache(inp=X_in, pre=a1, out=enc[0].activation.forward(a1))
+            enc_caches = [first] + run_layers(params, enc[1:], first.out)   # (F1)
+        else:
+            enc_caches = run_layers(params, enc, X_in)                      # (F1)
+        h = enc_caches[-1].out if enc_caches else X_in                      # (B, n_L)
         mu_cache = run_layers(params, [mu_layer], h)[0]                     # (F2)
         logvar_cache = run_layers(params, [logvar_layer], h)[0]             # (F3) a_v
         mu = mu_cache.out                                                   # (B, H)
@@ -534,7 +627,7 @@ class VAE(BaseModel):
         recon = self._recon_per_example(params, logits, X) if recon else None  # (F8) (B,)
         kl = kl_divergence(mu, logvar)                                      # (F9) (B,)
         return VAEForward(X, enc_caches, h, mu_cache, logvar_cache, mu, logvar, std, eps, z,
-                          dec_caches, logits, recon, kl)
+                          dec_caches, logits, recon, kl, nz)
 
     def _forward_backward(self, params, X, noise, terms, need_grads, need_input_grad):
         self._validate_hyperparameters()
@@ -546,12 +639,13 @@ class VAE(BaseModel):
         use = self._select_terms(terms, available)
         beta = self.beta * getattr(self, "_kl_warmup", 1.0)                # β_t (warmed up)
 
-        bernoulli = self.output == "bernoulli"
-        f = self._forward(params, Xb, eps, recon=not bernoulli)             # (F1)-(F9)
+        own_pass = self.output in ("bernoulli", "multinomial")             # the loss's own pass
+        X_in, X_bar, norms, corruption = self._encoder_input(Xb, noise)     # (F0) X̃ (B, D)
+        f = self._forward(params, Xb, eps, recon=not own_pass, X_in=X_in)  # (F1)-(F9)
         B = Xb.shape[0]
         d_logits_needed = "recon" in use and (need_grads or need_input_grad)
-        if bernoulli:       # (F8) and (B1) from one e^{−|A'|}: losses (F4), (B3)
-            recon, d_bce = BernoulliLoss.value_and_grad(f.logits, Xb, grad=d_logits_needed)
+        if own_pass:        # (F8) and (B1) from one pass: losses (F4), (B3) or (F7), (B5)
+            recon, d_bce = self._loss.value_and_grad(f.logits, Xb, grad=d_logits_needed)
         else:
             recon = float(np.mean(f.recon))                                 # (1/B) Σ_n (F8)
         values = {"recon": recon,                                           # each term as it
@@ -567,8 +661,8 @@ class VAE(BaseModel):
         grads = {}
         d_logits = np.zeros_like(f.logits)
         if "recon" in use:
-            if bernoulli:
-                d_logits = d_bce                                            # (B1) (σ(A')−X)/B
+            if own_pass:
+                d_logits = d_bce                                            # (B1) losses (B3)/(B5)
             else:
                 inv_var_x = np.exp(-self._decoder_logvar(params))           # 1/σ²_x
                 d_logits = (f.logits - Xb) * inv_var_x / B                  # (B1) (B, D)
@@ -591,7 +685,19 @@ class VAE(BaseModel):
         dh_mu = backprop_layers(params, [mu_layer], [f.mu_cache], d_mu, grads, need_dh)  # (B7)
         dh_v = backprop_layers(params, [logvar_layer], [f.logvar_cache], d_av, grads, need_dh)
         dh = dh_mu + dh_v if need_dh else None                              # (B8) two heads
-        dX = backprop_layers(params, enc, f.enc, dh, grads, need_input_grad) if enc else dh  # (B9)
+        if f.nz is not None:                # (B9) with the first layer's dW by npae.sparse (S2)
+            dh1 = backprop_layers(params, enc[1:], f.enc[1:], dh, grads) if len(enc) > 1 else dh
+            first, W1 = f.enc[0], params[enc[0].W]
+            da1 = enc[0].activation.backward(dh1, first.pre, first.out)
+            grads[enc[0].W] = sparse_t_matmul(f.nz, da1, W1.shape[0])      # (S2) (D, n_1)
+            grads[enc[0].b] = da1.sum(axis=0)
+            dX = da1 @ W1.T if need_input_grad else None
+        else:
+            dX = backprop_layers(params, enc, f.enc, dh, grads, need_input_grad) if enc else dh  # (B9)
+        if need_input_grad and not binarized:
+            dX = dX if corruption is None else corruption.backward(dX)      # (B0) noise (D8)
+            if norms is not None:
+                dX = l2_normalize_backward(dX, X_bar, norms)                # (B0) (N3)
         if "weight_decay" in use:
             for k in params:
                 if k.endswith(".W"):
@@ -600,8 +706,8 @@ class VAE(BaseModel):
             if binarized:
                 dX = np.zeros_like(X)                 # X_b = 1[U < X] is piecewise constant
             elif "recon" in use:
-                if self.output == "bernoulli":
-                    dX = dX + BernoulliLoss.target_grad(f.logits, Xb)      # (B11) −A'/B
+                if own_pass:
+                    dX = dX + self._loss.target_grad(f.logits, Xb)         # (B11) losses (B4)/(B6)
                 else:
                     dX = dX - d_logits                                      # (B11) −(A'−X)/(σ²_x B)
         grads = {k: grads[k] for k in params}                               # params' order
@@ -616,6 +722,7 @@ class VAE(BaseModel):
 
     def _forward_encoder(self, params, X):
         enc, mu_layer, logvar_layer, _ = self._layers()
+        X = self._encoder_input(X, None)[0]                                 # (F0) X̄, no noise
         enc_caches = run_layers(params, enc, X)                             # (F1)
         h = enc_caches[-1].out if enc_caches else X
         mu = run_layers(params, [mu_layer], h)[0].out                       # (F2)
@@ -643,6 +750,11 @@ class VAE(BaseModel):
         *_, dec = self._layers()
         return run_layers(self.params_, dec, Z)[-1].out
 
+    def _output_logits(self, X):
+        """The decoder logits A'(μ(x)) (N, D) of the clean rows X: what ``score_items``
+        ranks by (the posterior mean is decoded, as Liang et al. do at test time)."""
+        return self.decode_logits(self._forward_encoder(self.params_, X)[0])
+
     def inverse_transform(self, Z):
         """Decode codes Z (N, H) to the mean of p(x|z): σ(A') (Bernoulli) or A' (Gaussian)."""
         return self._loss.mean(self.decode_logits(Z))
@@ -668,6 +780,9 @@ class VAE(BaseModel):
             return self._loss.mean(logits)
         if self.output == "bernoulli":
             return (rng.random(logits.shape) < sigmoid(logits)).astype(self._dtype)
+        if self.output == "multinomial":
+            raise ValueError("sample(mean=False) needs the number of draws N per row, which "
+                             "a multinomial decoder does not model; use mean=True (softmax)")
         std_x = np.exp(0.5 * self._decoder_logvar(self.params_))
         return (logits + std_x * rng.standard_normal(logits.shape)).astype(self._dtype)
 
