@@ -10,7 +10,8 @@ changes only some defaults, so that the model a student is looking for has a nam
 preset                     defaults that differ from ``Autoencoder``
 =========================  =================================================================
 SparseAutoencoder          sparsity="kl", sparsity_weight=3.0, sparsity_target=0.05
-KSparseAutoencoder         k=10, activation="identity" (linear codes, Makhzani & Frey 2014)
+KSparseAutoencoder         k=10, activation="identity" (linear codes, Makhzani & Frey 2014);
+                           ``k_by="magnitude"`` ranks |h| instead of h
 DenoisingAutoencoder       noise="masking", noise_level=0.3
 ContractiveAutoencoder     contractive_weight=1.0
 =========================  =================================================================
@@ -51,7 +52,7 @@ class SparseAutoencoder(Autoencoder):
                  weight_decay=0.0, sparsity="kl", sparsity_weight=3.0, sparsity_target=0.05,
                  k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 epochs=10, random_state=None, dtype="float32", verbose=True):
+                 epochs=10, random_state=None, dtype="float32", verbose=True, k_by="value"):
         super().__init__(**_hyperparameters(locals()))
 
 
@@ -67,7 +68,7 @@ class KSparseAutoencoder(Autoencoder):
                  weight_decay=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
                  k=10, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 epochs=10, random_state=None, dtype="float32", verbose=True):
+                 epochs=10, random_state=None, dtype="float32", verbose=True, k_by="value"):
         super().__init__(**_hyperparameters(locals()))
 
 
@@ -85,7 +86,7 @@ class DenoisingAutoencoder(Autoencoder):
                  weight_decay=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
                  k=None, k_alpha=1.0, noise="masking", noise_level=0.3, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 epochs=10, random_state=None, dtype="float32", verbose=True):
+                 epochs=10, random_state=None, dtype="float32", verbose=True, k_by="value"):
         super().__init__(**_hyperparameters(locals()))
 
 
@@ -101,5 +102,5 @@ class ContractiveAutoencoder(Autoencoder):
                  weight_decay=0.0, sparsity=None, sparsity_weight=0.0, sparsity_target=0.05,
                  k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=1.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
-                 epochs=10, random_state=None, dtype="float32", verbose=True):
+                 epochs=10, random_state=None, dtype="float32", verbose=True, k_by="value"):
         super().__init__(**_hyperparameters(locals()))
