@@ -609,12 +609,17 @@ for col, (name, m) in enumerate(w_models.items()):
 plotting.save_figure(fig, out("02_weights_vs_activity.png"))
 
 # %% [markdown]
-# In `02_weights_vs_activity.png` (top row) L1 on the weights piles a large share of the
-# weights up near 0 — the pixels a unit ignores — while weight decay shrinks them all
-# without zeroing any; in the bottom row L1 on the activity is the one that pushes the
-# *codes* towards 0. `02_filters_w0.png` to `02_filters_w2.png` show the filters: local
-# strokes on a flat background for L1 on the weights, smoother global patterns for the
-# other two.
+# Compare the columns printed above and `02_weights_vs_activity.png`. L1 on the weights
+# pushes the largest share of weights below $10^{-3}$ — the pixels a unit ignores: its
+# pull $\lambda\,\mathrm{sign}(W)$ keeps its full size however small a weight gets.
+# Weight decay's pull $\lambda W$ fades as a weight shrinks, so it makes weights small
+# but empties only those that no data supports (the always-black border pixels get no
+# gradient from the reconstruction at all, tutorial 01). L1 on the activity leaves the
+# weights large and is the only one of the three that pushes the *codes* towards 0
+# (bottom row, and the "codes < 0.01" column). `02_filters_w0.png` to
+# `02_filters_w2.png` show the filters of each. (With Adam, whose steps have a fixed
+# size, an L1-penalised weight hovers around 0 rather than landing on it: exact zeros
+# need a proximal step, as in section 7.)
 #
 # ## 9. ReLU as a sparsity mechanism
 #
