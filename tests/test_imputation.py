@@ -119,6 +119,8 @@ def test_bad_masks_are_refused_with_a_clear_error(observed, message):
             npae.Autoencoder((3,), epochs=1, verbose=False).fit(X, observed=M)
         with pytest.raises(ValueError, match="contains 1 NaN"):   # no mask: no NaN anywhere
             m.loss_and_grads(X)
+        with pytest.raises(ValueError, match="observed is False everywhere"):
+            npae.Autoencoder((3,), epochs=1, verbose=False).fit(X, observed=np.zeros_like(M))
         return
     with pytest.raises(ValueError, match=message):
         m.loss_and_grads(X01, observed=observed)

@@ -149,6 +149,9 @@ class BaseModel(Estimator):
                                  f"{type(self).__name__}: its layer-wise pretraining reads "
                                  f"complete data; use npae.Autoencoder")
             X, observed = check_observed(X, observed, self._dtype)       # missing (I1)
+            if not observed.any():
+                raise ValueError("observed is False everywhere: fit needs at least one "
+                                 "observed entry of X")
         self._check_targets(X, "X")
         _check_ignored_y(y, X)
         if X_val is not None:
