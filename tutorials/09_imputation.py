@@ -238,7 +238,7 @@ for name, (M_test, filled) in examples.items():
     rows += [(f"{name}: input", shown)] + [(m, f[:8]) for m, f in filled.items()
                                            if m != "autoencoder, T = 5"]
 plotting.image_rows([("test digit", X_test[:8])] + rows, n=8, path=out("09_mnist_filled.png"),
-                    title="missing pixels (grey) filled in by each method")
+                    title="missing pixels (grey) filled in by each method", vmin=0, vmax=1)
 
 # %% [markdown]
 # Read the numbers above (and `09_mnist_rmse.png`, `09_mnist_filled.png`) pattern by
@@ -318,7 +318,7 @@ if ratings is not None:
 
     def fit_autorec(keep, lam, epochs):
         R, M_r = item_matrix(keep)
-        model = npae.Autoencoder((500,), activation="sigmoid", output="gaussian",
+        model = npae.Autoencoder((50 if FAST else 500,), activation="sigmoid", output="gaussian",
                                  weight_decay=lam, epochs=epochs, batch_size=32,
                                  learning_rate=1e-3, random_state=0, verbose=False)
         return model.fit(R, observed=M_r), R, M_r
@@ -374,8 +374,8 @@ if ratings is not None:
 # %% [markdown]
 # The global mean ignores both user and item; the item mean knows which movies are liked;
 # I-AutoRec predicts a user's rating of a movie from how the movie was rated by everyone,
-# through 500 learned "taste" units. Two differences from the paper explain part of the
-# gap to its number: ML-100K has far fewer users and ratings than ML-1M (the fractions
+# through 500 learned "taste" units. Two differences from the paper matter when comparing
+# with its number: ML-100K has far fewer users and ratings than ML-1M (the fractions
 # are printed above: less data per item vector), and the paper trains with L-BFGS/Rprop and tunes
 # $\lambda$ over a wider grid, where we run Adam for a fixed number of epochs.
 
