@@ -295,7 +295,7 @@ class Autoencoder(BaseModel):
     # Where each loss term's equations are, for the gradient checker's diagnosis.
     term_equations = {
         "recon": "(F1)-(F7), (B1)-(B7), (B9) in npae/models/autoencoder.py; (F1)-(B4) in "
-                 "npae/losses.py",
+                 "npae/losses.py; with observed=M, (I1)-(I4) in npae/missing.py",
         "sparsity": "(F8), (B8) in npae/models/autoencoder.py; (P3)-(P9) in npae/penalties.py",
         "contractive": "(F9), (B10)-(B11) in npae/models/autoencoder.py; (P10)-(P14) in "
                        "npae/penalties.py",
