@@ -376,8 +376,9 @@ if ratings is not None:
 # I-AutoRec predicts a user's rating of a movie from how the movie was rated by everyone,
 # through 500 learned "taste" units. Two differences from the paper matter when comparing
 # with its number: ML-100K has far fewer users and ratings than ML-1M (the fractions
-# are printed above: less data per item vector), and the paper trains with L-BFGS/Rprop and tunes
-# $\lambda$ over a wider grid, where we run Adam for a fixed number of epochs.
+# are printed above: less data per item vector), and the paper trains with full-batch Rprop and
+# tunes $\lambda$ over a wider grid, where we run minibatch Adam for a fixed number of
+# epochs.
 
 # %%
 print(f"done in {time.perf_counter() - START:.1f} s")
