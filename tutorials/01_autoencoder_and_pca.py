@@ -484,8 +484,8 @@ n_dirs = int(np.searchsorted(np.cumsum(variances) / variances.sum(), 0.99)) + 1
 V_dirs = npae.pca(Xp_train, n_dirs)[0]                                 # (n_dirs, D)
 P_data = V_dirs.T @ V_dirs                                             # projector (D, D)
 cs_common = dict(activation="sigmoid", output="gaussian", learning_rate=3e-3, batch_size=64,
-                 epochs=3 if FAST else 60, random_state=0, dtype="float64", verbose=False)
-sizes = (2, 8, 32, 256) if FAST else (2, 4, 8, 16, 32, 64, 128, 256, 400)
+                 epochs=2 if FAST else 60, random_state=0, dtype="float64", verbose=False)
+sizes = (4, 32, 256) if FAST else (2, 4, 8, 16, 32, 64, 128, 256, 400)
 sweep = {}
 print(f"D = {D_p}, {n_cs} training digits; {n_dirs} principal directions hold 99% of "
       f"the variance")
