@@ -521,10 +521,11 @@ fig
 # %% [markdown]
 # Reading the table and `01_code_size.png`: at small $H$ both errors are high and close
 # together — the model cannot represent the digits (**bias**). As $H$ grows both fall.
-# Past the input size the unregularised model approaches a copy of its input, and the
-# Jacobian distance shows it: $J$ moves towards $I$. The test error then stays low (a
-# copy generalises perfectly, so reconstruction error alone cannot choose $H$), but the
-# noisy-test error rises towards the printed noise of a copied input: an overcomplete
+# Towards and past the input size the unregularised model approaches a copy of its
+# input, and the Jacobian distance shows it: $J$ moves towards $I$ (fastest in the
+# directions the data occupies). The test error keeps falling (a copy generalises
+# perfectly, so reconstruction error alone cannot choose $H$), but the noisy-test error
+# turns and rises towards the printed noise of a copied input: an overcomplete
 # map reproduces whatever is in its input, noise included, and its code, a re-encoding
 # of $x$, has learned nothing about digits (**variance**: the map is as sensitive to
 # the particular input as it can be). The useful sizes are in between, and a regulariser

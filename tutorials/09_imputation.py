@@ -244,9 +244,9 @@ plotting.image_rows([("test digit", X_test[:8])] + rows, n=8, path=out("09_mnist
 # Read the numbers above (and `09_mnist_rmse.png`, `09_mnist_filled.png`) pattern by
 # pattern. Mean imputation ignores the observed pixels of the image itself, so it draws
 # the average digit into every hole. PCA uses them through a linear map, the autoencoder
-# through a non-linear one learned from incomplete images only. The block pattern is the
-# hardest per pixel: a whole stroke is missing and has to be inferred from the digit's
-# shape, not from its neighbours.
+# through a non-linear one learned from incomplete images only. In a block a whole piece
+# of stroke can be missing, to be inferred from the digit's shape rather than from
+# neighbouring pixels: compare the block row with the two random rows.
 
 # %%
 best = {p: min(r, key=r.get) for p, r in results.items()}
