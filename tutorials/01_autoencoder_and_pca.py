@@ -555,11 +555,17 @@ for name, kw in breakers.items():
           f"{broken[name][3]:11.3f}")
 
 # %% [markdown]
-# Every regulariser moves the Jacobian away from $I$ (the last column grows) and lowers
-# the noisy-test error at the price of some clean test error: each trades variance for
-# bias. The sparsity penalty does it by allowing few active units per digit, the
-# denoising objective by asking for a map that *undoes* corruption (a copy cannot), and
-# the contractive penalty by making $\lVert J_f\rVert_F$ of the encoder small, directly.
+# Every regulariser moves the Jacobian away from $I$: both distance columns grow past
+# the unregularised row's, the identity is broken. Each does it by asking for something
+# a copy cannot give: few active units per digit (sparse), undoing a corruption
+# (denoising), a small encoder Jacobian $\lVert J_f\rVert_F$ (contractive). What that
+# buys depends on the question. All three pay in clean test error (bias). On inputs
+# with *Gaussian* noise the printed noisy-test column differs by regulariser: a
+# contractive map damps every small input change, noise included; a denoiser trained
+# on masking noise learned to undo masking, not Gaussian noise; a sparse code spends
+# its few units on the digit but also reconstructs worse. Regularisation trades
+# variance for bias, and which variance it removes depends on the regulariser: choose
+# it for the perturbations you expect.
 #
 # ## 7. Tied or untied?
 #
