@@ -593,10 +593,11 @@ print(f"(time measured on a shared machine, load {open('/proc/loadavg').read().s
       if os.path.exists("/proc/loadavg") else "")
 
 # %% [markdown]
-# Tying removes the decoder's $H\times D$ weight matrix, almost half the parameters, and
-# costs almost nothing in time per step (the same products are computed; only the
-# gradient of $W$ gains the `+` of (B7)). What it does to the error depends on the
-# setting; here the table says it.
+# Tying removes the decoder's $H\times D$ weight matrix, almost half the parameters. A
+# step computes the same matrix products either way (only the gradient of $W$ gains the
+# `+` of (B7)), so the time per step should be about the same; the printed times come
+# from a shared machine and carry its noise. What tying does to the error depends on
+# the setting; here the table says it.
 #
 # ## Common misreadings
 #
