@@ -83,6 +83,8 @@ def test_autoencoder_with_soft_threshold_codes_passes_every_gradient_check():
         # smooth for S_λ (|a| away from λ) and for |h| of the L1 term (kept codes away from 0)
         if np.abs(h - 0.2).min() > 0.05 and (h > 0.2).any() and (h <= 0.2).any():
             break
+    else:
+        raise RuntimeError("no smooth point found")
     assert STEP * max(1.0, np.abs(m.params_["enc.0.W"]).max()) < 0.01
     report = check_model(m, X)
     assert report.max_rel_error <= 1e-7
