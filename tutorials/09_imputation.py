@@ -338,7 +338,7 @@ if ratings is not None:
     is_val = train_rows & (np.random.default_rng(1).uniform(size=len(stars)) < 0.1)
     fit_rows = train_rows & ~is_val
     val_scores = {}
-    for lam in ((1e-3,) if FAST else (1e-4, 1e-3, 1e-2)):
+    for lam in ((1e-3,) if FAST else (1e-3, 1e-2, 1e-1, 1.0)):
         model, R, M_r = fit_autorec(fit_rows, lam, epochs_ar)
         val_scores[lam] = rmse_of(predict(model, R, M_r, is_val, stars[fit_rows].mean()),
                                   is_val)
