@@ -20,6 +20,7 @@ written through whichever of a or h makes it cheapest and stable:
     tanh      f(a) = tanh(a)                  f'(a) = 1 − h²
     relu      f(a) = max(a, 0)                f'(a) = 1[a > 0]   (0 chosen at the kink a = 0)
     softplus  f(a) = log(1 + e^{a})           f'(a) = σ(a)
+    soft_threshold:λ  S_λ(a) = sign(a) max(|a| − λ, 0)   f'(a) = 1[|a| > λ]   (SoftThreshold)
 
 The sigmoid and softplus are written with e^{−|a|} ≤ 1, so they never overflow,
 for pre-activations of any size.
@@ -140,12 +141,73 @@ class Softplus:
         return dh * sigmoid(a)                      # softplus'(a) = σ(a)
 
 
+class SoftThreshold:
+    """Soft-thresholding, the proximal map of λ|·| (Donoho 1995; ISTA's shrinkage step).
+
+    For a threshold λ ≥ 0, elementwise:
+
+        (S1)  h = S_λ(a) = sign(a) max(|a| − λ, 0)
+                         = a − λ  if a > λ,   0  if |a| ≤ λ,   a + λ  if a < −λ
+        (S2)  S_λ'(a) = 1[|a| > λ]                    (0 chosen at the kinks a = ±λ)
+
+    S_λ(a) = argmin_h ½ (h − a)² + λ |h|: the minimiser is 0 exactly when |a| ≤ λ
+    (0 is then in the subdifferential a − h ∈ λ ∂|h| at h = 0), so unlike an L1
+    subgradient step it makes exact zeros. λ = 0 is the identity.
+
+    ``SoftThreshold(λ)`` is the activation object; by name it is ``"soft_threshold"``
+    (λ = ``DEFAULT_THRESHOLD``) or ``"soft_threshold:λ"``, e.g. ``"soft_threshold:0.05"``,
+    which is also its ``name`` (so a mirrored decoder layer gets the same λ).
+    """
+
+    DEFAULT_THRESHOLD = 0.1
+    prefix = "soft_threshold"
+
+    def __init__(self, threshold=DEFAULT_THRESHOLD):
+        if (isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number))
+                or not np.isfinite(threshold) or threshold < 0):
+            raise ValueError(f"the soft threshold λ must be a finite number >= 0, "
+                             f"got {threshold!r}")
+        self.threshold = float(threshold)
+        self.name = (self.prefix if self.threshold == self.DEFAULT_THRESHOLD
+                     else f"{self.prefix}:{self.threshold!r}")
+
+    @classmethod
+    def from_name(cls, name, argument="activation"):
+        """``"soft_threshold"`` or ``"soft_threshold:λ"`` -> SoftThreshold(λ)."""
+        _, sep, value = name.partition(":")
+        if not sep:
+            return cls()
+        try:
+            return cls(float(value))
+        except ValueError:
+            raise ValueError(f"{argument}={name!r}: the soft threshold λ after "
+                             f"'soft_threshold:' must be a finite number >= 0, e.g. "
+                             f"'soft_threshold:0.05'") from None
+
+    def forward(self, a):
+        lam = np.asarray(self.threshold, dtype=a.dtype)
+        return np.sign(a) * positive_part(np.abs(a) - lam)   # (S1)
+
+    def backward(self, dh, a, h):
+        return dh * (np.abs(a) > self.threshold)             # (S2) 1[|a| > λ]; 0 at ±λ
+
+
 ACTIVATIONS = {cls.name: cls for cls in (Identity, Sigmoid, Tanh, ReLU, Softplus)}
+#: activations with a parameter, built from their name by get_activation (not in ACTIVATIONS,
+#: whose entries are parameter-free classes)
+PARAMETRIZED_ACTIVATIONS = {SoftThreshold.prefix: SoftThreshold}
 
 
 def get_activation(name, argument="activation"):
-    """Look an activation up by name; the error names the argument and the choices."""
+    """Look an activation up by name; the error names the argument and the choices.
+
+    ``"soft_threshold"`` and ``"soft_threshold:λ"`` give a :class:`SoftThreshold` instance.
+    """
+    if isinstance(name, str) and name.partition(":")[0] in PARAMETRIZED_ACTIVATIONS:
+        return PARAMETRIZED_ACTIVATIONS[name.partition(":")[0]].from_name(name, argument)
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"{argument} must be one of {sorted(ACTIVATIONS)}, got {name!r}") from None
+        raise ValueError(f"{argument} must be one of {sorted(ACTIVATIONS)} or "
+                         f"'soft_threshold' / 'soft_threshold:λ' (a threshold λ >= 0), "
+                         f"got {name!r}") from None

@@ -71,6 +71,10 @@ class GaussianLoss:
         return 0.5 * np.sum((A - X) ** 2, axis=1)         # (F2) before the mean, (B,)
 
     @staticmethod
+    def entries(A, X):
+        return 0.5 * (A - X) ** 2                          # (F2) per entry, (B, D)
+
+    @staticmethod
     def value(A, X):
         return float(np.sum((A - X) ** 2) * (0.5 / A.shape[0]))   # (F2)
 
@@ -104,6 +108,10 @@ class BernoulliLoss:
     @staticmethod
     def per_example(A, X):
         return np.sum(softplus(A) - X * A, axis=1)         # (F4) before the mean, (B,)
+
+    @staticmethod
+    def entries(A, X):
+        return softplus(A) - X * A                         # (F4) per entry, (B, D)
 
     @staticmethod
     def value(A, X):

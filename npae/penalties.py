@@ -180,13 +180,25 @@ def kl_sparsity_grad(h, rho, beta):
 
 # -- k-sparse ----------------------------------------------------------------------------
 
-def top_k_mask(h, k):
+TOP_K_BY = ("value", "magnitude")
+
+
+def top_k_mask(h, k, by="value"):
     """1 at the k largest entries of each row of h (B, H), 0 elsewhere; same dtype as h.
+
+    ``by="value"`` (npae's default) ranks the signed values h_nj; ``by="magnitude"``
+    ranks |h_nj|, as Makhzani & Frey's notes sort linear codes. They differ when a row
+    has a large negative code: with h_n = (3, −5, 1) and k = 1, "value" keeps 3 and
+    "magnitude" keeps −5. Either way z = h ⊙ S and ∂z/∂h = S away from ties, so the
+    backward (autoencoder (B9)) is the same.
 
     Vectorized with ``np.argpartition`` (O(H) per row, no full sort). Among tied values
     at the k-th place NumPy keeps some k of them: still exactly k ones per row.
     """
-    top = np.argpartition(-h, k - 1, axis=1)[:, :k]  # (B, k) indices of the k largest
+    if by not in TOP_K_BY:
+        raise ValueError(f"by must be one of {list(TOP_K_BY)}, got {by!r}")
+    score = h if by == "value" else np.abs(h)        # what is ranked
+    top = np.argpartition(-score, k - 1, axis=1)[:, :k]   # (B, k) indices of the k largest
     mask = np.zeros_like(h)
     np.put_along_axis(mask, top, 1.0, axis=1)
     return mask

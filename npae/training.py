@@ -7,7 +7,9 @@ smaller. For each batch the loop
 1. draws the step's randomness, ``noise = model.sample_noise(Xb, rng)`` (and tells a
    model with an ``on_step_start`` hook the number of updates done so far, for
    per-update schedules such as the VAE's ``kl_warmup_steps``);
-2. computes ``loss, values, grads = model.loss_and_grads(Xb, noise)``;
+2. computes ``loss, values, grads = model.loss_and_grads(Xb, noise)`` (with
+   ``observed=M[idx]``, the batch's rows of the mask, when training with missing
+   values: npae.missing);
 3. lets the optimizer update ``model.params_`` in place;
 4. checks the result (below).
 
@@ -150,7 +152,12 @@ class _Snapshot:
             model.on_epoch_start(self.epoch)
 
 
-def _replay(model, X, batch_size, optimizer, rng, snapshot, n_steps):
+def _observed_rows(observed, idx):
+    """The keyword arguments that pass a batch's rows of the mask (none without a mask)."""
+    return {} if observed is None else {"observed": observed[idx]}
+
+
+def _replay(model, X, batch_size, optimizer, rng, snapshot, n_steps, observed=None):
     """Restore ``snapshot`` and redo its epoch's first ``n_steps`` updates (all were good)."""
     snapshot.restore(model, optimizer, rng)
     order = rng.permutation(X.shape[0])
@@ -161,7 +168,8 @@ def _replay(model, X, batch_size, optimizer, rng, snapshot, n_steps):
         Xb = take_rows(X, idx)
         if hasattr(model, "on_step_start"):
             model.on_step_start(snapshot.epoch * n_batches + step)
-        _, _, grads = model.loss_and_grads(Xb, noise=model.sample_noise(Xb, rng))
+        _, _, grads = model.loss_and_grads(Xb, noise=model.sample_noise(Xb, rng),
+                                           **_observed_rows(observed, idx))
         optimizer.step(model.params_, grads)
     if not _all_finite(model.params_.values()):     # replay not bit-identical: be safe
         snapshot.restore(model, optimizer, rng)
@@ -179,10 +187,12 @@ def _bad_loss(loss, best):
 
 
 def train(model, X, X_val=None, *, epochs, batch_size, optimizer, rng, verbose=True,
-          history=None, epoch_offset=0, val_seed=0, on_epoch_end=None):
+          history=None, epoch_offset=0, val_seed=0, on_epoch_end=None, observed=None):
     """Run ``epochs`` epochs of minibatch training; returns the history dict (appended to).
 
     ``on_epoch_end(model)``, if given, returns a dict of numbers added to each epoch's row.
+    ``observed`` (a boolean array of X's shape, or None) is passed on, by batch rows,
+    to ``model.loss_and_grads``: training on the observed entries only.
     """
     n = X.shape[0]
     history = history if history is not None else {}
@@ -202,18 +212,19 @@ def train(model, X, X_val=None, *, epochs, batch_size, optimizer, rng, verbose=T
                 model.on_step_start((epoch_offset + epoch) * n_batches + b)
             kind = TrainingDiverged
             try:
-                loss, values, grads = model.loss_and_grads(Xb, noise=noise)
+                loss, values, grads = model.loss_and_grads(Xb, noise=noise,
+                                                           **_observed_rows(observed, idx))
                 problem = _bad_loss(loss, best)
             except TrainingDiverged as exc:         # e.g. the VAE's log-variance overflow
                 problem, kind = str(exc).rstrip("."), type(exc)
             if problem is not None:                 # θ_{t−1} is bad: back to θ_{t−2}
                 _diverged(model, X, batch_size, optimizer, rng, problem, epoch_offset + epoch,
-                          b, n_batches, snapshot, previous, b - 1, kind)
+                          b, n_batches, snapshot, previous, b - 1, kind, observed)
             optimizer.step(model.params_, grads)
             if not _all_finite(model.params_.values()):   # θ_t is bad: back to θ_{t−1}
                 _diverged(model, X, batch_size, optimizer, rng,
                           "an update made a parameter NaN/inf", epoch_offset + epoch, b,
-                          n_batches, snapshot, previous, b)
+                          n_batches, snapshot, previous, b, observed=observed)
             best = loss if best is None else min(best, loss)
             for k, v in {"loss": loss, **values}.items():
                 totals[k] = totals.get(k, 0.0) + v * len(idx)
@@ -221,7 +232,7 @@ def train(model, X, X_val=None, *, epochs, batch_size, optimizer, rng, verbose=T
         if not _all_finite(_optimizer_arrays(optimizer)):
             _diverged(model, X, batch_size, optimizer, rng,
                       "the optimizer's moments overflowed to NaN/inf", epoch_offset + epoch,
-                      n_batches - 1, n_batches, snapshot, previous, 0)
+                      n_batches - 1, n_batches, snapshot, previous, 0, observed=observed)
         row = {"epoch": epoch_offset + epoch + 1, **{k: v / n for k, v in totals.items()}}
         if X_val is not None:
             val_rng = np.random.default_rng(val_seed)
@@ -238,11 +249,11 @@ def train(model, X, X_val=None, *, epochs, batch_size, optimizer, rng, verbose=T
 
 
 def _diverged(model, X, batch_size, optimizer, rng, problem, epoch, batch, n_batches,
-              snapshot, previous, n_good, kind=TrainingDiverged):
+              snapshot, previous, n_good, kind=TrainingDiverged, observed=None):
     """Put the model back at its last good state (``n_good`` updates into this epoch) and raise."""
     if n_good < 0 and previous is not None:         # θ_{t−2} is in the previous epoch
         snapshot, n_good = previous, n_batches - 1
-    n_good = _replay(model, X, batch_size, optimizer, rng, snapshot, max(n_good, 0))
+    n_good = _replay(model, X, batch_size, optimizer, rng, snapshot, max(n_good, 0), observed)
     if n_good == 0 and previous is None and snapshot.epoch == epoch:
         where = "the parameters it started from (no update was kept)"
     else:

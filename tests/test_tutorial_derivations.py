@@ -304,3 +304,27 @@ def test_minibatch_kl_sparsity_penalty_is_biased_upward_like_one_over_b():
     assert per_unit[128] == pytest.approx(0.00089, rel=0.15)
     assert per_unit[512] == pytest.approx(0.00022, rel=0.15)
     assert bias[32] > 3 * bias[128] > 9 * bias[512]
+
+
+# --------------------------------------------------------------- soft-thresholding (tutorial 02)
+
+def test_ista_with_the_soft_threshold_reaches_the_lasso_optimality_conditions():
+    """Tutorial 02 §7: h ← S_{λ/L}(h − ∇/L) with npae.layers.SoftThreshold solves
+    min_h ½‖x − hV − c‖² + λ‖h‖₁. At the optimum the gradient g = (hV + c − x)Vᵀ satisfies
+    g_j = −λ sign(h_j) where h_j ≠ 0 and |g_j| ≤ λ where h_j = 0 (the subgradient
+    condition), and some codes are exactly 0."""
+    from npae.layers import SoftThreshold
+    rng = np.random.default_rng(0)
+    V, c = rng.normal(size=(12, 20)), rng.normal(scale=0.1, size=20)
+    X = rng.normal(size=(6, 20))
+    lam = 2.0
+    L = np.linalg.norm(V, 2) ** 2
+    shrink = SoftThreshold(lam / L)
+    h = np.zeros((6, 12))
+    for _ in range(5000):
+        h = shrink.forward(h - (h @ V + c - X) @ V.T / L)
+    g = (h @ V + c - X) @ V.T
+    on = h != 0
+    assert on.any() and (~on).any()
+    np.testing.assert_allclose(g[on], -lam * np.sign(h[on]), atol=1e-8)
+    assert np.all(np.abs(g[~on]) <= lam + 1e-8)

@@ -25,6 +25,11 @@
 # 5. measures what the minibatch mean $\hat\rho_j$ does to the KL penalty: an upward bias
 #    that depends on the batch size;
 # 6. learns filters on whitened natural-image patches: localized, oriented edges.
+# 7. L0 → L1 → soft-thresholding: why L1, why its subgradient leaves few exact zeros,
+#    and two ways to exact zeros (a soft-thresholding activation, and ISTA);
+# 8. L1 on the weights against L1 on the activity and weight decay;
+# 9. ReLU codes as a sparsity mechanism; 10. k-sparse by value or by magnitude; and
+#    two common misreadings corrected.
 #
 # Notation (docs/notation.md): a batch $X$ is $(B, D)$; the code $h$ (or $z$) is $(B, H)$;
 # $h_{nj}$ is unit $j$'s activation on example $n$. Equation tags are those of
@@ -39,15 +44,18 @@ import inspect
 import time
 
 import numpy as np
+from matplotlib.figure import Figure
 
 try:                                   # in a checkout: its own npae first
     from _setup import FAST, START, out  # Agg backend, NPAE_FAST, figure folder
 except ModuleNotFoundError:            # a tutorial copied out on its own: installed npae
     from npae.tutorial_setup import FAST, START, out
-from npae import Autoencoder, datasets, penalties, plotting
+from npae import Autoencoder, datasets, layers, penalties, plotting
 from npae.gradcheck import check_model, numerical_gradient, relative_error
 from npae.metrics import fraction_near_zero, mean_activation
 from npae.models.regularized import KSparseAutoencoder, SparseAutoencoder
+from npae.optim import make_optimizer
+from npae.training import batches
 
 
 # %% [markdown]
@@ -428,6 +436,263 @@ for m, tag, title in [(kl_patches, "kl", "KL-sparse AE (ρ=0.035, β=3) on white
 # some filters are still the random noise they started as: units that are never among
 # the $k$ largest never receive a gradient ("dead" units; Makhzani & Frey start with a
 # larger $k$ and lower it during training to avoid them).
+
+# %% [markdown]
+# ## 7. From L0 to L1 to soft-thresholding
+#
+# The sparsest code is the one with the fewest non-zero units, the "L0 norm"
+# $\lVert h\rVert_0 = \#\{j : h_j \ne 0\}$. It is no norm: a norm scales,
+# $\lVert\alpha h\rVert = |\alpha|\,\lVert h\rVert$, but $\lVert 2h\rVert_0 = \lVert h\rVert_0$.
+# And it gives gradient descent nothing to work with: its derivative is 0 wherever it
+# exists and it jumps at 0, so no small step changes it until a unit hits exactly 0.
+# $|h|$ is the tightest convex function below it on $[-1, 1]$ (its convex envelope
+# there); $h^2$, weight decay's penalty, is smooth but flat at 0: its pull $2h$ vanishes
+# as $h \to 0$, so it shrinks codes without ever making them 0.
+
+# %%
+h_line = np.linspace(-1.5, 1.5, 601)
+fig = Figure(figsize=(6.0, 3.2), layout="constrained")
+ax = fig.add_subplot()
+ax.plot(h_line, (h_line != 0).astype(float), label=r"$\|h\|_0$: 1 if $h \neq 0$")
+ax.plot([0], [0], "o", color="C0")
+ax.plot(h_line, np.abs(h_line), label=r"$|h|$ (L1)")
+ax.plot(h_line, h_line ** 2, label=r"$h^2$ (L2)")
+ax.set_xlabel("h")
+ax.set_ylim(-0.1, 1.6)
+ax.legend()
+ax.set_title("three sparsity penalties near 0")
+plotting.save_figure(fig, out("02_l0_l1_l2.png"))
+h_vec = np.array([0.0, 0.3, -1.2, 0.0])
+print(f"||h||_0 = {np.count_nonzero(h_vec)}, ||2h||_0 = {np.count_nonzero(2 * h_vec)}, "
+      f"2||h||_0 = {2 * np.count_nonzero(h_vec)}: not homogeneous, so not a norm")
+
+# %% [markdown]
+# **L1 by subgradient descent leaves few exact zeros.** Training with the L1 penalty adds
+# $\lambda\,\mathrm{sign}(h)$ to each code's gradient: a push of constant size towards 0
+# that overshoots, so a code near 0 jumps from one side to the other and is exactly 0
+# only by accident. The proximal view fixes this. The code that minimises
+# $\tfrac12(h - a)^2 + \lambda|h|$ for a given $a$ is the **soft-thresholding** of $a$,
+#
+# $$ S_\lambda(a) = \mathrm{sign}(a)\max(|a| - \lambda, 0), \qquad
+#    S_\lambda'(a) = 1[|a| > \lambda], \tag{layers (S1–S2)} $$
+#
+# which is exactly 0 on the whole interval $|a| \le \lambda$. Two ways to use it:
+#
+# * as the encoder's activation, `activation="soft_threshold:λ"` (npae.layers, with its
+#   backward): the code is exactly 0 whenever the pre-activation is within λ of 0;
+# * as **ISTA** (iterative shrinkage-thresholding, Daubechies et al. 2004) on the codes,
+#   with a trained decoder $\hat x = hV + c$ as the dictionary: for each $x$, minimise
+#   $\tfrac12\lVert x - hV - c\rVert^2 + \lambda\lVert h\rVert_1$ by
+#   $h \leftarrow S_{\lambda/L}\big(h - \tfrac1L (hV + c - x)V^\top\big)$, with
+#   $L = \lVert V\rVert_2^2$ the gradient's Lipschitz constant. No encoder: the codes are
+#   the solution of the lasso for that decoder.
+#
+# We compare three models with the same linear decoder and the same λ: an L1-penalised
+# autoencoder with linear codes (subgradients), the same with the soft-thresholding
+# activation at threshold λ, and ISTA on the first model's decoder.
+
+# %%
+n_sp = 500 if FAST else 5000
+X_sp, X_sp_test = X_train[:n_sp], X_test[:1000]
+lam_sp = 0.5
+sp_common = dict(hidden_layer_sizes=(32 if FAST else 64,), output="gaussian",
+                 epochs=2 if FAST else 10, learning_rate=3e-3, batch_size=128,
+                 random_state=0, verbose=False)
+l1_sub = Autoencoder(activation="identity", sparsity="l1", sparsity_weight=lam_sp,
+                     **sp_common).fit(X_sp)
+l1_soft = Autoencoder(activation=f"soft_threshold:{lam_sp}", sparsity="l1",
+                      sparsity_weight=lam_sp, **sp_common).fit(X_sp)
+
+
+def ista(X, V, c, lam, n_iter, h0):
+    """Codes minimising ½‖x − hV − c‖² + λ‖h‖₁ for every row of X, by ISTA from h0."""
+    L = np.linalg.norm(V, 2) ** 2                                  # Lipschitz constant
+    shrink = layers.SoftThreshold(lam / L)                         # S_{λ/L}
+    h_i = h0
+    for _ in range(n_iter):                                        # a loop over iterations only
+        grad = (h_i @ V + c - X) @ V.T                             # (B, H)
+        h_i = shrink.forward(h_i - grad / L)
+    return h_i
+
+
+def sparse_report(name, Z, X_hat, X):
+    recon = 0.5 * np.mean(np.sum((X_hat - X) ** 2, axis=1))
+    l1 = np.mean(np.sum(np.abs(Z), axis=1))
+    print(f"{name:34s} exact zeros {np.mean(Z == 0):6.1%}   ½‖x − x̂‖² {recon:6.2f}   "
+          f"‖h‖₁ {l1:6.2f}   objective {recon + lam_sp * l1:6.2f}")
+    return np.mean(Z == 0), recon
+
+
+V_dec = l1_sub.params_["dec.0.W"].astype(np.float64)
+c_dec = l1_sub.params_["dec.0.b"].astype(np.float64)
+X_eval = X_sp_test.astype(np.float64)
+Z_ista = ista(X_eval, V_dec, c_dec, lam_sp, 30 if FAST else 300, l1_sub.transform(X_eval))
+sparse_rows = {
+    "L1 penalty, linear codes": sparse_report(
+        "L1 penalty, linear codes (subgrad.)", l1_sub.transform(X_eval), l1_sub.reconstruct(X_eval), X_eval),
+    "soft-threshold activation": sparse_report(
+        f"soft_threshold:{lam_sp} activation", l1_soft.transform(X_eval), l1_soft.reconstruct(X_eval), X_eval),
+    "ISTA on the first decoder": sparse_report(
+        "ISTA codes, first model's decoder", Z_ista, Z_ista @ V_dec + c_dec, X_eval),
+}
+
+# %% [markdown]
+# Read the three rows above: the subgradient codes are essentially never exactly 0; the
+# soft-threshold encoder makes most codes exactly 0, at some cost in reconstruction
+# (one thresholding step of a learned encoder is a crude lasso solver); ISTA, solving
+# the lasso per example for the first model's decoder, reaches a lower objective than
+# that model's own encoder, with many exact zeros. An encoder *amortises* the
+# optimisation: one matrix product instead of hundreds of ISTA iterations, at the price
+# of a worse code for each example (LISTA, Gregor & LeCun 2010, trains an encoder to
+# imitate a few ISTA steps).
+
+# %%
+assert sparse_rows["L1 penalty, linear codes"][0] < sparse_rows["soft-threshold activation"][0]
+assert sparse_rows["L1 penalty, linear codes"][0] < sparse_rows["ISTA on the first decoder"][0]
+
+# %% [markdown]
+# ## 8. L1 on the weights, L1 on the activity, and weight decay
+#
+# Three penalties that are easily confused:
+#
+# * **L1 on the activity** (`sparsity="l1"`), $\lambda\frac1B\sum_{n,j}|h_{nj}|$: sparse
+#   *codes*, each example explained by few units;
+# * **L1 on the weights**, $\lambda\sum|W|$, gradient $\lambda\,\mathrm{sign}(W)$: sparse
+#   *weights*, each unit connected to few pixels. npae has no option for it; the loop
+#   below adds its gradient to the model's, which is all it takes;
+# * **weight decay** (`weight_decay`), $\frac\lambda2\sum W^2$, gradient $\lambda W$:
+#   *small* weights, all of them non-zero (an L2 penalty: see section 7's $h^2$).
+#
+# Same sigmoid autoencoder, same data; the figure shows the distribution of encoder
+# weights and of codes, and the filters of each.
+
+# %%
+def fit_with_l1_weights(model, X, lam_w):
+    """Train ``model`` on X with λ‖W‖₁ added: grads[W] += λ sign(W) for every weight matrix."""
+    model.initialize(X.shape[1])
+    opt = make_optimizer("adam", model.learning_rate)
+    order_rng = np.random.default_rng(model.random_state)
+    for _ in range(model.epochs):
+        for idx in batches(len(X), model.batch_size, order_rng.permutation(len(X))):
+            _, _, grads = model.loss_and_grads(X[idx])
+            for k in grads:
+                if k.endswith(".W"):
+                    grads[k] = grads[k] + lam_w * np.sign(model.params_[k])   # ∂(λ‖W‖₁)/∂W
+            opt.step(model.params_, grads)
+    return model
+
+
+sig_common = {**sp_common, "activation": "sigmoid"}
+w_models = {
+    "L1 on weights (λ=1e-3)": fit_with_l1_weights(Autoencoder(**sig_common), X_sp, 1e-3),
+    "L1 on activity (λ=0.5)": Autoencoder(sparsity="l1", sparsity_weight=0.5,
+                                          **sig_common).fit(X_sp),
+    "weight decay (λ=1e-2)": Autoencoder(weight_decay=1e-2, **sig_common).fit(X_sp),
+}
+fig = Figure(figsize=(9.0, 5.0), layout="constrained")
+axes = fig.subplots(2, 3)
+for col, (name, m) in enumerate(w_models.items()):
+    W_e = m.params_["enc.0.W"]
+    Z_e = m.transform(X_eval)
+    recon = 0.5 * np.mean(np.sum((m.reconstruct(X_eval) - X_eval) ** 2, axis=1))
+    print(f"{name:24s} |W| < 1e-3: {np.mean(np.abs(W_e) < 1e-3):6.1%}   |W| < 1e-2: "
+          f"{np.mean(np.abs(W_e) < 1e-2):6.1%}   mean |W| "
+          f"{np.mean(np.abs(W_e)):.4f}   codes < 0.01: {np.mean(Z_e < 0.01):6.1%}   "
+          f"mean code {Z_e.mean():.3f}   ½‖x − x̂‖² {recon:.2f}")
+    axes[0, col].hist(np.abs(W_e).ravel(), bins=np.logspace(-6, 0, 50))
+    axes[0, col].set_xscale("log")
+    axes[0, col].set_title(name, fontsize=9)
+    axes[0, col].set_xlabel("|encoder weight|")
+    axes[1, col].hist(Z_e.ravel(), bins=50, log=True)
+    axes[1, col].set_xlabel("code value h")
+    plotting.filters(W_e, n=36, path=out(f"02_filters_w{col}.png"), title=name)
+plotting.save_figure(fig, out("02_weights_vs_activity.png"))
+
+# %% [markdown]
+# Compare the columns printed above and `02_weights_vs_activity.png`. L1 on the weights
+# pushes the largest share of weights below $10^{-3}$ — the pixels a unit ignores: its
+# pull $\lambda\,\mathrm{sign}(W)$ keeps its full size however small a weight gets.
+# Weight decay's pull $\lambda W$ fades as a weight shrinks, so it makes weights small
+# but empties only those that no data supports (the always-black border pixels get no
+# gradient from the reconstruction at all, tutorial 01). L1 on the activity leaves the
+# weights large and is the only one of the three that pushes the *codes* towards 0
+# (bottom row, and the "codes < 0.01" column). `02_filters_w0.png` to
+# `02_filters_w2.png` show the filters of each. (With Adam, whose steps have a fixed
+# size, an L1-penalised weight hovers around 0 rather than landing on it: exact zeros
+# need a proximal step, as in section 7.)
+#
+# ## 9. ReLU as a sparsity mechanism
+#
+# A ReLU code is exactly 0 wherever its pre-activation is negative, so a ReLU code is
+# sparse with no penalty at all; an L1 penalty on it makes it sparser (its subgradient 0
+# at 0 leaves a switched-off unit where it is, section 1).
+
+# %%
+for name, kw in [("ReLU, no penalty", {}),
+                 ("ReLU + L1 (λ=0.5)", dict(sparsity="l1", sparsity_weight=0.5))]:
+    m = Autoencoder(**{**sp_common, "activation": "relu"}, **kw).fit(X_sp)
+    Z_r = m.transform(X_eval)
+    recon = 0.5 * np.mean(np.sum((m.reconstruct(X_eval) - X_eval) ** 2, axis=1))
+    print(f"{name:20s} exact zeros {np.mean(Z_r == 0):6.1%}   ½‖x − x̂‖² {recon:.2f}")
+print(f"for comparison, sigmoid codes: exact zeros "
+      f"{np.mean(w_models['L1 on activity (λ=0.5)'].transform(X_eval) == 0):.1%} even with L1")
+
+# %% [markdown]
+# ## 10. k-sparse by value or by magnitude
+#
+# npae's k-sparse code keeps the $k$ largest **signed** values of each row (as Makhzani &
+# Frey's code does); Makhzani & Frey's text, and some course notes, sort linear codes by
+# $|h|$ instead, so that a strongly negative unit can be kept too. `top_k_mask(h, k,
+# by="magnitude")` and `Autoencoder(k=..., k_by="magnitude")` do that; the backward is
+# the same, $dh = dz\odot S$. On one code the two disagree:
+
+# %%
+h_demo = np.array([[0.9, -2.0, 0.4, 0.1]])
+print("h =", h_demo[0], " k = 1 by value keeps", penalties.top_k_mask(h_demo, 1)[0],
+      " by magnitude keeps", penalties.top_k_mask(h_demo, 1, by="magnitude")[0])
+k_models = {by: Autoencoder(**{**sp_common, "activation": "identity"}, k=10, k_by=by).fit(X_sp)
+            for by in ("value", "magnitude")}
+for by, m in k_models.items():
+    Z_k = m.transform(X_eval)
+    pre = m._encode(m.params_, X_eval, (None,))[1]                  # h before the mask
+    differ = np.any(penalties.top_k_mask(pre, 10) != penalties.top_k_mask(pre, 10, "magnitude"),
+                    axis=1)
+    recon = 0.5 * np.mean(np.sum((m.reconstruct(X_eval) - X_eval) ** 2, axis=1))
+    print(f"k_by={by!r:12s} ½‖x − x̂‖² {recon:6.2f}   kept codes that are negative "
+          f"{np.mean(Z_k[Z_k != 0] < 0):5.1%}   rows where the two rankings disagree "
+          f"{differ.mean():5.1%}")
+
+# %% [markdown]
+# The value-ranked model keeps only positive codes (a kept code is one of the row's $k$
+# largest, and with $H \gg k$ those are positive); the magnitude-ranked one keeps both
+# signs, in the printed proportion. The last column applies both rankings to each model's
+# codes before the mask: they pick different units in the printed share of rows, so the
+# two are different models, not one model read two ways. Neither is "the" k-sparse
+# autoencoder: say which one you use.
+#
+# ## Common misreadings
+#
+# > **"The KL penalty makes a fraction ρ of the units active."** It constrains each unit's
+# > **mean activation** $\hat\rho_j = \frac1B\sum_n h_{nj}$ (penalties (P5)), not how many
+# > units fire: a unit at 0.05 on every example satisfies it as well as one at 1 on 5 %
+# > of them. Settled by the two codes below: both have $\hat\rho = 0.05$ and a KL penalty
+# > of 0, yet one unit is above 0.5 on no example and the other on 5 % of them.
+#
+# > **"L1 on the weights is weight decay."** Weight decay is $\frac\lambda2\sum W^2$, an
+# > L2 penalty with gradient $\lambda W$ (penalties (P1)–(P2)); L1 on the weights has
+# > gradient $\lambda\,\mathrm{sign}(W)$ and zeroes weights. Settled by section 8's
+# > "|W| < 1e-3" column and `02_weights_vs_activity.png`.
+
+# %%
+always_low = np.full((20, 1), 0.05)                                # 0.05 on every example
+rarely_on = np.zeros((20, 1))
+rarely_on[0] = 1.0                                                 # 1 on 1 example of 20
+for name, codes_demo in [("0.05 on every example", always_low), ("1 on 5 % of them", rarely_on)]:
+    print(f"{name:22s} ρ̂ = {codes_demo.mean():.2f}, KL penalty "
+          f"{np.round(penalties.kl_sparsity(codes_demo, 0.05, 3.0), 12) + 0.0:.1f}, fraction of codes > 0.5: "
+          f"{np.mean(codes_demo > 0.5):.2f}")
+print(f"gradient of weight decay at W = 0.01: {penalties.weight_decay_grad(np.array(0.01), 1.0):.3f}"
+      f" (λW); of L1 on weights: {np.sign(0.01):.0f} (λ sign W), for λ = 1")
 
 # %%
 print(f"done in {time.perf_counter() - START:.1f} s")

@@ -182,3 +182,19 @@ for name in ["plain", "masking"]:
 
 # %%
 print(f"done in {time.perf_counter() - START:.1f} s")
+
+# %% [markdown]
+# ## Common misreadings
+#
+# > **"The Gaussian noise level is a variance."** In npae it is the **standard
+# > deviation** $s$: $\tilde x = x + s\,\varepsilon$, $\varepsilon \sim \mathcal N(0, I)$
+# > (noise (D1)), so `noise_level=0.2` adds noise of variance $0.04$. Settled by the
+# > sample statistics of $\tilde x - x$ below, from the same `sample_noise` that training
+# > uses.
+
+# %%
+gauss_model = Autoencoder(noise="gaussian", noise_level=0.2, random_state=0, verbose=False)
+record = gauss_model.sample_noise(X_test, np.random.default_rng(0))      # the step's ν
+diff = record.apply(X_test) - X_test                                      # x̃ − x
+print(f"noise_level = {gauss_model.noise_level}: std of x̃ − x {diff.std():.4f}, "
+      f"variance {diff.var():.4f} (s² = {gauss_model.noise_level ** 2:.4f})")

@@ -403,3 +403,22 @@ print(f"explicit-Jacobian term only {t_explicit * 1e3:8.2f} ms   ratio {t_explic
 
 # %%
 print(f"done in {time.perf_counter() - START:.1f} s")
+
+# %% [markdown]
+# ## Common misreadings
+#
+# > **"The contractive penalty is the L2 norm of the Jacobian."** It is the **squared**
+# > Frobenius norm, $\lambda\frac1B\sum_n\lVert J_f(x_n)\rVert_F^2 = \lambda\frac1B\sum_n
+# > \sum_{i,j} J_{ij}^2$ (penalties (P11)–(P12)): no square root, and the Frobenius norm,
+# > not the spectral norm (the matrix "2-norm", the largest singular value). Settled by
+# > the numbers below, for the trained model on a few digits.
+
+# %%
+h_m = cae.transform(Xb[:8])
+J_m = penalties.sigmoid_encoder_jacobian(h_m, W_b)                      # (8, D, H)
+penalty = penalties.contractive(h_m, W_b, 1.0)                           # λ = 1
+print(f"penalty (λ = 1)                        {penalty:.6f}")
+print(f"mean squared Frobenius norm  ‖J‖_F²    {np.mean(np.sum(J_m ** 2, axis=(1, 2))):.6f}")
+print(f"mean Frobenius norm          ‖J‖_F     {np.mean(np.linalg.norm(J_m, axis=(1, 2))):.6f}")
+print(f"mean squared spectral norm   ‖J‖_2²    "
+      f"{np.mean(np.linalg.norm(J_m, ord=2, axis=(1, 2)) ** 2):.6f}")

@@ -23,7 +23,10 @@
 #    log-likelihood on binarized digits;
 # 6. samples from the prior, reconstructions, linear and spherical interpolations;
 # 7. a 2-D latent space: the manifold of digits;
-# 8. the effect of β.
+# 8. the effect of β;
+# 9. why a VAE and not plain maximum likelihood: pixel distance, the prior-sampling
+#    estimate of p(x) against importance sampling, a Gaussian warped onto a ring;
+# 10. the KL divergence's properties, and three common misreadings corrected.
 #
 # Notation: docs/notation.md. $X$ is $(B, D)$, one example per row; $H$ is the latent size;
 # $\odot$ is the elementwise product. As in `npae/models/vae.py`, σ is a standard
@@ -38,6 +41,7 @@ import inspect
 import time
 
 import numpy as np
+from matplotlib.figure import Figure
 
 try:                                   # in a checkout: its own npae first
     from _setup import FAST, START, out  # Agg backend, NPAE_FAST, figure folder
@@ -46,7 +50,9 @@ except ModuleNotFoundError:            # a tutorial copied out on its own: insta
 import npae
 from npae import datasets, plotting
 from npae.gradcheck import check_model
-from npae.likelihood import binarized_log_likelihood, elbo, importance_sampled_log_likelihood
+from npae.layers import logsumexp
+from npae.likelihood import (binarize, binarized_log_likelihood, elbo,
+                             importance_sampled_log_likelihood, log_importance_weights)
 from npae.models import vae as vae_module
 from npae.models.vae import VAE
 
@@ -451,6 +457,219 @@ plotting.image_rows([("test digits", X_test[:10])] + rows, n=10, path=out("05_be
 # first $W$ epochs (Bowman et al. 2016), which helps against units switching off early;
 # `binarize=True` resamples every pixel as a Bernoulli draw at each step (dynamic
 # binarization), the setting in which published MNIST log-likelihoods are reported.
+
+# %% [markdown]
+# ## 9. Why a VAE, and not plain maximum likelihood?
+#
+# **Closeness in pixel space is the wrong closeness.** A model that scores images by a
+# pixel-wise likelihood around known digits (a Gaussian at each training image, say, as
+# a kernel density estimate does) ranks images by their pixel distance. Take a test
+# digit, erase a patch of it, and separately shift it by 2 pixels:
+
+# %%
+x0 = X_test[0].reshape(28, 28)
+ink = np.lib.stride_tricks.sliding_window_view(x0, (6, 6)).sum(axis=(2, 3))   # (23, 23)
+r0, c0 = np.unravel_index(np.argmax(ink), ink.shape)                 # the inkiest 6×6 window
+erased = x0.copy()
+erased[r0:r0 + 6, c0:c0 + 6] = 0.0                                   # erased
+shifted = np.zeros_like(x0)
+shifted[:, 2:] = x0[:, :-2]                                          # 2 pixels to the right
+mse_erased = float(np.mean((erased - x0) ** 2))
+mse_shifted = float(np.mean((shifted - x0) ** 2))
+print(f"pixel MSE against the original: erased patch {mse_erased:.4f}, shifted by 2 pixels "
+      f"{mse_shifted:.4f}; the erased one is closer: {mse_erased < mse_shifted}")
+plotting.image_rows([("", np.stack([x0, erased, shifted]).reshape(3, -1))], n=3,
+                    path=out("05_erase_vs_shift.png"),
+                    title=f"original | erased (MSE {mse_erased:.3f}) | shifted (MSE {mse_shifted:.3f})")
+
+# %% [markdown]
+# A person sees the shifted digit as the same digit and the erased one as damaged; pixel
+# distance says the opposite. A latent-variable model $p(x) = \int p(x\mid z)p(z)\,dz$
+# can put both right: "this digit, moved a little" is a small change of $z$, and the
+# decoder $p(x\mid z)$ only has to be good near the images it generates.
+#
+# **But then $p(x)$ is an integral, and sampling the prior is hopeless.** The direct
+# estimate $p(x) \approx \frac1K\sum_k p(x\mid z_k)$, $z_k \sim p(z)$, is unbiased, but
+# almost every $z$ from the prior decodes to some other digit, with $p(x\mid z)$ smaller
+# by hundreds of nats, so the sum is carried by the rare $z$ that land near $x$'s
+# posterior. Importance sampling draws $z$ from the encoder's $q(z\mid x)$ instead
+# (section 5). Both for the dynamically binarized VAE of section 5, on binarized test
+# digits (so both estimate a true $\log p(x)$), each repeated with fresh samples: the
+# mean over digits of each estimate, and the spread (standard deviation over repeats,
+# averaged over digits).
+
+# %%
+n_ml, repeats = (3, 2) if FAST else (10, 5)
+X_bin = binarize(X_test[:n_ml], random_state=0)                      # (n, D) binary
+
+
+def prior_log_likelihood(model, X, K, rng):
+    """log (1/K) Σ_k p(x|z_k) with z_k ~ N(0, I), the same K codes for every row of X."""
+    Z = rng.standard_normal((K, model.latent_dim)).astype(model._dtype)
+    A = model.decode_logits(Z).astype(np.float64)                    # (K, D) logits
+    log_px = -(np.sum(np.logaddexp(0, A), axis=1)[None, :] - X @ A.T)   # (n, K) −BCE
+    return logsumexp(log_px, axis=1) - np.log(K)                     # (n,)
+
+
+rows_ml = []
+for K_ml in (10, 100, 1000):
+    prior = np.array([prior_log_likelihood(vae_bin, X_bin, K_ml, np.random.default_rng(r))
+                      for r in range(repeats)])                       # (repeats, n)
+    imp = np.array([importance_sampled_log_likelihood(vae_bin, X_bin, n_samples=K_ml,
+                                                      random_state=r)
+                    for r in range(repeats)])
+    rows_ml.append((K_ml, prior.mean(), prior.std(axis=0).mean(), imp.mean(),
+                    imp.std(axis=0).mean()))
+print(f"{'K':>5} {'prior sampling':>15} {'spread':>8} {'importance (q)':>15} {'spread':>8}")
+for K_ml, pm, ps, im, isd in rows_ml:
+    print(f"{K_ml:5d} {pm:15.2f} {ps:8.2f} {im:15.2f} {isd:8.2f}")
+
+# %% [markdown]
+# Both estimators are unbiased for $p(x)$ and both underestimate $\log p(x)$ (Jensen),
+# but the prior-sampling estimate sits far below the importance-sampled one at every
+# $K$ printed above. Its estimate of $p(x)$ has an enormous variance — the average is
+# carried by rare, huge terms that $K$ draws mostly miss — and in log space that shows as
+# a large downward bias that shrinks only slowly with $K$ (a small spread over repeats
+# does not help when every repeat misses the same way). To hit the region where
+# $p(x\mid z)$ is large, sampling the prior needs a number of samples that grows with
+# how small that region is under the prior. The encoder exists to propose $z$ there: $q(z\mid x)$ is a
+# learned importance distribution, and the ELBO is the $K = 1$ case of this estimate.
+#
+# **A simple prior suffices once a network warps it.** $\mathcal N(0, I)$ looks too
+# simple for digits, but any distribution in $d$ dimensions is a deterministic function
+# of $d$ standard normals (Doersch 2016, fig. 2): a fixed small function moves the
+# Gaussian's mass onto a ring.
+
+# %%
+z_ring = np.random.default_rng(3).standard_normal((2000, 2))
+ring = z_ring / 10 + z_ring / np.linalg.norm(z_ring, axis=1, keepdims=True)   # g(z)
+fig = Figure(figsize=(7.0, 3.4), layout="constrained")
+ax_z, ax_g = fig.subplots(1, 2)
+ax_z.scatter(*z_ring.T, s=2)
+ax_z.set_title(r"$z \sim \mathcal{N}(0, I)$")
+ax_g.scatter(*ring.T, s=2, color="C1")
+ax_g.set_title(r"$g(z) = z/10 + z/\|z\|$")
+for a_ in (ax_z, ax_g):
+    a_.set_aspect("equal")
+    a_.set_xlim(-3.5, 3.5)
+    a_.set_ylim(-3.5, 3.5)
+plotting.save_figure(fig, out("05_ring.png"))
+print(f"radius of g(z): mean {np.linalg.norm(ring, axis=1).mean():.2f}, "
+      f"std {np.linalg.norm(ring, axis=1).std():.2f}")
+fig
+
+# %% [markdown]
+# The decoder of a VAE is such a function, learned: it warps $\mathcal N(0, I)$ onto the
+# digits.
+#
+# ## 10. The KL divergence: what it is and is not
+#
+# $\mathrm{KL}(p\,\|\,q) = \mathbb E_p[\log p(x) - \log q(x)]$.
+#
+# **It is never negative (Gibbs' inequality).** $\log$ is concave, so by Jensen
+# $\mathbb E[\log Y] \le \log\mathbb E[Y]$; with $Y = q(x)/p(x)$ under $p$,
+#
+# $$ -\mathrm{KL}(p\,\|\,q) = \mathbb E_p\Big[\log\frac{q(x)}{p(x)}\Big]
+#    \le \log \mathbb E_p\Big[\frac{q(x)}{p(x)}\Big] = \log\sum_x q(x) = 0, $$
+#
+# with equality iff $q/p$ is constant, i.e. $p = q$. Checked on random pairs of
+# distributions over 5 outcomes:
+
+# %%
+kl_rng = np.random.default_rng(0)
+P_kl = kl_rng.dirichlet(np.ones(5), size=10000)                      # (10000, 5)
+Q_kl = kl_rng.dirichlet(np.ones(5), size=10000)
+
+
+def kl_discrete(p, q):
+    return np.sum(p * (np.log(p) - np.log(q)), axis=-1)
+
+
+kls = kl_discrete(P_kl, Q_kl)
+print(f"10,000 random pairs: smallest KL(p‖q) {kls.min():.2e} (≥ 0), KL(p‖p) = "
+      f"{np.abs(kl_discrete(P_kl, P_kl)).max():.1f}")
+cross_entropy = -np.sum(P_kl * np.log(Q_kl), axis=1)                 # H(p, q)
+entropy = -np.sum(P_kl * np.log(P_kl), axis=1)                       # H(p)
+print(f"KL = cross-entropy − entropy: max |KL − (H(p, q) − H(p))| = "
+      f"{np.max(np.abs(kls - (cross_entropy - entropy))):.1e}; first pair: "
+      f"H(p, q) = {cross_entropy[0]:.4f}, H(p) = {entropy[0]:.4f}, KL = {kls[0]:.4f}")
+
+# %% [markdown]
+# So minimising a cross-entropy $H(p, q)$ over $q$ (a classifier's loss, a decoder's
+# reconstruction term with $p$ the data) is minimising $\mathrm{KL}(p\,\|\,q)$: $H(p)$
+# does not depend on $q$.
+#
+# **It is not symmetric, so it is not a distance.** For two Bernoullis and two
+# Gaussians, with the closed forms $\mathrm{KL}(\mathcal N(\mu_1, s_1^2)\,\|\,\mathcal
+# N(\mu_2, s_2^2)) = \log\frac{s_2}{s_1} + \frac{s_1^2 + (\mu_1 - \mu_2)^2}{2 s_2^2} -
+# \frac12$:
+
+# %%
+def kl_bernoulli(a, b):
+    return a * np.log(a / b) + (1 - a) * np.log((1 - a) / (1 - b))
+
+
+def kl_gauss(m1, s1, m2, s2):
+    return np.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - 0.5
+
+
+print(f"Bernoulli: KL(0.1 ‖ 0.5) = {kl_bernoulli(0.1, 0.5):.4f},  "
+      f"KL(0.5 ‖ 0.1) = {kl_bernoulli(0.5, 0.1):.4f}")
+print(f"Gaussian:  KL(N(0, 1) ‖ N(1, 2²)) = {kl_gauss(0, 1, 1, 2):.4f},  "
+      f"KL(N(1, 2²) ‖ N(0, 1)) = {kl_gauss(1, 2, 0, 1):.4f}")
+samples_g = np.random.default_rng(1).normal(0, 1, 200000)            # Monte Carlo of the first
+log_n = lambda x, m, s: -0.5 * np.log(2 * np.pi * s ** 2) - (x - m) ** 2 / (2 * s ** 2)  # noqa: E731
+print(f"Monte Carlo of KL(N(0, 1) ‖ N(1, 2²)): "
+      f"{np.mean(log_n(samples_g, 0, 1) - log_n(samples_g, 1, 2)):.4f}")
+
+# %% [markdown]
+# **KL ≥ 0 does not mean $\log p(x) > \log q(x)$ everywhere.** Both are normalised, so
+# if $p$ is larger somewhere it is smaller somewhere else. The inequality holds for the
+# *average* under $p$:
+
+# %%
+p1, q1 = 0.1, 0.5                                                    # Bernoulli(p1), (q1)
+for x_val in (0, 1):
+    lp = np.log(p1 if x_val else 1 - p1)
+    lq = np.log(q1 if x_val else 1 - q1)
+    print(f"x = {x_val}: log p(x) = {lp:.4f}, log q(x) = {lq:.4f}, log p − log q = {lp - lq:+.4f}")
+print(f"and still KL(p‖q) = E_p[log p − log q] = {kl_bernoulli(p1, q1):.4f} > 0")
+
+# %% [markdown]
+# **Why the encoder outputs $\log\sigma^2$.** A dense layer's output is any real number
+# and a variance must be positive; $\sigma^2 = e^{\log\sigma^2}$ maps $\mathbb R$ onto
+# $(0, \infty)$, so the head needs no constraint and no clipping.
+#
+# ## Common misreadings
+#
+# > **"KL ≥ 0 because $\log p > \log q$ everywhere."** No: at $x = 1$ above,
+# > $\log p(x) < \log q(x)$, and the KL is still positive. Gibbs' inequality is about the
+# > $p$-average of $\log p - \log q$, by Jensen.
+#
+# > **"Jensen's inequality gives the ELBO as an upper bound"** (or, the direction
+# > reversed: $\mathbb E\log \ge \log\mathbb E$). $\log$ is concave, so
+# > $\log p(x) = \log\mathbb E_q[w] \ge \mathbb E_q[\log w] = \mathrm{ELBO}$ with
+# > $w = p(x, z)/q(z\mid x)$: the ELBO is a **lower** bound. Settled by section 5's
+# > printed numbers (the importance-sampled score rises with $K$ above the ELBO) and by
+# > one digit's weights below.
+#
+# > **"MNIST pixels are 0 or 1."** They are grey levels (printed below: most ink pixels
+# > lie strictly between 0 and 1), and a Bernoulli decoder's $\prod_d \lambda_d^{x_d}(1 -
+# > \lambda_d)^{1 - x_d}$ is then not a density on $[0, 1]^D$: per pixel it integrates to
+# > $(2\lambda - 1)/\log\frac{\lambda}{1 - \lambda} \le \tfrac12$ (printed for
+# > $\lambda = 0.9$). The cross-entropy on grey levels is a score; a true
+# > log-likelihood needs binary images (section 5's `binarized_log_likelihood`).
+
+# %%
+log_w = log_importance_weights(vae_bin, X_bin[:1], n_samples=1000, random_state=0)[0]
+print(f"one digit, 1000 samples from q: mean of log w (ELBO) {log_w.mean():.2f} ≤ "
+      f"log of the mean of w {logsumexp(log_w) - np.log(len(log_w)):.2f}")
+ink_px = X_train[X_train > 0]
+print(f"MNIST-style pixels: {np.mean(ink_px < 1):.1%} of the non-zero pixels are "
+      f"strictly between 0 and 1; distinct values: {len(np.unique(X_train))}")
+lam_px = 0.9
+print(f"∫₀¹ λ^x (1 − λ)^(1−x) dx at λ = {lam_px}: "
+      f"{(2 * lam_px - 1) / np.log(lam_px / (1 - lam_px)):.4f} (a density would give 1)")
 
 # %%
 print(f"tutorial finished in {time.perf_counter() - START:.1f} s")

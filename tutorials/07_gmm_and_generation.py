@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
 from _setup import FAST, ROOT, START, out  # Agg backend, npae from a checkout, NPAE_FAST
 import npae
@@ -84,6 +85,54 @@ for k in range(3):
           f"{np.round(Xk.mean(0), 2)}, sample covariance {np.round(np.cov(Xk.T), 2).tolist()}")
 plotting.ellipses_2d(X2, mu_true, Sigma_true, labels=z_true, path=out("07_generative.png"),
                      title="(G1)-(G2): points coloured by their z; true 1σ and 2σ ellipses")
+
+# %% [markdown]
+# **The same process as a plate diagram.** A circle is a random variable (shaded when
+# observed), a dot a parameter, an arrow "depends on", and a box (a *plate*) repeats what
+# it holds: $z_n$ and $x_n$ once per example ($N$ times), $\mu_k$ and $\Sigma_k$ once per
+# component ($K$ times). The arrow from the $K$ plate into $x_n$ says that $x_n$ reads
+# the parameters of *its* component, $z_n$.
+
+# %%
+fig = Figure(figsize=(9.0, 3.4), layout="constrained")
+ax_plate, ax_text = fig.subplots(1, 2, width_ratios=[1.1, 1])
+nodes = [(r"$\pi$", 0.15, 0.75, "param"), (r"$z_n$", 0.45, 0.75, "latent"),
+         (r"$x_n$", 0.45, 0.35, "observed"), (r"$\mu_k$", 0.85, 0.5, "param"),
+         (r"$\Sigma_k$", 0.85, 0.2, "param")]
+for label, x_c, y_c, kind in nodes:
+    if kind == "param":                                              # a dot, label above
+        ax_plate.add_patch(Circle((x_c, y_c), 0.015, color="k"))
+        ax_plate.text(x_c, y_c + 0.05, label, ha="center", fontsize=12)
+    else:                                                            # a circle; shaded: observed
+        ax_plate.add_patch(Circle((x_c, y_c), 0.07, facecolor="0.8" if kind == "observed"
+                                  else "white", edgecolor="k"))
+        ax_plate.text(x_c, y_c, label, ha="center", va="center", fontsize=12)
+for start, end in [((0.165, 0.75), (0.38, 0.75)), ((0.45, 0.68), (0.45, 0.42)),
+                   ((0.835, 0.5), (0.52, 0.37)), ((0.835, 0.2), (0.52, 0.33))]:
+    ax_plate.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14,
+                                       color="k"))
+ax_plate.add_patch(FancyBboxPatch((0.33, 0.18), 0.24, 0.72, boxstyle="round,pad=0.01",
+                                  fill=False))
+ax_plate.text(0.55, 0.2, "$N$", ha="right", fontsize=12)
+ax_plate.add_patch(FancyBboxPatch((0.72, 0.07), 0.2, 0.55, boxstyle="round,pad=0.01",
+                                  fill=False))
+ax_plate.text(0.9, 0.09, "$K$", ha="right", fontsize=12)
+ax_plate.set_xlim(0, 1)
+ax_plate.set_ylim(0, 1)
+ax_plate.set_aspect("equal")
+ax_plate.axis("off")
+ax_plate.set_title("plate diagram")
+ax_text.axis("off")
+ax_text.set_title("the generative process it encodes")
+ax_text.text(0.0, 0.85, "for k = 1..K:  parameters $\\mu_k$, $\\Sigma_k$", fontsize=11)
+ax_text.text(0.0, 0.65, "for n = 1..N:", fontsize=11)
+ax_text.text(0.08, 0.5, "(G1)  $z_n \\sim \\mathrm{Categorical}(\\pi)$", fontsize=11)
+ax_text.text(0.08, 0.35, "(G2)  $x_n \\mid z_n = k \\sim \\mathcal{N}(\\mu_k, \\Sigma_k)$",
+             fontsize=11)
+ax_text.text(0.0, 0.12, "$p(x) = \\sum_k \\pi_k\\, \\mathcal{N}(x \\mid \\mu_k, \\Sigma_k)$  (L1)",
+             fontsize=11)
+plotting.save_figure(fig, out("07_plate_diagram.png"))
+fig
 
 # %% [markdown]
 # ## 2. Fitting a mixture: EM
@@ -472,7 +521,36 @@ print(f"sparse model: mean activation {h_sparse.mean():.3f} (units "
 # Differences smaller than about 0.005 are within the spread over seeds. These are
 # short runs; longer training changes every row, so read the table as a comparison of
 # training principles at an equal, small budget.
-#
+
+# %% [markdown]
+# **Discriminative against generative.** The probe models $p(y\mid x)$ directly
+# (discriminative). A generative classifier models how each class produces its
+# images, $p(x\mid y)$, here a Gaussian mixture per digit class fitted by EM on the
+# PCA features of the table's PCA row, and $p(y)$, the class frequencies; Bayes' rule
+# turns the joint $p(x, y) = p(y)\,p(x\mid y)$ into
+# $p(y\mid x) = p(y)p(x\mid y)/\sum_{y'} p(y')p(x\mid y')$, and the prediction is its
+# argmax, computed with log-densities. Its test accuracy beside the linear probe's:
+
+# %%
+n_pc = SETTINGS["code_size"]
+comps_pc, mean_pc, _ = npae.pca(X_train.astype(np.float64), n_pc)
+F_train = (X_train - mean_pc) @ comps_pc.T                            # (N, n_pc)
+F_test = (X_test - mean_pc) @ comps_pc.T
+classes = np.unique(y_train)
+K_class = 2 if FAST else 5
+log_joint = np.stack([
+    np.log(np.mean(y_train == c)) +                                    # log p(y = c)
+    npae.GaussianMixture(K_class, covariance_type="full", reg_covar=1e-3, max_iter=200,
+                         random_state=0).fit(F_train[y_train == c]).score_samples(F_test)
+    for c in classes], axis=1)                                         # (N_test, classes)
+gen_acc = float(np.mean(classes[np.argmax(log_joint, axis=1)] == y_test))
+probe_acc = {r["model"]: r["probe_accuracy"] for r in rows}
+print(f"generative: GMM ({K_class} full-covariance components) per class on PCA-{n_pc} "
+      f"features + Bayes' rule: test accuracy {gen_acc:.4f}")
+print(f"discriminative: linear probe on the same PCA-{n_pc} features {probe_acc['PCA']:.4f}, "
+      f"on raw pixels {probe_acc['raw pixels']:.4f}")
+
+# %% [markdown]
 # ## 5. Generation from a deterministic autoencoder's codes
 #
 # An autoencoder can decode any code, but it has no distribution to draw codes from:

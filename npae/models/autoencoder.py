@@ -43,7 +43,8 @@ noise="masking")``). With ν the step's noise drawn by ``sample_noise`` (npae.no
                                              the encoder reads h_0 = X̃ in (F1)
     (F0n) X̄ = X / ‖X‖₂ row by row            with input_normalization="l2" (normalization
                                              (N1)-(N2)), before (F0): X̃ = c(X̄; ν)
-    (F7)  z = h_L ⊙ S,  S_nj = 1[h_nj among the k largest of row n]    k-sparse (else z = h_L)
+    (F7)  z = h_L ⊙ S,  S_nj = 1[h_nj among the k largest of row n]    k-sparse (else z = h_L);
+                                             with k_by="magnitude", the k largest |h_nj|
     (F8)  R_sp = λ_s (1/B) Σ_nj |z_nj|        or   β Σ_j KL(ρ ‖ ρ̂_j),  ρ̂_j = (1/B) Σ_n z_nj
                                              (penalties (P3) or (P5)-(P6))
     (F9)  R_c = λ_c (1/B) Σ_n ‖J_f(x̃_n)‖_F²   = λ_c (1/B) Σ_nj (h_nj(1 − h_nj))² Σ_i W_ij²
@@ -70,6 +71,13 @@ and the backward pass gains, in this order (npae.penalties derives each term):
 sparsity, contractive, weight_decay when their weight is positive), so ℒ is the sum of
 the selected entries (docs/notation.md). Unweighted diagnostics are elsewhere:
 ρ̂ by npae.metrics.mean_activation, ‖J_f‖_F by npae.metrics.mean_jacobian_norm.
+
+Missing values (Autoencoder family only, not the VAE). ``fit(X, observed=M)``,
+``loss_and_grads(X, observed=M)``, ``loss`` and ``input_gradient`` take a boolean mask M
+of X's shape: the encoder reads X⁰ = M ⊙ X, the reconstruction term is summed over the
+observed entries of each example and averaged over the batch, and only observed entries
+send a gradient (npae.missing (I1)-(I4)); ``impute(X, observed)`` fills the missing
+entries with the reconstruction (missing (I5)).
 
 Design decisions. ``sparsity`` and ``k`` are two ways to a sparse code and are not
 combined. The sparsity penalties act on the code z. KL sparsity needs sigmoid code
@@ -106,14 +114,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_layer_sizes, check_positive_int, check_scalar
+from .._validation import (check_array, check_choice, check_layer_sizes, check_positive_int,
+                           check_scalar)
 from ..layers import get_activation
 from ..losses import get_loss
+from ..missing import check_observed, masked_target_grad, masked_value_and_grad
 from ..network import Layer, backprop_layers, run_layers
 from ..noise import NOISES, get_noise
 from ..normalization import check_normalization, l2_normalize, l2_normalize_backward
 from ..penalties import (contractive, contractive_grad, kl_sparsity, kl_sparsity_grad,
-                         l1_activity, l1_activity_grad, top_k_mask, weight_decay,
+                         l1_activity, l1_activity_grad, TOP_K_BY, top_k_mask, weight_decay,
                          weight_decay_grad)
 from ..sparse import CSRRows
 from .base import BaseModel, NotFittedError
@@ -130,7 +140,8 @@ class Autoencoder(BaseModel):
         Encoder widths; the last is the code size H. The decoder mirrors them.
     activation : str or tuple of str
         Encoder activation(s), one name or one per encoder layer (identity, sigmoid,
-        tanh, relu, softplus). The code layer uses the last one.
+        tanh, relu, softplus, soft_threshold or soft_threshold:λ, npae.layers
+        (S1)-(S2)). The code layer uses the last one.
     output : {"bernoulli", "gaussian", "multinomial"}
         Sigmoid output with cross-entropy (X in [0, 1]), identity output with ½ squared
         error, or softmax output with the multinomial likelihood of counts X ≥ 0
@@ -152,6 +163,9 @@ class Autoencoder(BaseModel):
         k-sparse code (F7): keep the k largest code values per example, 1 ≤ k ≤ H.
     k_alpha : float
         At transform time keep round(k_alpha · k) units (between 1 and H).
+    k_by : {"value", "magnitude"}
+        What the k-sparse mask ranks: the signed code values (default) or their
+        absolute values |h| (npae.penalties.top_k_mask).
     noise : {None, "gaussian", "masking", "dropout", "salt_and_pepper"}
         Corruption of the input (F0), drawn by ``sample_noise`` (npae.noise).
     noise_level : float
@@ -172,7 +186,7 @@ class Autoencoder(BaseModel):
                  k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
                  epochs=10, random_state=None, dtype="float32", verbose=True,
-                 input_normalization=None):
+                 input_normalization=None, k_by="value"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output = output
@@ -185,6 +199,7 @@ class Autoencoder(BaseModel):
         self.sparsity_target = sparsity_target
         self.k = k
         self.k_alpha = k_alpha
+        self.k_by = k_by
         self.noise = noise
         self.noise_level = noise_level
         self.contractive_weight = contractive_weight
@@ -248,6 +263,7 @@ class Autoencoder(BaseModel):
                     f"probability in (0, 1)), but the code layer's activation is "
                     f"{code_act!r}: use activation='sigmoid' for the code layer, or "
                     f"sparsity='l1'")
+        check_choice(self.k_by, "k_by", TOP_K_BY)
         if self.k is not None:
             check_positive_int(self.k, "k", minimum=1, maximum=H)
             if self.sparsity is not None:
@@ -293,7 +309,7 @@ class Autoencoder(BaseModel):
     # Where each loss term's equations are, for the gradient checker's diagnosis.
     term_equations = {
         "recon": "(F1)-(F7), (B1)-(B7), (B9) in npae/models/autoencoder.py; (F1)-(B4) in "
-                 "npae/losses.py",
+                 "npae/losses.py; with observed=M, (I1)-(I4) in npae/missing.py",
         "sparsity": "(F8), (B8) in npae/models/autoencoder.py; (P3)-(P9) in npae/penalties.py",
         "contractive": "(F9), (B10)-(B11) in npae/models/autoencoder.py; (P10)-(P14) in "
                        "npae/penalties.py",
@@ -415,7 +431,8 @@ class Autoencoder(BaseModel):
         caches, masks, h_in = [], [], X_in
         for layer, k in zip(enc, ks):
             cache = run_layers(params, [layer], h_in)[0]                    # (F1)-(F2) (B, n_l)
-            mask = top_k_mask(cache.out, k) if k is not None else None      # (F7) S (B, n_l)
+            mask = (top_k_mask(cache.out, k, self.k_by)
+                    if k is not None else None)                             # (F7) S (B, n_l)
             h_in = cache.out * mask if mask is not None else cache.out      # (F7) (B, n_l)
             caches.append(cache)
             masks.append(mask)
@@ -434,9 +451,17 @@ class Autoencoder(BaseModel):
                 dh = dh * masks[l - 1]                                      # (B9) S_{l−1}
         return dh
 
-    def _forward_backward(self, params, X, noise, terms, need_grads, need_input_grad):
-        X = check_array(X, "X", ndim=2, dtype=params["enc.0.W"].dtype,
-                        n_features=params["enc.0.W"].shape[0])
+    #: fit, loss_and_grads, loss and input_gradient accept ``observed`` (npae.missing)
+    _SUPPORTS_OBSERVED = True
+
+    def _forward_backward(self, params, X, noise, terms, need_grads, need_input_grad,
+                          observed=None):
+        dtype, D = params["enc.0.W"].dtype, params["enc.0.W"].shape[0]
+        M = None
+        if observed is None:
+            X = check_array(X, "X", ndim=2, dtype=dtype, n_features=D)
+        else:
+            X, M = check_observed(X, observed, dtype, D)                    # missing (I1) X⁰
         self._check_targets(X, "X")
         enc, dec = self._layers()
         available = self._terms()
@@ -451,8 +476,12 @@ class Autoencoder(BaseModel):
         dec_caches = run_layers(params, dec, z)                             # (F3)-(F4)
         logits = dec_caches[-1].out                                         # A' = a'_M (B, D)
         weights = [params[k] for k in params if k.endswith(".W")]
-        recon, d_recon = self._loss.value_and_grad(                         # (F6) and (B1),
-            logits, X, grad=need_grads or need_input_grad)                  # clean target X
+        if M is None:
+            recon, d_recon = self._loss.value_and_grad(                     # (F6) and (B1),
+                logits, X, grad=need_grads or need_input_grad)              # clean target X
+        else:
+            recon, d_recon = masked_value_and_grad(                         # missing (I2)-(I3)
+                self._loss, logits, X, M, grad=need_grads or need_input_grad)
         values = {"recon": recon}
         if "sparsity" in available:                                         # (F8)
             values["sparsity"] = (l1_activity(z, lam_s) if self.sparsity == "l1"
@@ -489,7 +518,10 @@ class Autoencoder(BaseModel):
             if norms is not None:
                 dX = l2_normalize_backward(dX, X_bar, norms)                # (B0n) through X̄
             if "recon" in use:
-                dX = dX + self._loss.target_grad(logits, X)                 # (B6) X as target
+                dX = dX + (self._loss.target_grad(logits, X) if M is None   # (B6) X as target
+                           else masked_target_grad(self._loss, logits, X, M))
+            if M is not None:
+                dX = dX * M                                                 # missing (I4)
         grads = {k: grads[k] for k in params}                               # params' order
         return loss, values, grads, dX
 
@@ -544,6 +576,26 @@ class Autoencoder(BaseModel):
         _, dec = self._layers()
         z = self._encode(self.params_, self._normalize(X)[0], self._encoder_ks(False))[3]
         return self._loss.per_example(run_layers(self.params_, dec, z)[-1].out, X)
+
+    def impute(self, X, observed, n_iter=1):
+        """X with every missing entry (``observed`` False) replaced by the reconstruction.
+
+        Iterates npae.missing (I5) ``n_iter`` times from X⁰ = M ⊙ X (the input a model
+        fitted with ``observed`` was trained on); each step decodes the current fill-in
+        and keeps the observed entries. Returns a new array of X's dtype (float64 for
+        integer X) whose observed entries are X's, bit for bit. X may hold NaN where
+        ``observed`` is False.
+        """
+        self._check_fitted()
+        check_positive_int(n_iter, "n_iter")
+        X0, M = check_observed(X, observed, self._dtype, self.n_features_in_)  # (I1)
+        filled = X0
+        for _ in range(n_iter):                                             # (I5) t = 1..T
+            filled = np.where(M, X0, self.reconstruct(filled))
+        X = np.asarray(X)
+        out = np.array(X, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+        out[~M] = filled[~M]                                                # observed: X's bits
+        return out
 
     def encoder_jacobian(self, X):
         """The encoder's Jacobian J[n, i, j] = ∂z_nj/∂x_ni, (N, D, H), for any depth.

@@ -36,6 +36,7 @@ import numpy as np
 from .._validation import (check_array, check_choice, check_float_dtype, check_positive_int,
                            check_scalar)
 from ..estimator import Estimator
+from ..missing import check_observed
 from ..optim import OPTIMIZERS, make_optimizer
 from ..persistence import jsonable, load_model, register_model_class, save_model
 from ..recsys import BestEpochByNDCG, recommend_top_k
@@ -128,7 +129,7 @@ class BaseModel(Estimator):
         return X
 
     # -- fitting -------------------------------------------------------------------
-    def fit(self, X, y=None, *, X_val=None):
+    def fit(self, X, y=None, *, X_val=None, observed=None):
         """Initialise the parameters from ``random_state`` and train; returns self.
 
         ``y`` is ignored (unsupervised; it is there for scikit-learn pipelines);
@@ -137,10 +138,24 @@ class BaseModel(Estimator):
         ``(X_foldin, X_heldout)`` ranks instead: each epoch records the validation NDCG@100
         of ``recommend(X_foldin)`` against ``X_heldout`` in ``history_["val_ndcg@100"]``,
         and the parameters of the best epoch are kept (npae.recsys, Liang et al. 2018).
+        ``observed`` (keyword-only, Autoencoder family), a boolean array of X's shape,
+        trains on the observed entries only (npae.missing): X may hold NaN where it is False.
         """
         self._validate_hyperparameters()
         self._validate_training_settings()
-        X = self._check_fit_X(X, "X")
+        if observed is None:
+            X = self._check_fit_X(X, "X")
+        else:
+            self._check_observed_supported("fit")
+            if type(self)._initial_params is not BaseModel._initial_params:
+                raise ValueError(f"fit(observed=...) is not supported by "
+                                 f"{type(self).__name__}: its layer-wise pretraining reads "
+                                 f"complete data; use npae.Autoencoder")
+            X, observed = check_observed(X, observed, self._dtype)       # missing (I1)
+            if not observed.any():
+                raise ValueError("observed is False everywhere: fit needs at least one "
+                                 "observed entry of X")
+            self._check_targets(X, "X")
         _check_ignored_y(y, X)
         ranking = None
         if isinstance(X_val, tuple):
@@ -152,7 +167,7 @@ class BaseModel(Estimator):
         before = self._fitted_state()
         try:                                        # all of it, or the state before fit
             self.n_features_in_ = X.shape[1]
-            self._prepare(X)
+            self._prepare(X if observed is None else X[observed][None, :])  # observed only
             self.params_ = self._initial_params(X, X_val, rng)
             self.optimizer_ = make_optimizer(self.optimizer, self.learning_rate)
         except BaseException:
@@ -163,7 +178,7 @@ class BaseModel(Estimator):
         self._remember_architecture()
         train(self, X, X_val, epochs=self.epochs, batch_size=self.batch_size,
               optimizer=self.optimizer_, rng=rng, verbose=self.verbose, history=self.history_,
-              on_epoch_end=ranking)
+              on_epoch_end=ranking, observed=observed)
         if ranking is not None:
             self.best_epoch_ = ranking.restore_best(self)
         elif hasattr(self, "best_epoch_"):          # from an earlier fit that ranked
@@ -203,28 +218,46 @@ class BaseModel(Estimator):
         """Hook: learn data-dependent constants before training (none by default)."""
 
     # -- the pure step ----------------------------------------------------------------
-    def loss_and_grads(self, X, noise=None, terms=None, params=None):
+    def loss_and_grads(self, X, noise=None, terms=None, params=None, *, observed=None):
         """One step as a pure function: ``(loss, values, grads)`` at ``params`` (default ``params_``).
 
         ``values`` holds each named loss term; ``terms`` (default: all) selects which
         enter ``loss`` and ``grads``; ``noise`` is the step's randomness from
-        ``sample_noise`` (``None``: no corruption / ε = 0 as the model documents).
+        ``sample_noise`` (``None``: no corruption / ε = 0 as the model documents);
+        ``observed`` (Autoencoder family) scores the observed entries of X only
+        (npae.missing (I1)-(I4)).
         """
         params = self._params_or_fitted(params)
-        loss, values, grads, _ = self._forward_backward(params, X, noise, terms, True, False)
+        loss, values, grads, _ = self._step(params, X, noise, terms, True, False, observed)
         return loss, values, grads
 
-    def loss(self, X, noise=None, terms=None, params=None):
+    def loss(self, X, noise=None, terms=None, params=None, *, observed=None):
         """``(loss, values)`` without the backward pass."""
         params = self._params_or_fitted(params)
-        loss, values, _, _ = self._forward_backward(params, X, noise, terms, False, False)
+        loss, values, _, _ = self._step(params, X, noise, terms, False, False, observed)
         return loss, values
 
-    def input_gradient(self, X, noise=None, terms=None, params=None):
+    def input_gradient(self, X, noise=None, terms=None, params=None, *, observed=None):
         """``(loss, dL/dX)``: the gradient with respect to the (clean) input batch."""
         params = self._params_or_fitted(params)
-        loss, _, _, dX = self._forward_backward(params, X, noise, terms, False, True)
+        loss, _, _, dX = self._step(params, X, noise, terms, False, True, observed)
         return loss, dX
+
+    #: True for models whose step takes ``observed`` (npae.missing): the Autoencoder family
+    _SUPPORTS_OBSERVED = False
+
+    def _check_observed_supported(self, method):
+        if not self._SUPPORTS_OBSERVED:
+            raise ValueError(f"{method}(observed=...) is supported by the Autoencoder family "
+                             f"only, not by {type(self).__name__}")
+
+    def _step(self, params, X, noise, terms, need_grads, need_input_grad, observed):
+        """``_forward_backward``, passing ``observed`` on only when it is given."""
+        if observed is None:
+            return self._forward_backward(params, X, noise, terms, need_grads, need_input_grad)
+        self._check_observed_supported("loss_and_grads")
+        return self._forward_backward(params, X, noise, terms, need_grads, need_input_grad,
+                                      observed=observed)
 
     def _params_or_fitted(self, params):
         if params is None:

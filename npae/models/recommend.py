@@ -96,7 +96,7 @@ class MultDAE(Autoencoder):
                  k=None, k_alpha=1.0, noise="dropout", noise_level=0.5, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=500,
                  epochs=200, random_state=None, dtype="float32", verbose=True,
-                 input_normalization="l2"):
+                 input_normalization="l2", k_by="value"):
         super().__init__(**_hyperparameters(locals()))
 
 

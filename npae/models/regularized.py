@@ -10,7 +10,8 @@ changes only some defaults, so that the model a student is looking for has a nam
 preset                     defaults that differ from ``Autoencoder``
 =========================  =================================================================
 SparseAutoencoder          sparsity="kl", sparsity_weight=3.0, sparsity_target=0.05
-KSparseAutoencoder         k=10, activation="identity" (linear codes, Makhzani & Frey 2014)
+KSparseAutoencoder         k=10, activation="identity" (linear codes, Makhzani & Frey 2014);
+                           ``k_by="magnitude"`` ranks |h| instead of h
 DenoisingAutoencoder       noise="masking", noise_level=0.3
 ContractiveAutoencoder     contractive_weight=1.0
 =========================  =================================================================
@@ -52,7 +53,7 @@ class SparseAutoencoder(Autoencoder):
                  k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
                  epochs=10, random_state=None, dtype="float32", verbose=True,
-                 input_normalization=None):
+                 input_normalization=None, k_by="value"):
         super().__init__(**_hyperparameters(locals()))
 
 
@@ -69,7 +70,7 @@ class KSparseAutoencoder(Autoencoder):
                  k=10, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
                  epochs=10, random_state=None, dtype="float32", verbose=True,
-                 input_normalization=None):
+                 input_normalization=None, k_by="value"):
         super().__init__(**_hyperparameters(locals()))
 
 
@@ -88,7 +89,7 @@ class DenoisingAutoencoder(Autoencoder):
                  k=None, k_alpha=1.0, noise="masking", noise_level=0.3, contractive_weight=0.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
                  epochs=10, random_state=None, dtype="float32", verbose=True,
-                 input_normalization=None):
+                 input_normalization=None, k_by="value"):
         super().__init__(**_hyperparameters(locals()))
 
 
@@ -105,5 +106,5 @@ class ContractiveAutoencoder(Autoencoder):
                  k=None, k_alpha=1.0, noise=None, noise_level=0.0, contractive_weight=1.0,
                  optimizer="adam", learning_rate=1e-3, batch_size=128,
                  epochs=10, random_state=None, dtype="float32", verbose=True,
-                 input_normalization=None):
+                 input_normalization=None, k_by="value"):
         super().__init__(**_hyperparameters(locals()))

@@ -136,8 +136,9 @@ class StackedAutoencoder(Autoencoder):
                            random_state=int(rng.integers(2**31)), dtype=self.dtype,
                            verbose=self.verbose, **options)
 
-    def fit(self, X, y=None, *, X_val=None):
-        """(S1)-(S4); returns self. ``y`` is ignored.
+    def fit(self, X, y=None, *, X_val=None, observed=None):
+        """(S1)-(S4); returns self. ``y`` is ignored; ``observed`` is refused (layer-wise
+        pretraining reads complete data).
 
         A stage whose pretraining diverges ends ``fit`` with :class:`TrainingDiverged`
         naming the stage. As every npae model whose training diverged, the stack then
@@ -146,7 +147,7 @@ class StackedAutoencoder(Autoencoder):
         layers above freshly initialized, unrolled (S3) and not fine-tuned.
         """
         try:
-            return super().fit(X, y, X_val=X_val)
+            return super().fit(X, y, X_val=X_val, observed=observed)
         except StageDiverged as exc:
             self._set_fitted_state(exc.state)      # base.fit put back the state before fit
             self._remember_architecture()
