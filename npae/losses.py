@@ -164,19 +164,18 @@ class MultinomialLoss:
         return float(-np.sum(X * MultinomialLoss.log_softmax(A)) / A.shape[0])   # (F7)
 
     @staticmethod
-    def grad(A, X):
-        return MultinomialLoss.value_and_grad(A, X)[1]                    # (B5) (B, D)
+    def grad(A, X, log_p=None):
+        """(B5) ∂ℒ/∂A (B, D); ``log_p`` = log softmax(A) when the caller has it already."""
+        log_p = MultinomialLoss.log_softmax(A) if log_p is None else log_p   # (F5)-(F6)
+        N = np.sum(X, axis=1, keepdims=True)                              # N_n (B, 1)
+        return (N * np.exp(log_p) - X) / A.shape[0]                       # (B5) (B, D)
 
     @staticmethod
     def value_and_grad(A, X, grad=True):
         """(F7) and, if ``grad``, (B5) (else None), from one log-softmax."""
-        B = A.shape[0]
         log_p = MultinomialLoss.log_softmax(A)                            # (F5)-(F6) (B, D)
-        value = float(-np.sum(X * log_p) / B)                             # (F7)
-        if not grad:
-            return value, None
-        N = np.sum(X, axis=1, keepdims=True)                              # N_n (B, 1)
-        return value, (N * np.exp(log_p) - X) / B                         # (B5) (B, D)
+        value = float(-np.sum(X * log_p) / A.shape[0])                    # (F7)
+        return value, (MultinomialLoss.grad(A, X, log_p) if grad else None)   # (B5)
 
     @staticmethod
     def target_grad(A, X):

@@ -355,3 +355,38 @@ def test_the_probe_binds_by_name_or_else_by_position_and_sees_exp_and_log():
     answer = np.log(np.array([[0.2, 0.8], [0.5, 0.5]]))
     assert leakprobe._returns_answer((np.exp(answer), 3.0), [answer])
     assert not leakprobe._returns_answer(np.exp(answer) + 1e-3, [answer])
+
+
+def _catalog_specs():
+    """The whole catalog as few specs as its conflicts allow (an exercise is not asked
+    beside one its checks use): greedily, in catalog order."""
+    left, specs = list(catalog.CATALOG), []
+    while left:
+        chosen = []
+        for eid in left:
+            ex = catalog.CATALOG[eid]
+            if any(d in chosen for d in ex.uses) or any(
+                    eid in catalog.CATALOG[c].uses for c in chosen):
+                continue
+            chosen.append(eid)
+        left = [e for e in left if e not in chosen]
+        specs.append(chosen)
+    return specs
+
+
+@pytest.mark.slow      # builds the whole catalog, without grading (a minute)
+def test_no_exercise_of_the_catalog_leaks_its_answer(tmp_path, monkeypatch):
+    """Every exercise, not just the trial's: the build's redaction and its three leak
+    checks pass for each (an earlier run found README, tutorials/README, autoencoder
+    (B2)/(B4) and two first-line docstrings stating answers). Grading the references and
+    mutants is left out here; test_assignments grades every one in-process."""
+    monkeypatch.setattr(build_module, "_validate", lambda *a, **k: [])
+    specs = _catalog_specs()
+    assert sum(map(len, specs)) == len(catalog.CATALOG)
+    for i, chosen in enumerate(specs):
+        lines = [f'title = "The whole catalog, part {i + 1}"', ""]
+        for j, eid in enumerate(chosen, 1):
+            lines += ["[[questions]]", f'id = "q{j}"', f'exercise = "{eid}"', "points = 1", ""]
+        (tmp_path / f"spec{i}.toml").write_text("\n".join(lines))
+        build(tmp_path / f"spec{i}.toml", tmp_path / f"out{i}", log=lambda *a: None)
+        assert (tmp_path / f"out{i}" / "student" / "ASSIGNMENT.md").is_file()

@@ -39,7 +39,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import conv, layers, losses, network, noise, penalties
+from .. import conv, layers, losses, network, noise, normalization, penalties
 from ..models import vae
 from .worker import Call, Obj, Ref
 
@@ -480,6 +480,7 @@ def _noise_case(rng):
     replaced = rng.random(X.shape) < 0.3
     return dict(X=X, eps=rng.standard_normal(X.shape), scale=float(rng.uniform(0.2, 0.6)),
                 mask=(rng.random(X.shape) >= 0.3).astype(np.float64), replaced=replaced,
+                p=float(rng.uniform(0.2, 0.6)),
                 values=np.where(rng.random(X.shape) < 0.5, 1.0, 0.0) * replaced)
 
 
@@ -501,7 +502,7 @@ def _noise_exercise(cls, fields, tag, latex=""):
                       r"\frac{\partial \mathcal{L}}{\partial X}",
         # each corruption's backward gives the others away (the same product with what
         # is kept), and autoencoder (B12) names all three
-        answer_tags={"npae/noise.py": ("D2", "D4", "D6"),
+        answer_tags={"npae/noise.py": ("D2", "D4", "D6", "D8"),
                      "npae/models/autoencoder.py": ("B12",)})
 
 
@@ -509,6 +510,8 @@ _noise_exercise(noise.GaussianNoise, ("eps", "scale"), "D2",
                 latex=r"\tilde X = X + s\,\varepsilon, \quad \varepsilon \sim \mathcal{N}(0, I)")
 _noise_exercise(noise.MaskingNoise, ("mask",), "D4",
                 latex=r"\tilde X = X \odot m, \quad m \sim \mathrm{Bernoulli}(1 - p)")
+_noise_exercise(noise.DropoutNoise, ("mask", "p"), "D8",
+                latex=r"\tilde X = X \odot m / (1 - p), \quad m_{ni} \sim \mathrm{Bernoulli}(1 - p)")
 _noise_exercise(noise.SaltAndPepperNoise, ("replaced", "values"), "D6",
                 latex=r"\tilde X = X \odot (1 - r) + v \odot r, \quad r \sim "
                       r"\mathrm{Bernoulli}(p), \ v \in \{lo, hi\}")
@@ -771,4 +774,46 @@ exercise(
     tags=("U2",),
     latex=r"A_{n,c,ki+u,kj+v} = X_{ncij} \ (u, v < k); \qquad \text{given } "
           r"\frac{\partial \mathcal{L}}{\partial A}, \text{ derive } "
+          r"\frac{\partial \mathcal{L}}{\partial X}")
+
+
+# -- recommendation: the multinomial likelihood, dropout, L2 normalization -----------------
+
+def _counts_case(rng):
+    """Logits and click counts of 5 users over 6 items (every user has a click)."""
+    X = (rng.random((5, 6)) < 0.4) * rng.integers(1, 4, (5, 6)).astype(np.float64)
+    X[np.arange(5), rng.integers(0, 6, 5)] += 1.0
+    return dict(A=rng.normal(0.0, 2.0, (5, 6)), X=X)
+
+
+exercise(
+    id="npae.losses:MultinomialLoss.grad", equations="(F5)-(F7), (B5)",
+    summary="∂ℒ/∂A of the multinomial loss −Σ_i x_ni log softmax(a_n)_i, averaged over B",
+    cases=(Case("random", _counts_case),),
+    oracle=lambda c: ((lambda A: losses.MultinomialLoss.value(A, c["X"])), [c["A"]], ["A"]),
+    call=lambda c, G: Call("npae.losses:MultinomialLoss.grad", (c["A"], c["X"])),
+    grads=lambda out, c, G: (_scalar(G, out),), tags=("B5",),
+    latex=r"\mathcal{L} = -\frac{1}{B} \sum_n \sum_i x_{ni} \log \operatorname{softmax}(a_n)_i, "
+          r"\qquad \text{derive } \frac{\partial \mathcal{L}}{\partial A} \quad (B, D)")
+
+
+def _l2_case(rng):
+    X = rng.uniform(0.1, 1.0, (5, 6)) * rng.choice([0.0, 1.0], (5, 6), p=[0.3, 0.7])
+    X[:, 0] += 0.5                                           # no row of zeros
+    return dict(X=X)
+
+
+def _l2_call(c, G):
+    X_bar, r = normalization.l2_normalize(c["X"])
+    return Call("npae.normalization:l2_normalize_backward", (G, X_bar, r))
+
+
+exercise(
+    id="npae.normalization:l2_normalize_backward", equations="(N1)-(N3)",
+    summary="∂ℒ/∂X through x̄_n = x_n / ‖x_n‖ (each row divided by its 2-norm)",
+    cases=(Case("random", _l2_case),),
+    oracle=lambda c: ((lambda X: normalization.l2_normalize(X)[0]), [c["X"]], ["X"]),
+    call=_l2_call, grads=lambda out, c, G: (out,), tags=("N3",),
+    latex=r"r_n = \lVert x_n \rVert_2, \quad \bar x_n = x_n / r_n; \qquad \text{given } "
+          r"\frac{\partial \mathcal{L}}{\partial \bar X}, \text{ derive } "
           r"\frac{\partial \mathcal{L}}{\partial X}")

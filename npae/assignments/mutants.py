@@ -489,3 +489,53 @@ def upsample_mean(dA, size=2):
         "input pixel, not one of them")
 def upsample_one_entry(dA, size=2):
     return dA[:, :, ::size, ::size].copy()
+
+
+# -- recommendation ------------------------------------------------------------------------
+
+def _softmax(A):
+    e = np.exp(A - A.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@mutant("npae.losses:MultinomialLoss.grad", "(B5): the log-sum-exp of user n is weighted by "
+        "all of that user's counts, N_n, not by 1")
+def multinomial_no_count(A, X, log_p=None):
+    return (_softmax(A) - X) / A.shape[0]
+
+
+@mutant("npae.losses:MultinomialLoss.grad", "(B5): the term −Σ_i x_ni a_ni has a gradient of "
+        "its own")
+def multinomial_x_missing(A, X, log_p=None):
+    return X.sum(axis=1, keepdims=True) * _softmax(A) / A.shape[0]
+
+
+@mutant("npae.losses:MultinomialLoss.grad", "(B5): the loss is a mean over the B users, not "
+        "a sum")
+def multinomial_sum_over_users(A, X, log_p=None):
+    return X.sum(axis=1, keepdims=True) * _softmax(A) - X
+
+
+@mutant("npae.noise:DropoutNoise.backward", "(D8): the kept entries were scaled in the "
+        "forward, and so is their gradient")
+def dropout_no_scale(self, dX_tilde):
+    return dX_tilde * self.mask
+
+
+@mutant("npae.normalization:l2_normalize_backward", "(N3): r_n depends on x_n too: the "
+        "component along x̄_n is removed")
+def l2_no_projection(dX_bar, X_bar, r):
+    return dX_bar / r
+
+
+@mutant("npae.normalization:l2_normalize_backward", "(N3): x̄_n = x_n / r_n: the gradient "
+        "is divided by r_n")
+def l2_no_norm(dX_bar, X_bar, r):
+    return dX_bar - X_bar * np.sum(X_bar * dX_bar, axis=1, keepdims=True)
+
+
+@mutant("npae.normalization:l2_normalize_backward", "(N3): the projection is along the "
+        "normalized row x̄_n, not the raw one")
+def l2_raw_row(dX_bar, X_bar, r):
+    X = X_bar * r
+    return (dX_bar - X * np.sum(X * dX_bar, axis=1, keepdims=True)) / r
