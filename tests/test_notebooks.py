@@ -264,7 +264,7 @@ def test_homework_notebook_runs_on_stubs_and_reports_full_marks_on_solutions(hom
         [o for c in cells.values() for o in c.outputs])
     assert "q1 kl_sparsity_grad: not implemented yet" in _text(cells["question1-check"])
     assert "q2 reparameterize_backward: not implemented yet" in _text(cells["question2-check"])
-    assert "(P7)  derive this" in _text(cells["question1-stub"])
+    assert "(P7): derive this — question q1" in _text(cells["question1-stub"])
     assert "penalties.py" in _text(cells["question1-stub"])
     assert "total on the public checks: 0 / 8 points" in _text(cells["all-check"])
     assert "not implemented yet" in _text(cells["finale"]) and not _images(cells["finale"])

@@ -47,6 +47,7 @@ except ModuleNotFoundError:            # a tutorial copied out on its own: insta
 import npae
 from npae.datasets.movielens import find_movielens, load_movielens, load_movielens_titles
 from npae.gradcheck import check_model
+from npae.plotting import save_figure
 from npae.losses import MultinomialLoss
 from npae.recsys import (clicks_from_ratings, ndcg_at_k, recall_at_k,
                          strong_generalization_split)
@@ -214,7 +215,7 @@ ax2.plot(epochs, beta_t, color="k", ls="--", label="β (Mult-VAE)")
 ax2.set_ylabel("β (dashed)")
 ax.legend(loc="lower right")
 fig.tight_layout()
-fig.savefig(out("10_validation_ndcg_beta.png"))
+save_figure(fig, out("10_validation_ndcg_beta.png"));
 
 # %% [markdown]
 # ## 5. NDCG@100 against the β cap (the paper's Figure 1, on this data)
@@ -235,7 +236,7 @@ ax.plot(caps, cap_ndcg, "o-")
 ax.set_xlabel("β cap")
 ax.set_ylabel("test NDCG@100 (seed 0)")
 fig.tight_layout()
-fig.savefig(out("10_ndcg_vs_beta.png"))
+save_figure(fig, out("10_ndcg_vs_beta.png"));
 
 # %% [markdown]
 # ## 6. One user
