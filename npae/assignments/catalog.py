@@ -653,7 +653,7 @@ exercise(
         mu=rng.standard_normal((3, 2)), logvar=np.array([[5.0, -5.0]] * 3)), _same),),
     properties=(Check("KL ≥ 0", _vae_case, _kl_nonnegative),
                 Check("KL = 0 at μ = 0, log σ² = 0", _kl_zero_case, _kl_zero)),
-    tags=("E4",),
+    tags=("E4", "F9"),
     latex=r"\mathrm{KL}_n = \mathrm{KL}\big(\mathcal{N}(\mu_n, \operatorname{diag} "
           r"\sigma^2_n) \,\|\, \mathcal{N}(0, I)\big) = \mathbb{E}_q[\log q(z) - \log p(z)]; "
           r"\qquad \text{derive it in closed form, in } \mu_n \text{ and } \log \sigma^2_n")

@@ -194,15 +194,15 @@ def soft_bound_backward(d_logvar, logvar, kappa=LOGVAR_BOUND):
 
 
 def kl_divergence(mu, logvar):
-    """(F9) KL(N(μ, diag σ²) ‖ N(0, I)) per row: −½ Σ_j (1 + log σ² − μ² − σ²), (B,)."""
+    """(F9) KL(N(μ, diag σ²) ‖ N(0, I)) per row, (B,): the closed form (E4)."""
     return -0.5 * np.sum(1.0 + logvar - mu * mu - np.exp(logvar), axis=-1)
 
 
 def gaussian_kl_grad(mu, logvar):
     """(E5)-(E6): the gradient of the per-example KL_n of (E4) w.r.t. μ and log σ².
 
-    KL_n = −½ Σ_j (1 + log σ²_nj − μ²_nj − σ²_nj) with σ² = exp(log σ²). Each entry
-    appears in one term of the sum, so the derivatives are elementwise:
+    KL_n of (E4) is a sum over j with σ² = exp(log σ²), each entry of μ and log σ² in one
+    term of it, so the derivatives are elementwise:
 
         (E5)  ∂KL_n/∂μ_nj      = −½ · (−2 μ_nj)                   = μ_nj
         (E6)  ∂KL_n/∂log σ²_nj = −½ (1 − ∂σ²_nj/∂log σ²_nj)      = ½ (σ²_nj − 1)
