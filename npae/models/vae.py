@@ -77,6 +77,10 @@ Forward pass for a batch X (B, D), with ε (B, H) passed in through ``noise``:
     (F9)  KL_n = −½ Σ_j (1 + log σ²_nj − μ²_nj − exp(log σ²_nj))               (E4)
     (F10) ℒ = (1/B) Σ_n [recon_n + β_t KL_n] + (λ/2) Σ ‖W‖_F²
 
+Why the encoder outputs log σ² and not σ²: a dense layer's output a_v ranges over all of
+ℝ, and any real number is the logarithm of a positive variance, so (F4) needs no
+constraint, and exp in (F5) makes every σ > 0 whatever the weights.
+
 β_t = β · min(1, t / T) during a KL warm-up over T epochs (t the epoch) or over T
 updates (t the number of updates done, ``kl_warmup_steps``), else β.
 With ``logvar_bound`` = κ (opt-in, a numerical safeguard) (F4) becomes (F4b) below, for
