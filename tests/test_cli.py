@@ -50,6 +50,7 @@ def test_gradcheck_passes_for_every_model_with_its_defaults(model, capsys):
     assert "PASS" in capsys.readouterr().out
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 def test_demo_writes_figures_summary_and_checkpoint(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--dataset", "glyphs", "--epochs", "1", "--out", str(out)]) == 0
@@ -61,6 +62,7 @@ def test_demo_writes_figures_summary_and_checkpoint(tmp_path, capsys):
     assert "test BCE / image" in capsys.readouterr().out
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 def test_train_saves_a_loadable_checkpoint_and_history(tmp_path):
     import npae
     out = tmp_path / "ae"

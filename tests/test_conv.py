@@ -92,6 +92,7 @@ def _distinct(rng, shape, gap=0.1):
 
 
 # -- gradient checks: hypothesis over shapes, strides, paddings, kernel sizes ----------------
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 @PROPERTY
 @given(conv_setting())
 def test_conv2d_backward_matches_finite_differences(cfg):
@@ -101,6 +102,7 @@ def test_conv2d_backward_matches_finite_differences(cfg):
               lambda G, X, W, b: conv.conv2d_backward(G, X, W, s, p), X, W, b)
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 @PROPERTY
 @given(conv_setting(), st.integers(0, 2))
 def test_conv_transpose2d_backward_matches_finite_differences(cfg, q):

@@ -251,6 +251,7 @@ def test_bad_data_raise():
         gm.sample(0)
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 def test_the_likelihood_drops_the_docstring_quotes():
     """The module docstring's figures, on the data of the monotonicity test: no drop
     above 1e-12 at r = 1e-6 and 1e-3, and a largest drop of 3.0e-3 at r = 1."""

@@ -384,6 +384,7 @@ def _mnist_size_vae():
 
 @pytest.mark.parametrize("make", [_mnist_size_autoencoder, _mnist_size_vae],
                          ids=["ae-784-512-256-32", "vae-784-400-20"])
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 def test_directional_check_of_mnist_size_models_passes_and_catches_a_one_percent_error(make):
     m = make()
     rng = np.random.default_rng(0)

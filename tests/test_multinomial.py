@@ -109,6 +109,7 @@ def test_mult_dae_gradients_every_term_and_input_through_l2_and_dropout():
             ("all", "input X")} <= checked
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 def test_mult_vae_gradients_every_term_and_input_through_l2_and_dropout():
     """As above, plus ε fixed in the noise: z = μ + σ ⊙ ε is smooth in every parameter."""
     X = _counts(6, 11, 2)

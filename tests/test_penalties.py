@@ -150,6 +150,7 @@ def test_contractive_gradient_has_two_nonzero_parts_because_w_is_used_twice():
     assert np.linalg.norm(dWq) > 1e-3 and np.linalg.norm(X.T @ (dh * h * (1 - h))) > 1e-3
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 def test_minibatch_kl_sparsity_is_biased_upward_by_var_over_2B_rho_one_minus_rho():
     """(P5) is a minibatch mean, so E[KL(ρ ‖ ρ̂_B)] > 0 even when the population mean is ρ
     (Jensen: KL is convex), ≈ Var(h) / (2 B ρ (1 − ρ)) to second order. Codes h = σ(a),

@@ -320,6 +320,7 @@ def assert_check_passes(model, X, noise):
 
 
 # -- 1. random models pass the gradient check --------------------------------------------
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 @examples(40)
 @given(case=autoencoder_cases(), seed=st.integers(0, 2**32 - 1))
 def test_random_autoencoders_pass_the_gradient_check(case, seed):
@@ -328,6 +329,7 @@ def test_random_autoencoders_pass_the_gradient_check(case, seed):
     assert_check_passes(*random_point(case, np.random.default_rng(seed)))
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 @examples(20)
 @given(case=stacked_cases(), seed=st.integers(0, 2**32 - 1))
 def test_random_stacked_autoencoders_pass_the_gradient_check(case, seed):
@@ -335,6 +337,7 @@ def test_random_stacked_autoencoders_pass_the_gradient_check(case, seed):
     assert_check_passes(*random_point(case, np.random.default_rng(seed)))
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 @examples(25)
 @given(case=vae_cases(), seed=st.integers(0, 2**32 - 1))
 def test_random_vaes_pass_the_gradient_check(case, seed):
@@ -400,6 +403,7 @@ def planted_cases(draw, code):
     return case
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 @pytest.mark.parametrize("bug", sorted(PLANTED))
 def test_planted_gradient_bugs_fail_at_every_drawn_point(bug):
     """A 1% error in the gradient of one term fails the check of that term at every point

@@ -15,6 +15,7 @@ rng = np.random.default_rng(5)
 STEP = 2e-3        # the checker moves one entry by at most 2·eps = 2e-3 (order 4)
 
 
+@pytest.mark.slow      # over a second: the quick loop stays about a minute
 def test_soft_threshold_forward_is_the_proximal_map_of_lambda_abs():
     """(S1) equals the three-branch formula and the argmin of ½(h − a)² + λ|h| on a grid."""
     lam = 0.3
