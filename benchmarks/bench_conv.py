@@ -159,8 +159,8 @@ def gemm_epoch(model, n, batch_size):
 
 
 GROUPS = [  # (label, functions whose own time counts) — matched on the function's name
-    ("GEMMs (conv2d_forward, conv2d_backward, _transpose_conv: the matmul lines)",
-     ("conv2d_forward", "conv2d_backward", "_transpose_conv", "conv_transpose2d_backward")),
+    ("GEMMs (conv2d_forward, conv2d_weight_grad, conv2d_input_grad: the matmul lines)",
+     ("conv2d_forward", "conv2d_weight_grad", "conv2d_input_grad")),
     ("im2col copies (reshape of the window view)", ("reshape",)),
     ("col2im strided adds", ("_col2im",)),
     ("NCHW ↔ column layout copies", ("ascontiguousarray", "_columns", "_images")),

@@ -36,15 +36,19 @@ Backward, with dA = ∂L/∂A (B, F, Ho, Wo) and G = dA as (F, B·Ho·Wo), laid 
           every patch that copied it. One strided add per kernel offset (kh·kw of them).
     (C10) dX = dX̄[:, :, p:p+Hi, p:p+Wi]                                 crop the padding
 
-(C7)-(C10) written out, for stride 1 and no padding: dX[n,c,y,x] = Σ_{f,u,v}
-dA[n,f,y−u,x−v] W[f,c,u,v] over the indices inside dA. With u′ = kh−1−u this is
-Σ_{u′,v′} dA_full[n, f, y+u′, x+v′] W[f, c, kh−1−u′, kw−1−v′], where dA_full is dA with
-kh−1 (kw−1) zeros on each side: a correlation of the fully padded dA with the kernel
-rotated by 180° and its channel axes swapped, i.e. a "full" convolution of dA with the
-flipped kernel. With stride s, dA is first spread out with s−1 zeros between its
-entries; with padding p, the first and last p rows and columns are cropped (C10).
-That whole map, dA ↦ dX, is the adjoint of X ↦ A − b, and it is exactly the transposed
-convolution below: conv2d_backward computes dX by conv_transpose2d_forward.
+(C8)-(C10) written out, for stride 1 and no padding first:
+
+    (C11) dX[n,c,y,x] = Σ_{f,u,v} dA[n,f,y−u,x−v] W[f,c,u,v]   over the indices inside dA
+                      = Σ_{f,u′,v′} dA_full[n,f,y+u′,x+v′] W[f,c,kh−1−u′,kw−1−v′]
+          with u′ = kh−1−u and dA_full = dA with kh−1 (kw−1) zeros on each side: a
+          correlation of dA_full with the kernel rotated by 180° and its channel axes
+          swapped, i.e. a "full" convolution of dA with the flipped kernel
+    (C12) dA_full ← dA spread out with s−1 zeros between its entries (stride s), then
+          padded as in (C11); dX ← the result with p rows and columns cropped from each
+          side (padding p), as in (C10)
+
+That whole map, dA ↦ dX, is the adjoint of X ↦ A − b: it is the transposed
+convolution below, and conv_transpose2d_forward is conv2d_input_grad plus a bias.
 
 Transposed convolution (the adjoint of convolution)
 ---------------------------------------------------
@@ -66,6 +70,7 @@ exchanged:
 
     (T6)  dX = conv2d(dA; W, stride s, padding p) without bias = W₂ P_dA (C_in, B·Hi·Wi)
     (T7)  dW₂ = G P_dAᵀ,   P_dA the patches (C4) of dA padded by p       (C_in, C_out·kh·kw)
+          i.e. conv2d's weight gradient (C7) with X in the place of dA and dA in that of X
     (T8)  db = Σ_{n,y,x} dA[n, :, y, x]                                 (C_out,)
 
 Max pooling (size k, stride k: blocks that do not overlap)
@@ -108,7 +113,8 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["conv_output_size", "conv2d_forward", "conv2d_backward",
+__all__ = ["conv_output_size", "conv2d_forward", "conv2d_backward", "conv2d_input_grad",
+           "conv2d_weight_grad",
            "conv_transpose2d_output_size", "conv_transpose2d_forward",
            "conv_transpose2d_backward", "maxpool2d_forward", "maxpool2d_backward",
            "upsample2d_forward", "upsample2d_backward", "POOL_PADDINGS"]
@@ -190,20 +196,17 @@ def _im2col(X, kh, kw, stride, padding):
     return P, Ho, Wo
 
 
-def _col2im(dP, stride, padding, canvas):
-    """(C9)-(C10): sum the patch gradients dP (C, kh, kw, B, Ho, Wo) back onto the pixels.
-
-    ``canvas`` (Hc, Wc) is the padded image the patches were read from; the result is
-    that image's gradient with p rows and columns cropped from each side, (B, C, Hc−2p, Wc−2p).
-    """
+def _col2im(dP, stride, padding, input_size):
+    """(C9)-(C10): sum the patch gradients dP (C, kh, kw, B, Ho, Wo) back onto the pixels
+    of the padded input, then crop the padding: dX (B, C, Hi, Wi)."""
     C, kh, kw, B, Ho, Wo = dP.shape
-    Hc, Wc = canvas
-    dXbar = np.zeros((C, B, Hc, Wc), dtype=dP.dtype)                 # channels first, as dP
+    Hi, Wi = input_size
+    dXbar = np.zeros((C, B, Hi + 2 * padding, Wi + 2 * padding), dtype=dP.dtype)
     for u in range(kh):                                               # kernel offsets only
         for v in range(kw):
             dXbar[:, :, u:u + (Ho - 1) * stride + 1:stride,
                   v:v + (Wo - 1) * stride + 1:stride] += dP[:, u, v]  # (C9) strided add
-    dX = dXbar[:, :, padding:Hc - padding, padding:Wc - padding]      # (C10) crop
+    dX = dXbar[:, :, padding:padding + Hi, padding:padding + Wi]      # (C10) crop
     return np.ascontiguousarray(dX.transpose(1, 0, 2, 3))             # (B, C, Hi, Wi)
 
 
@@ -217,12 +220,26 @@ def _images(A2, B, H, W):
     return np.ascontiguousarray(A2.reshape(-1, B, H, W).transpose(1, 0, 2, 3))
 
 
+def _check_size(size, name):
+    """An image size (rows, columns) of two integers >= 1."""
+    pair = tuple(size) if isinstance(size, (tuple, list)) else None
+    if pair is None or len(pair) != 2:
+        raise ValueError(f"{name} must be a pair (rows, columns), got {size!r}")
+    return tuple(_check_int(v, name, 1) for v in pair)
+
+
+def _check_output(dA, shape):
+    _check_images(dA, "dA")
+    if dA.shape != shape:
+        raise ValueError(f"dA must have the output's shape {shape}, got {dA.shape}")
+
+
 # -- convolution --------------------------------------------------------------------------
 def conv2d_forward(X, W, b, stride=1, padding=0, return_cols=False):
     """(C1)-(C5): X (B, C, Hi, Wi), W (F, C, kh, kw), b (F,) or None -> A (B, F, Ho, Wo).
 
-    With ``return_cols`` also the patch matrix P (C4), which ``conv2d_backward`` can take
-    as ``cols`` instead of building it again (a model's step does: the same X both ways).
+    With ``return_cols`` also the patch matrix P (C4), which ``conv2d_weight_grad`` can
+    take as ``cols`` instead of building it again (a model's step does: the same X both ways).
     """
     _check_images(X, "X")
     _check_kernel(X, W, b, channels_axis=1)
@@ -236,54 +253,72 @@ def conv2d_forward(X, W, b, stride=1, padding=0, return_cols=False):
     return (A, P) if return_cols else A
 
 
+def conv2d_weight_grad(dA, X, kernel_size, stride=1, padding=0, cols=None):
+    """(C7): dW (F, C, kh, kw) of A = conv2d(X; W) given dA (B, F, Ho, Wo) and X.
+
+    ``kernel_size`` is (kh, kw); ``cols`` the P that ``conv2d_forward(X, W, ...,
+    return_cols=True)`` returned, or None to build it from X.
+    """
+    _check_images(X, "X")
+    kh, kw = _check_size(kernel_size, "kernel_size")
+    stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
+    B, C, Hi, Wi = X.shape
+    Ho, Wo = conv_output_size(Hi, kh, stride, padding), conv_output_size(Wi, kw, stride, padding)
+    _check_images(dA, "dA")
+    if dA.shape[:1] + dA.shape[2:] != (B, Ho, Wo):
+        raise ValueError(f"dA must have the output's shape (B, F, Ho, Wo) = (B, F, {Ho}, {Wo}) "
+                         f"with B = {B}, got {dA.shape}")
+    if cols is None:
+        P = _im2col(X, kh, kw, stride, padding)[0]                    # (C4) (C·kh·kw, B·Ho·Wo)
+    elif getattr(cols, "shape", None) != (C * kh * kw, B * Ho * Wo):
+        raise ValueError(f"cols must be the patch matrix of X, shape "
+                         f"{(C * kh * kw, B * Ho * Wo)}, got {getattr(cols, 'shape', cols)}")
+    else:
+        P = cols
+    G = _columns(dA)                                                  # (F, B·Ho·Wo)
+    return (G @ P.T).reshape(dA.shape[1], C, kh, kw)                  # (C7) dW₂ = G Pᵀ
+
+
+def conv2d_input_grad(dA, W, input_size, stride=1, padding=0):
+    """(C8)-(C10): dX (B, C, Hi, Wi) of A = conv2d(X; W) given dA (B, F, Ho, Wo) and W.
+
+    ``input_size`` is (Hi, Wi): several input sizes give the same output size when
+    s > 1, and the rows no window reached, (Hi + 2p − kh) mod s of them, get 0.
+    This map dA ↦ dX is the transposed convolution: ``conv_transpose2d_forward`` is it.
+    """
+    _check_images(W, "W")
+    Hi, Wi = _check_size(input_size, "input_size")
+    stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
+    F, C, kh, kw = W.shape
+    Ho, Wo = conv_output_size(Hi, kh, stride, padding), conv_output_size(Wi, kw, stride, padding)
+    _check_images(dA, "dA")
+    if dA.shape[1:] != (F, Ho, Wo):
+        raise ValueError(f"dA must have the output's shape (B, {F}, {Ho}, {Wo}) for W of shape "
+                         f"{W.shape} and input_size {(Hi, Wi)}, got {dA.shape}")
+    W2, G = W.reshape(F, C * kh * kw), _columns(dA)                   # (F, C·kh·kw), (F, B·Ho·Wo)
+    # (C8) one GEMM; with one output channel it is an outer product, which OpenBLAS
+    # runs several times slower than the broadcast product (the same numbers)
+    dP = W2.T @ G if F > 1 else W2.T * G                              # (C·kh·kw, B·Ho·Wo)
+    return _col2im(dP.reshape(C, kh, kw, dA.shape[0], Ho, Wo), stride, padding,
+                   (Hi, Wi))                                          # (C9)-(C10)
+
+
 def conv2d_backward(dA, X, W, stride=1, padding=0, need_dX=True, cols=None):
     """(C6)-(C10): returns (dX, dW, db); dX is None when ``need_dX`` is false.
 
     ``cols`` is the P that ``conv2d_forward(X, W, ..., return_cols=True)`` returned, or None.
-
-    dX is the transposed convolution of dA with the same W (T3)-(T5), the extra rows
-    q = (Hi + 2p − kh) mod s being the input rows no window reached (their gradient is 0).
     """
     _check_images(X, "X")
     _check_kernel(X, W, None, channels_axis=1)
     stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
     F, C, kh, kw = W.shape
-    Ho = conv_output_size(X.shape[2], kh, stride, padding)            # (C1)
-    Wo = conv_output_size(X.shape[3], kw, stride, padding)
-    if cols is None:
-        P = _im2col(X, kh, kw, stride, padding)[0]                    # (C4) (C·kh·kw, B·Ho·Wo)
-    elif getattr(cols, "shape", None) != (C * kh * kw, X.shape[0] * Ho * Wo):
-        raise ValueError(f"cols must be the patch matrix of X, shape "
-                         f"{(C * kh * kw, X.shape[0] * Ho * Wo)}, got {getattr(cols, 'shape', cols)}")
-    else:
-        P = cols
-    _check_images(dA, "dA")
-    if dA.shape != (X.shape[0], F, Ho, Wo):
-        raise ValueError(f"dA must have the output's shape {(X.shape[0], F, Ho, Wo)}, "
-                         f"got {dA.shape}")
-    G = _columns(dA)                                                  # (F, B·Ho·Wo)
-    db = G.sum(axis=1)                                                # (C6) (F,)
-    dW = (G @ P.T).reshape(W.shape)                                   # (C7) (F, C, kh, kw)
-    dX = None
-    if need_dX:
-        q = ((X.shape[2] + 2 * padding - kh) % stride,
-             (X.shape[3] + 2 * padding - kw) % stride)
-        dX = _transpose_conv(dA, W, stride, padding, q)               # (C8)-(C10)
+    shape = (X.shape[0], F) + tuple(conv_output_size(n, k, stride, padding)
+                                    for n, k in zip(X.shape[2:], (kh, kw)))
+    _check_output(dA, shape)
+    db = dA.sum(axis=(0, 2, 3))                                       # (C6) (F,)
+    dW = conv2d_weight_grad(dA, X, (kh, kw), stride, padding, cols)  # (C7)
+    dX = conv2d_input_grad(dA, W, X.shape[2:], stride, padding) if need_dX else None  # (C8)-(C10)
     return dX, dW, db
-
-
-def _transpose_conv(X, W, stride, padding, output_padding):
-    """(T3)-(T5) without the bias; W (C_in, C_out, kh, kw): also (C8)-(C10) for conv2d."""
-    B, C_in, Hi, Wi = X.shape
-    _, C_out, kh, kw = W.shape
-    W2, G = W.reshape(C_in, C_out * kh * kw), _columns(X)
-    # (T3)/(C8) one GEMM; with one input channel it is an outer product, which OpenBLAS
-    # runs several times slower than the broadcast product (the same numbers)
-    Q = W2.T @ G if C_in > 1 else W2.T * G                            # (C_out·kh·kw, B·Hi·Wi)
-    canvas = ((Hi - 1) * stride + kh + output_padding[0],
-              (Wi - 1) * stride + kw + output_padding[1])             # (T4) the padded output
-    return _col2im(Q.reshape(C_out, kh, kw, B, Hi, Wi), stride, padding,
-                   canvas)                                            # (T4)-(T5)/(C9)-(C10)
 
 
 # -- transposed convolution ---------------------------------------------------------------
@@ -302,41 +337,41 @@ def _check_output_padding(output_padding, stride):
     return q
 
 
+def _transposed_size(X, W, stride, padding, output_padding):
+    """(T1) for both sides, the arguments checked: (Ho, Wo)."""
+    _check_images(X, "X")
+    _check_kernel(X, W, None, channels_axis=0)
+    stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
+    q = _check_output_padding(output_padding, stride)
+    return tuple(conv_transpose2d_output_size(n, k, stride, padding, qi)
+                 for n, k, qi in zip(X.shape[2:], W.shape[2:], q))
+
+
 def conv_transpose2d_forward(X, W, b, stride=1, padding=0, output_padding=0):
     """(T1)-(T5): X (B, C_in, Hi, Wi), W (C_in, C_out, kh, kw), b (C_out,) or None
     -> A (B, C_out, Ho, Wo), Ho = (Hi − 1)s − 2p + kh + q; ``output_padding`` q is an
     integer or a pair (rows, columns)."""
-    _check_images(X, "X")
+    size = _transposed_size(X, W, stride, padding, output_padding)   # (T1)
     _check_kernel(X, W, b, channels_axis=0)
-    stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
-    q = _check_output_padding(output_padding, stride)
-    for n, k, qi in zip(X.shape[2:], W.shape[2:], q):
-        conv_transpose2d_output_size(n, k, stride, padding, qi)       # (T1), checked
-    A = _transpose_conv(X, W, stride, padding, q)                     # (T3)-(T5)
+    A = conv2d_input_grad(X, W, size, stride, padding)                # (T2)-(T5): conv2d's dX
     if b is not None:
         A += b[:, None, None]                                         # (T5) + b
     return A
 
 
 def conv_transpose2d_backward(dA, X, W, stride=1, padding=0, output_padding=0, need_dX=True):
-    """(T6)-(T8): returns (dX, dW, db); dX is None when ``need_dX`` is false."""
-    _check_images(X, "X")
-    _check_kernel(X, W, None, channels_axis=0)
-    stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
-    q = _check_output_padding(output_padding, stride)
-    C_in, C_out, kh, kw = W.shape
-    shape = (X.shape[0], C_out) + tuple(
-        conv_transpose2d_output_size(n, k, stride, padding, qi)
-        for n, k, qi in zip(X.shape[2:], (kh, kw), q))
-    _check_images(dA, "dA")
-    if dA.shape != shape:
-        raise ValueError(f"dA must have the output's shape {shape}, got {dA.shape}")
-    P_dA, Hi, Wi = _im2col(dA, kh, kw, stride, padding)               # (T7) (C_out·kh·kw, B·Hi·Wi)
-    G = _columns(X)                                                   # (C_in, B·Hi·Wi)
-    W2 = W.reshape(C_in, C_out * kh * kw)
-    dW = (G @ P_dA.T).reshape(W.shape)                                # (T7) (C_in, C_out, kh, kw)
+    """(T6)-(T8): returns (dX, dW, db); dX is None when ``need_dX`` is false.
+
+    The adjoint's gradients are the convolution's own functions with the roles of input
+    and output exchanged: dX is conv2d's forward of dA, dW its weight gradient with X in
+    the place of dA (their patch matrix of dA built once)."""
+    size = _transposed_size(X, W, stride, padding, output_padding)   # (T1)
+    _check_output(dA, (X.shape[0], W.shape[1]) + size)
+    dX, P_dA = None, None
+    if need_dX:
+        dX, P_dA = conv2d_forward(dA, W, None, stride, padding, return_cols=True)  # (T6)
+    dW = conv2d_weight_grad(X, dA, W.shape[2:], stride, padding, cols=P_dA)     # (T7)
     db = dA.sum(axis=(0, 2, 3))                                       # (T8) (C_out,)
-    dX = _images(W2 @ P_dA, X.shape[0], Hi, Wi) if need_dX else None  # (T6) conv2d(dA; W) (C5)
     return dX, dW, db
 
 

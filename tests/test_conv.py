@@ -307,3 +307,28 @@ def test_backward_with_the_forward_patch_matrix_gives_the_same_bits():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="cols must be the patch matrix of X"):
         conv.conv2d_backward(dA, X, W, 2, 1, cols=P[:, 1:])
+
+
+def test_the_two_gradients_of_conv2d_stand_alone():
+    """conv2d_backward is (C6) plus conv2d_weight_grad (C7) and conv2d_input_grad (C8)-(C10);
+    each alone needs only what it reads (dX: dA, W and the input size, which a stride > 1
+    leaves ambiguous: 7 and 8 rows both give 3 at k = 3, s = 2, p = 0)."""
+    rng = np.random.default_rng(11)
+    W = rng.standard_normal((4, 3, 3, 3))
+    for rows in (7, 8):
+        X = rng.standard_normal((2, 3, rows, 6))
+        dA = rng.standard_normal(conv.conv2d_forward(X, W, None, 2, 0).shape)
+        assert dA.shape[2] == 3
+        dX, dW, db = conv.conv2d_backward(dA, X, W, 2, 0)
+        np.testing.assert_array_equal(conv.conv2d_input_grad(dA, W, (rows, 6), 2, 0), dX)
+        np.testing.assert_array_equal(conv.conv2d_weight_grad(dA, X, (3, 3), 2, 0), dW)
+        assert dX.shape == X.shape
+    assert not dX[:, :, 7].any()           # 8 rows: the last one no window reached
+    with pytest.raises(ValueError, match=r"input_size must be a pair \(rows, columns\)"):
+        conv.conv2d_input_grad(dA, W, 8, 2, 0)
+    with pytest.raises(ValueError, match=r"dA must have the output's shape \(B, 4, 3, 2\)"):
+        conv.conv2d_input_grad(dA[:, :, :2], W, (8, 6), 2, 0)
+    with pytest.raises(ValueError, match="kernel_size must be an integer >= 1"):
+        conv.conv2d_weight_grad(dA, X, (0, 3), 2, 0)
+    with pytest.raises(ValueError, match=r"dA must have the output's shape \(B, F, Ho, Wo\)"):
+        conv.conv2d_weight_grad(dA[:, :, :2], X, (3, 3), 2, 0)
