@@ -223,9 +223,11 @@ def _images(A2, B, H, W):
 def _check_size(size, name):
     """An image size (rows, columns) of two integers >= 1."""
     pair = tuple(size) if isinstance(size, (tuple, list)) else None
-    if pair is None or len(pair) != 2:
-        raise ValueError(f"{name} must be a pair (rows, columns), got {size!r}")
-    return tuple(_check_int(v, name, 1) for v in pair)
+    if pair is None or len(pair) != 2 or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) and v >= 1
+            for v in pair):
+        raise ValueError(f"{name} must be a pair (rows, columns) of integers >= 1, got {size!r}")
+    return tuple(int(v) for v in pair)
 
 
 def _check_output(dA, shape):

@@ -461,3 +461,47 @@ def test_redaction_replaces_tagged_equations_and_their_continuations():
     assert stubbing.redact_source(source, {"P7": "question q1"}) == (
         '"""Doc.\n\n    (P7): derive this — question q1\n"""\nx = 1  # (P7)\n'
         "# (P7): derive this — question q1\n")
+
+
+def test_the_teaching_guide_counts_the_catalog():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "teaching.md").read_text()
+    assert f"{len(catalog.CATALOG)} in all;" in text
+
+
+def _spec(tmp_path, exercises):
+    lines = ['title = "t"', ""]
+    for j, eid in enumerate(exercises, 1):
+        lines += ["[[questions]]", f'id = "q{j}"', f'exercise = "{eid}"', "points = 1", ""]
+    (tmp_path / "spec.toml").write_text("\n".join(lines))
+    return load_spec(tmp_path / "spec.toml")
+
+
+def test_two_exercises_that_compute_one_thing_both_stay_exercises(tmp_path):
+    """conv2d_input_grad and conv_transpose2d_forward compute the same map; each names
+    the other in same_as (a body through itself). Asked together, both are the student's
+    stubs, in either order, and never a body calling the other (that would recurse)."""
+    from npae.assignments.build import _targets
+    ids = ["npae.conv:conv2d_input_grad", "npae.conv:conv_transpose2d_forward"]
+    for order in (ids, ids[::-1]):
+        stubs = _targets(_spec(tmp_path, order))["npae.conv"]
+        for eid in ids:
+            assert isinstance(stubs[eid.split(":")[1]], str), (order, eid)   # the exercise stub
+        assert stubs["_col2im"][1] is None                                   # a plain stub
+    alone = _targets(_spec(tmp_path, ids[1:]))["npae.conv"]
+    assert "conv_transpose2d_forward(" in alone["conv2d_input_grad"][1]       # goes through q1
+
+
+def test_a_tag_of_one_module_does_not_strip_another_modules_tutorial(tmp_path, monkeypatch):
+    """(M3) is max pooling in conv and an M step in gmm: a max-pooling question strips
+    the conv tutorial's derivation and leaves the GMM tutorial's EM derivation alone."""
+    import npae.assignments.build as build_module
+    monkeypatch.setattr(build_module, "_validate", lambda *a, **k: [])
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "spec.toml").write_text('title = "t"\n\n[[questions]]\nid = "q1"\n'
+                                        'exercise = "npae.conv:maxpool2d_backward"\npoints = 1\n')
+    build(tmp_path / "spec.toml", tmp_path / "out", log=lambda *a: None)
+    tut = tmp_path / "out" / "student" / "tutorials"
+    gmm = "07_gmm_and_generation.py"
+    assert (tut / gmm).read_text() == (root / "tutorials" / gmm).read_text()
+    assert "(M3)" in (root / "tutorials" / "11_convolutional.py").read_text()
+    assert "(M3)" not in (tut / "11_convolutional.py").read_text()

@@ -328,7 +328,7 @@ def test_the_two_gradients_of_conv2d_stand_alone():
         conv.conv2d_input_grad(dA, W, 8, 2, 0)
     with pytest.raises(ValueError, match=r"dA must have the output's shape \(B, 4, 3, 2\)"):
         conv.conv2d_input_grad(dA[:, :, :2], W, (8, 6), 2, 0)
-    with pytest.raises(ValueError, match="kernel_size must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"kernel_size must be a pair \(rows, columns\) of integers >= 1"):
         conv.conv2d_weight_grad(dA, X, (0, 3), 2, 0)
     with pytest.raises(ValueError, match=r"dA must have the output's shape \(B, F, Ho, Wo\)"):
         conv.conv2d_weight_grad(dA[:, :, :2], X, (3, 3), 2, 0)

@@ -88,8 +88,11 @@ for H, k, s_, p_ in [(28, 3, 1, 1), (28, 3, 2, 1), (7, 3, 2, 0), (16, 3, 1, 0)]:
 #
 # — a correlation of the input with $dA$ — and $dP = W_2^\top G$ (C8), whose entries go
 # back to the pixels they were copied from: col2im, one strided add per kernel offset
-# (C9), then the padding is cropped (C10). `check_vjp` compares each of the three with
-# central differences (float64).
+# (C9), then the padding is cropped (C10). `conv2d_backward` returns the three; the two
+# that need work are functions of their own, `conv2d_weight_grad` (C7) and
+# `conv2d_input_grad` (C8)-(C10), since each needs less than the other: dW reads X and dA,
+# dX reads W, dA and the input's size. `check_vjp` compares each of the three with central
+# differences (float64).
 
 # %%
 report = check_vjp(lambda X, W, b: conv.conv2d_forward(X, W, b, s, p),
@@ -98,17 +101,18 @@ print(report.table())
 
 # %% [markdown]
 # Written out for stride 1 and no padding, the input gradient is
-# $dX_{ncyx} = \sum_{f,u,v} dA_{n,f,y-u,x-v} W_{fcuv}$. Substituting $u' = k - 1 - u$ turns
-# it into a correlation of $dA$, padded with $k-1$ zeros on each side, with the kernel
-# rotated by 180° and its two channel axes swapped: a **"full" convolution of dA with the
-# flipped kernel**. Checked:
+# $dX_{ncyx} = \sum_{f,u,v} dA_{n,f,y-u,x-v} W_{fcuv}$ (C11). Substituting $u' = k - 1 - u$
+# turns it into a correlation of $dA$, padded with $k-1$ zeros on each side, with the
+# kernel rotated by 180° and its two channel axes swapped: a **"full" convolution of dA
+# with the flipped kernel**. With a stride, $dA$ is first spread out with zeros (C12).
+# Checked:
 
 # %%
 X1 = rng.standard_normal((2, 3, 6, 7))
 dA1 = rng.standard_normal(conv.conv2d_forward(X1, W, None).shape)
 dX1, _, _ = conv.conv2d_backward(dA1, X1, W)
-flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)               # (C, F, k, k)
-full = conv.conv2d_forward(dA1, flipped, None, stride=1, padding=2)  # pad k − 1 = 2
+flipped = W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)               # (C11) (C, F, k, k)
+full = conv.conv2d_forward(dA1, flipped, None, stride=1, padding=2)  # (C11) pad k − 1 = 2
 print(f"max |dX − full convolution of dA with the flipped kernel| = {np.abs(dX1 - full).max():.1e}")
 
 # %% [markdown]
@@ -118,11 +122,12 @@ print(f"max |dX − full convolution of dA with the flipped kernel| = {np.abs(dX
 # defined by $\langle \mathrm{conv}(x), y\rangle = \langle x, \mathrm{conv}^\top(y)\rangle$ for all
 # $x, y$, and the input gradient of any linear map is its adjoint applied to the upstream
 # gradient. So conv2d's input gradient *is* the transposed convolution, and that is how
-# `conv_transpose2d_forward` is written (T2)-(T5): with the kernel stored (C_in, C_out, k, k),
-# as PyTorch stores it, $Q = W_2^\top G$ and col2im. Its output size
+# `conv_transpose2d_forward` is written (T2)-(T5): `conv2d_input_grad` plus a bias, with
+# the kernel stored (C_in, C_out, k, k), as PyTorch stores it. Its output size
 # $H_o = (H - 1)s - 2p + k + q$ (T1); the output padding $q < s$ picks one of the $s$ sizes
 # that a stride-$s$ convolution maps to the same $H$. Its own backward needs no new
-# derivation: $dX$ is conv2d of $dA$ (T6), and $dW$ the same correlation as (C7) (T7).
+# derivation: $dX$ is conv2d of $dA$ (T6), and $dW$ is `conv2d_weight_grad` with the
+# roles of $X$ and $dA$ exchanged (T7).
 
 # %%
 Y = rng.standard_normal(A.shape)

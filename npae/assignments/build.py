@@ -88,16 +88,18 @@ def _targets(assignment):
     also_stub helpers and same_as functions (``(message, body or None)``)."""
     by_module = {}
     for q in assignment.questions:
-        ex = q.ex
-        stubs = by_module.setdefault(ex.module, {})
-        stubs[ex.qualname] = STUB.format(qid=q.id, name=ex.qualname)
+        by_module.setdefault(q.ex.module, {})[q.ex.qualname] = STUB.format(
+            qid=q.id, name=q.ex.qualname)
+    for q in assignment.questions:             # an exercise stays an exercise (the student
+        ex = q.ex                              # writes both when two compute one thing)
         away = (f"{q.id}: not part of the assignment's npae (it would give {ex.qualname} "
                 f"away)")
-        for extra in ex.also_stub:
-            stubs[extra] = (away, None)
-        for target, body in ex.same_as_ids.items():
+        extras = [(f"{ex.module}:{extra}", None) for extra in ex.also_stub]
+        for target, body in extras + list(ex.same_as_ids.items()):
             module, qualname = target.split(":")
-            by_module.setdefault(module, {})[qualname] = (away, body)
+            stubs = by_module.setdefault(module, {})
+            if not isinstance(stubs.get(qualname), str):
+                stubs[qualname] = (away, body)
     return by_module
 
 
@@ -349,16 +351,19 @@ def _strip_tutorials(student, assignment, solutions, kept, found):
     """Replace the markdown cells that derive an answer (that cite an exercise's tag or
     state an answer formula), and drop the statements that compute one (with what
     depends on them); the rest runs against the student's code."""
-    tags = [t for q in assignment.questions for t in q.ex.tags if not t.startswith("B")]
-    tag_re = re.compile(r"\b(" + "|".join(map(re.escape, tags)) + r")\b") if tags else \
-        re.compile(r"(?!x)x")
-    cited = re.compile(r"\((" + "|".join(map(re.escape, tags)) + r")\)") if tags else tag_re
     calls = re.compile(r"\b(" + "|".join(re.escape(q.ex.qualname.split(".")[-1])
                                          for q in assignment.questions) + r")\(")
     removed = []
     for path in sorted((student / "tutorials").glob("*.py")):
         source = original = path.read_text(encoding="utf-8")
         rel = path.relative_to(student)
+        # a tag is a module's own ((M3) is max pooling in conv, an M step in gmm): a
+        # tutorial cites the tags of the exercises whose module it names
+        tags = [t for q in assignment.questions for t in q.ex.tags if not t.startswith("B")
+                and re.search(rf"\b{re.escape(q.ex.module.split('.')[-1])}\b", source)]
+        tag_re = re.compile(r"\b(" + "|".join(map(re.escape, tags)) + r")\b") if tags else \
+            re.compile(r"(?!x)x")
+        cited = re.compile(r"\((" + "|".join(map(re.escape, tags)) + r")\)") if tags else tag_re
         starts = [m.start() for m in CELL.finditer(source)] + [len(source)]
         if len(starts) > 1:
             pieces = [source[:starts[0]]]

@@ -777,6 +777,102 @@ exercise(
           r"\frac{\partial \mathcal{L}}{\partial X}")
 
 
+# -- convolutional: the convolution's gradients and the transposed convolution ------------
+
+def _conv_case(rng, shape=(2, 2, 7, 6), filters=3, kernel=(3, 3), stride=2, padding=1):
+    """X, W of a convolution (linear in each: smooth everywhere, no point to avoid). At
+    k = 3, s = 2, p = 1 the 6 columns leave one padded column that no window reaches, so
+    the input size is not the output size's inverse."""
+    return dict(X=rng.standard_normal(shape),
+                W=rng.standard_normal((filters, shape[1]) + kernel), stride=stride,
+                padding=padding)
+
+
+_CONV_CASES = (Case("random", _conv_case),
+               Case("stride 1, no padding, a 2 × 3 kernel",
+                    lambda rng: _conv_case(rng, (2, 3, 5, 6), 2, (2, 3), 1, 0)))
+
+
+def _conv_forward_of(c, wrt):
+    s, p = c["stride"], c["padding"]
+    if wrt == "X":
+        return (lambda X: conv.conv2d_forward(X, c["W"], None, s, p)), [c["X"]], ["X"]
+    return (lambda W: conv.conv2d_forward(c["X"], W, None, s, p)), [c["W"]], ["W"]
+
+
+_CONV_LATEX = (r"A_{nfij} = \sum_{c,u,v} \bar X_{n,c,si+u,sj+v} W_{fcuv} + b_f "
+               r"\ (\bar X = X \text{ zero-padded by } p); \qquad \text{given } "
+               r"\frac{\partial \mathcal{L}}{\partial A}, \text{ derive } ")
+
+exercise(
+    id="npae.conv:conv2d_input_grad", equations="conv (C8)-(C12)",
+    summary="∂L/∂X of the convolution A = conv2d(X; W) + b (stride s, padding p), given dA "
+            "and W",
+    cases=_CONV_CASES,
+    oracle=lambda c: _conv_forward_of(c, "X"),
+    call=lambda c, G: Call("npae.conv:conv2d_input_grad",
+                           (G, c["W"], tuple(c["X"].shape[2:]), c["stride"], c["padding"])),
+    grads=lambda out, c, G: (out,),
+    tags=("C8", "C9", "C10", "C11", "C12", "T3", "T4", "T5"), also_stub=("_col2im",),
+    latex=_CONV_LATEX + r"\frac{\partial \mathcal{L}}{\partial X}")
+
+exercise(
+    id="npae.conv:conv2d_weight_grad", equations="conv (C4), (C7)",
+    summary="∂L/∂W of the convolution A = conv2d(X; W) + b (stride s, padding p), given dA "
+            "and X",
+    cases=_CONV_CASES,
+    oracle=lambda c: _conv_forward_of(c, "W"),
+    call=lambda c, G: Call("npae.conv:conv2d_weight_grad",
+                           (G, c["X"], tuple(c["W"].shape[2:]), c["stride"], c["padding"])),
+    grads=lambda out, c, G: (out,),
+    tags=("C7", "T7"),
+    latex=_CONV_LATEX + r"\frac{\partial \mathcal{L}}{\partial W}")
+
+
+def _tconv_case(rng, shape=(2, 3, 3, 4), c_out=2, kernel=(3, 3), stride=2, padding=1, q=1):
+    return dict(X=rng.standard_normal(shape),
+                W=rng.standard_normal((shape[1], c_out) + kernel),
+                b=rng.standard_normal(c_out), stride=stride, padding=padding, q=q)
+
+
+def _is_the_adjoint(out, ref, case):
+    """⟨conv2d(Y; W), X⟩ = ⟨Y, convᵀ(X; W)⟩ for a random Y, biases off (T2)."""
+    A = np.asarray(out)
+    X, W, b, s, p = case["X"], case["W"], case["b"], case["stride"], case["padding"]
+    expected = (X.shape[0], W.shape[1]) + tuple(
+        conv.conv_transpose2d_output_size(n, k, s, p, case["q"])
+        for n, k in zip(X.shape[2:], W.shape[2:]))
+    if A.shape != expected:
+        return f"returned shape {A.shape}, expected {expected}"
+    Y = np.random.default_rng(0).standard_normal(A.shape)
+    lhs = float(np.sum(conv.conv2d_forward(Y, W, None, s, p) * X))
+    rhs = float(np.sum(Y * (A - b[:, None, None])))
+    if not np.isclose(lhs, rhs, rtol=1e-9, atol=1e-9):
+        return "⟨conv2d(Y; W), X⟩ ≠ ⟨Y, A − b⟩: not the adjoint of the convolution"
+    return None
+
+
+exercise(
+    id="npae.conv:conv_transpose2d_forward", equations="conv (T1)-(T5)",
+    summary="the transposed convolution A = convᵀ(X; W) + b, stride s, padding p, output "
+            "padding q: the adjoint of conv2d",
+    cases=(Case("random", _tconv_case),
+           Case("stride 1, no padding, a 2 × 3 kernel",
+                lambda rng: _tconv_case(rng, (2, 2, 4, 3), 3, (2, 3), 1, 0, 0))),
+    call=lambda c, G=None: Call("npae.conv:conv_transpose2d_forward",
+                                (c["X"], c["W"], c["b"], c["stride"], c["padding"], c["q"])),
+    properties=(Check("the adjoint of conv2d: ⟨conv2d(Y; W), X⟩ = ⟨Y, A − b⟩",
+                      _tconv_case, _is_the_adjoint),),
+    tags=("T3", "T4", "T5", "C8", "C9", "C10", "C11", "C12"), also_stub=("_col2im",),
+    same_as=(("conv2d_input_grad",
+              "Hi, Wi = _check_size(input_size, 'input_size')\n"
+              "q = tuple((n + 2 * padding - k) % stride for n, k in zip((Hi, Wi), W.shape[2:]))\n"
+              "return conv_transpose2d_forward(dA, W, None, stride, padding, q)"),),
+    latex=r"A - b = \operatorname{conv}^\top(X; W): \ \langle \operatorname{conv2d}(Y; W), "
+          r"X \rangle = \langle Y, A - b \rangle \text{ for every } Y; \qquad \text{derive } A "
+          r"\text{ (stride } s\text{, padding } p\text{, output padding } q)")
+
+
 # -- recommendation: the multinomial likelihood, dropout, L2 normalization -----------------
 
 def _counts_case(rng):

@@ -21,7 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..conv import maxpool2d_forward
+from ..conv import (_check_output_padding, _columns, _im2col, _pad, conv2d_forward,
+                    maxpool2d_forward)
 from ..gmm import _log_gaussian
 from ..layers import dense_backward, logsumexp, sigmoid
 from ..network import accumulate
@@ -489,6 +490,111 @@ def upsample_mean(dA, size=2):
         "input pixel, not one of them")
 def upsample_one_entry(dA, size=2):
     return dA[:, :, ::size, ::size].copy()
+
+
+# -- convolutional: the convolution's gradients and the transposed convolution ------------
+
+def _scatter(X, W, stride, padding, q, kernel=None, step=None, crop=True):
+    """conv (T3)-(T5) without the bias, written out, with one part that a mutant swaps:
+    ``kernel`` (a function of W), ``step`` (the stride of the strided adds), ``crop``."""
+    B, C_in, Hi, Wi = X.shape
+    _, C_out, kh, kw = W.shape
+    W = W if kernel is None else kernel(W)
+    t = stride if step is None else step
+    Q = (W.reshape(C_in, -1).T @ _columns(X)).reshape(C_out, kh, kw, B, Hi, Wi)
+    Hc, Wc = (Hi - 1) * stride + kh + q[0], (Wi - 1) * stride + kw + q[1]
+    A = np.zeros((C_out, B, Hc, Wc))
+    for u in range(kh):
+        for v in range(kw):
+            A[:, :, u:u + (Hi - 1) * t + 1:t, v:v + (Wi - 1) * t + 1:t] += Q[:, u, v]
+    if crop:
+        A = A[:, :, padding:Hc - padding, padding:Wc - padding]
+    return np.ascontiguousarray(A.transpose(1, 0, 2, 3))
+
+
+def _unreached(input_size, W, stride, padding):
+    return tuple((n + 2 * padding - k) % stride for n, k in zip(input_size, W.shape[2:]))
+
+
+@mutant("npae.conv:conv2d_input_grad", "conv (C11): a correlation in the forward is a "
+        "convolution in the backward: the kernel is rotated by 180°")
+def input_grad_kernel_not_flipped(dA, W, input_size, stride=1, padding=0):
+    B, F, Ho, Wo = dA.shape
+    _, C, kh, kw = W.shape
+    spread = np.zeros((B, F, (Ho - 1) * stride + 1, (Wo - 1) * stride + 1))
+    spread[:, :, ::stride, ::stride] = dA
+    qh, qw = _unreached(input_size, W, stride, padding)
+    full = np.pad(spread, ((0, 0), (0, 0), (kh - 1, kh - 1 + qh), (kw - 1, kw - 1 + qw)))
+    dXbar = conv2d_forward(full, np.ascontiguousarray(W.transpose(1, 0, 2, 3)), None)
+    Hi, Wi = input_size
+    return dXbar[:, :, padding:padding + Hi, padding:padding + Wi]
+
+
+@mutant("npae.conv:conv2d_input_grad", "conv (C9): with stride s a window starts s pixels "
+        "after the previous one, and so does its patch's gradient")
+def input_grad_stride_ignored(dA, W, input_size, stride=1, padding=0):
+    return _scatter(dA, W, stride, padding, _unreached(input_size, W, stride, padding), step=1)
+
+
+@mutant("npae.conv:conv2d_input_grad", "conv (C10): the patches read the padded input X̄; "
+        "X has no padding rows or columns")
+def input_grad_padding_not_cropped(dA, W, input_size, stride=1, padding=0):
+    return _scatter(dA, W, stride, padding, _unreached(input_size, W, stride, padding),
+                    crop=False)
+
+
+def _weight_grad(dA, X, kernel_size, stride, padding):
+    P = _im2col(X, kernel_size[0], kernel_size[1], stride, padding)[0]
+    return (_columns(dA) @ P.T).reshape((dA.shape[1], X.shape[1]) + tuple(kernel_size))
+
+
+@mutant("npae.conv:conv2d_weight_grad", "conv (C7): a kernel entry is used at every position "
+        "of every example, and its gradients add up: a sum, not a mean")
+def weight_grad_mean(dA, X, kernel_size, stride=1, padding=0, cols=None):
+    return _weight_grad(dA, X, kernel_size, stride, padding) / (
+        dA.shape[0] * dA.shape[2] * dA.shape[3])
+
+
+@mutant("npae.conv:conv2d_weight_grad", "conv (C7): the forward is a cross-correlation, so "
+        "entry (u, v) of dW pairs dA with offset (u, v) of each window: no flip")
+def weight_grad_flipped(dA, X, kernel_size, stride=1, padding=0, cols=None):
+    return _weight_grad(dA, X, kernel_size, stride, padding)[:, :, ::-1, ::-1]
+
+
+@mutant("npae.conv:conv2d_weight_grad", "conv (C2): the offsets of a window count from the "
+        "corner of the padded input X̄, with p zeros on every side")
+def weight_grad_padding_on_one_side(dA, X, kernel_size, stride=1, padding=0, cols=None):
+    return _weight_grad(dA, _pad(X, 0, 2 * padding, 0.0), kernel_size, stride, 0)
+
+
+def _tconv(X, W, b, stride, padding, output_padding, **swap):
+    q = _check_output_padding(output_padding, stride)
+    return _scatter(X, W, stride, padding, q, **swap) + b[:, None, None]
+
+
+@mutant("npae.conv:conv_transpose2d_forward", "conv (T3): the adjoint uses the kernel as "
+        "stored; it is conv2d's input gradient, where no rotation appears in col2im")
+def tconv_kernel_flipped(X, W, b, stride=1, padding=0, output_padding=0):
+    return _tconv(X, W, b, stride, padding, output_padding, kernel=lambda W: W[:, :, ::-1, ::-1])
+
+
+@mutant("npae.conv:conv_transpose2d_forward", "conv (T4): with stride s, neighbouring input "
+        "pixels land s output pixels apart")
+def tconv_stride_ignored(X, W, b, stride=1, padding=0, output_padding=0):
+    return _tconv(X, W, b, stride, padding, output_padding, step=1)
+
+
+@mutant("npae.conv:conv_transpose2d_forward", "conv (T5): padding p crops p rows and "
+        "columns from each side of the output, not 2p from one side")
+def tconv_cropped_on_one_side(X, W, b, stride=1, padding=0, output_padding=0):
+    A = _tconv(X, W, b, stride, padding, output_padding, crop=False)
+    return A[:, :, :A.shape[2] - 2 * padding, :A.shape[3] - 2 * padding]
+
+
+@mutant("npae.conv:conv_transpose2d_forward", "conv (T5): every output pixel of channel o "
+        "gets the bias b_o")
+def tconv_no_bias(X, W, b, stride=1, padding=0, output_padding=0):
+    return _tconv(X, W, np.zeros_like(b), stride, padding, output_padding)
 
 
 # -- recommendation ------------------------------------------------------------------------
