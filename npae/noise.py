@@ -181,6 +181,20 @@ def get_noise(name, argument="noise"):
                          f"got {name!r}") from None
 
 
+def check_noise(noise, noise_level, model="this model"):
+    """A model's ``noise`` and ``noise_level``: a kind of npae's (or None, with level 0),
+    s >= 0 for "gaussian", a probability p in [0, 1] for the others. Returns the class."""
+    if noise is None:
+        check_scalar(noise_level, "noise_level", 0, None)
+        if noise_level > 0:
+            raise ValueError(f"noise_level={noise_level} has no effect with noise=None: set "
+                             f"noise to one of {sorted(NOISES)}")
+        return None
+    cls = get_noise(noise)
+    check_scalar(noise_level, "noise_level", 0, None if noise == "gaussian" else 1)
+    return cls
+
+
 def sample_noise(X, noise, level, rng, data_range=(0.0, 1.0)):
     """Draw one corruption of kind ``noise`` for batch ``X`` from the Generator ``rng``.
 

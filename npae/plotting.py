@@ -26,11 +26,8 @@ cost the same as one.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import stat
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -45,6 +42,7 @@ from matplotlib.ticker import MaxNLocator
 
 from npae import inline
 from npae._validation import check_array, check_positive_int, check_scalar
+from npae.persistence import atomic_write
 
 __all__ = [
     "save_figure", "tile_images", "image_grid", "image_rows", "reconstructions", "filters",
@@ -87,20 +85,9 @@ def save_figure(fig, path, dpi=None):
                          f"{sorted(supported)}")
     if dpi is not None:
         dpi = check_scalar(dpi, "dpi", low=0, low_open=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the permissions of a file we replace; a new file gets rw-r--r--.
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt, dpi="figure" if dpi is None else dpi,
-                        facecolor=_BACKGROUND, bbox_inches="tight", pad_inches=0.05)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: fig.savefig(
+        fh, format=fmt, dpi="figure" if dpi is None else dpi, facecolor=_BACKGROUND,
+        bbox_inches="tight", pad_inches=0.05))                       # temporary file, replace
     inline.saved(fig, path if fmt == "png" else None)   # in a notebook: shown, once
     return path
 

@@ -23,43 +23,10 @@ from npae.assignments import build as build_module
 from npae.assignments import catalog, leaks, mutants, stubbing
 from npae.assignments.build import BuildError, build
 from npae.assignments.spec import module_path
+from assignment_specs import TRIAL_SPEC as SPEC
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SPEC = """\
-title = "Homework 4: regularized and variational autoencoders"
-time_limit = 5
-
-[[questions]]
-id = "q1"
-exercise = "npae.penalties:kl_sparsity_grad"
-points = 5
-
-[[questions]]
-id = "q2"
-exercise = "npae.penalties:contractive_grad"
-points = 4
-
-[[questions]]
-id = "q3"
-exercise = "npae.models.vae:reparameterize_backward"
-points = 3
-
-[[questions]]
-id = "q4"
-exercise = "npae.models.vae:gaussian_kl_grad"
-points = 3
-
-[[questions]]
-id = "q5"
-exercise = "npae.noise:MaskingNoise.backward"
-points = 3
-
-[[questions]]
-id = "q6"
-exercise = "npae.gmm:GaussianMixture._e_step"
-points = 4
-"""
 
 # what the trial found in student/, as it is written in the reference
 FOUND = {

@@ -20,21 +20,8 @@ from npae.assignments.build import BuildError, _mutant_submission, build
 from npae.assignments.grade import case_seed, grade_submission
 from npae.assignments.gradescope import grade_all
 from npae.assignments.spec import SpecError, load_spec
+from assignment_specs import HOMEWORK3_SPEC as SPEC
 
-SPEC = """\
-title = "Homework 3: sparse and variational autoencoders"
-time_limit = 5
-
-[[questions]]
-id = "q1"
-exercise = "npae.penalties:kl_sparsity_grad"
-points = 5
-
-[[questions]]
-id = "q2"
-exercise = "npae.models.vae:reparameterize_backward"
-points = 3
-"""
 KEY = "ab" * 32
 
 

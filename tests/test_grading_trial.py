@@ -27,43 +27,10 @@ from npae.assignments import stubbing
 from npae.assignments.build import build
 from npae.assignments.gradescope import grade_all
 from npae.assignments.sandbox import NOT_ISOLATED, make_sandbox, processes
+from assignment_specs import TRIAL_SPEC as SPEC
 
 pytestmark = pytest.mark.slow          # builds and grades a whole assignment (a minute)
 
-SPEC = """\
-title = "Homework 4: the teacher trial"
-time_limit = 5
-
-[[questions]]
-id = "q1"
-exercise = "npae.penalties:kl_sparsity_grad"
-points = 5
-
-[[questions]]
-id = "q2"
-exercise = "npae.penalties:contractive_grad"
-points = 4
-
-[[questions]]
-id = "q3"
-exercise = "npae.models.vae:reparameterize_backward"
-points = 3
-
-[[questions]]
-id = "q4"
-exercise = "npae.models.vae:gaussian_kl_grad"
-points = 3
-
-[[questions]]
-id = "q5"
-exercise = "npae.noise:MaskingNoise.backward"
-points = 3
-
-[[questions]]
-id = "q6"
-exercise = "npae.gmm:GaussianMixture._e_step"
-points = 4
-"""
 FILES = {"kl_sparsity_grad": "npae/penalties.py", "contractive_grad": "npae/penalties.py",
          "reparameterize_backward": "npae/models/vae.py",
          "gaussian_kl_grad": "npae/models/vae.py", "MaskingNoise.backward": "npae/noise.py",

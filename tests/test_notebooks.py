@@ -18,23 +18,10 @@ from npae import notebooks
 from npae.assignments.catalog import CATALOG
 from npae.assignments.spec import Assignment, Question, load_spec
 from npae.cli import main
+from assignment_specs import HOMEWORK3_SPEC as SPEC
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
-SPEC = """\
-title = "Homework 3: sparse and variational autoencoders"
-time_limit = 5
-
-[[questions]]
-id = "q1"
-exercise = "npae.penalties:kl_sparsity_grad"
-points = 5
-
-[[questions]]
-id = "q2"
-exercise = "npae.models.vae:reparameterize_backward"
-points = 3
-"""
 DRAWS = re.compile(r"path=out\(|save_figure\(")       # a line that saves, so shows, a figure
 
 

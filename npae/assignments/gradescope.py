@@ -94,13 +94,15 @@ def grade_record(grade):
 
 
 def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    """Write ``text`` (str, as UTF-8, or bytes) to ``path`` through a temporary file in the
+    same folder (mode 0600), fsynced, then moved into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8") if isinstance(text, str) else text
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -186,9 +188,7 @@ def summary_figure(records, assignment, path):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    write_atomic(path, buf.getvalue())
 
 
 def _secure(sandbox, auto, submissions, out, results_json_path, warn):

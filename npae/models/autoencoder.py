@@ -120,7 +120,7 @@ from ..layers import get_activation
 from ..losses import get_loss
 from ..missing import check_observed, masked_target_grad, masked_value_and_grad
 from ..network import Layer, backprop_layers, run_layers
-from ..noise import NOISES, get_noise
+from ..noise import NOISES, check_noise, get_noise
 from ..normalization import check_normalization, l2_normalize, l2_normalize_backward
 from ..penalties import (contractive, contractive_grad, kl_sparsity, kl_sparsity_grad,
                          l1_activity, l1_activity_grad, TOP_K_BY, top_k_mask, weight_decay,
@@ -275,17 +275,7 @@ class Autoencoder(BaseModel):
                 raise ValueError(f"k_alpha must make round(k_alpha * k) a number of units in "
                                  f"[1, {H}] (the code size), got round({self.k_alpha} * "
                                  f"{self.k}) = {k_t}")
-        if self.noise is None:
-            check_scalar(self.noise_level, "noise_level", 0, None)
-            if self.noise_level > 0:
-                raise ValueError(f"noise_level={self.noise_level} has no effect with "
-                                 f"noise=None: set noise to one of {sorted(NOISES)}")
-        else:
-            get_noise(self.noise)
-            if self.noise == "gaussian":
-                check_scalar(self.noise_level, "noise_level", 0, None)
-            else:
-                check_scalar(self.noise_level, "noise_level", 0, 1)
+        check_noise(self.noise, self.noise_level)
         check_scalar(self.contractive_weight, "contractive_weight", 0, None)
         check_normalization(self.input_normalization)
         if self.contractive_weight > 0 and (len(self._sizes) != 1 or code_act != "sigmoid"):

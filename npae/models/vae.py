@@ -171,7 +171,7 @@ from .._validation import (check_array, check_choice, check_layer_sizes, check_p
 from ..layers import get_activation, sigmoid, softplus
 from ..losses import MultinomialLoss, get_loss
 from ..network import Layer, LayerCache, backprop_layers, run_layers
-from ..noise import NOISES, get_noise
+from ..noise import NOISES, check_noise, get_noise
 from ..normalization import check_normalization, l2_normalize, l2_normalize_backward
 from ..penalties import weight_decay, weight_decay_grad
 from ..sparse import SPARSE_DENSITY, nonzeros, sparse_matmul, sparse_t_matmul
@@ -410,19 +410,11 @@ class VAE(BaseModel):
             raise ValueError(f"kl_warmup_epochs={self.kl_warmup_epochs} and kl_warmup_steps="
                              f"{self.kl_warmup_steps}: choose one warm-up (set the other to 0)")
         check_normalization(self.input_normalization)
-        if self.noise is None:
-            check_scalar(self.noise_level, "noise_level", 0, None)
-            if self.noise_level > 0:
-                raise ValueError(f"noise_level={self.noise_level} has no effect with "
-                                 f"noise=None: set noise to one of {sorted(NOISES)}")
-        else:
-            get_noise(self.noise)
-            if self.noise == "salt_and_pepper":
-                raise ValueError("noise='salt_and_pepper' is not available on the VAE (it "
-                                 "needs the training data's range); use 'dropout', 'masking' "
-                                 "or 'gaussian'")
-            check_scalar(self.noise_level, "noise_level", 0,
-                         None if self.noise == "gaussian" else 1)
+        if self.noise == "salt_and_pepper":
+            raise ValueError("noise='salt_and_pepper' is not available on the VAE (it "
+                             "needs the training data's range); use 'dropout', 'masking' "
+                             "or 'gaussian'")
+        check_noise(self.noise, self.noise_level)
         if not isinstance(self.binarize, (bool, np.bool_)):
             raise ValueError(f"binarize must be True or False, got {self.binarize!r}")
         if self.binarize and self.output != "bernoulli":
