@@ -230,6 +230,14 @@ def _check_size(size, name):
     return tuple(int(v) for v in pair)
 
 
+def _geometry(kernel_size, input_size, stride, padding):
+    """Checked (kh, kw), s, p and the output size (Ho, Wo) (C1) of a convolution."""
+    kh, kw = _check_size(kernel_size, "kernel_size")
+    stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
+    return (kh, kw), stride, padding, tuple(conv_output_size(n, k, stride, padding)
+                                            for n, k in zip(input_size, (kh, kw)))
+
+
 def _check_output(dA, shape):
     _check_images(dA, "dA")
     if dA.shape != shape:
@@ -262,10 +270,8 @@ def conv2d_weight_grad(dA, X, kernel_size, stride=1, padding=0, cols=None):
     return_cols=True)`` returned, or None to build it from X.
     """
     _check_images(X, "X")
-    kh, kw = _check_size(kernel_size, "kernel_size")
-    stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
-    B, C, Hi, Wi = X.shape
-    Ho, Wo = conv_output_size(Hi, kh, stride, padding), conv_output_size(Wi, kw, stride, padding)
+    (kh, kw), stride, padding, (Ho, Wo) = _geometry(kernel_size, X.shape[2:], stride, padding)
+    B, C = X.shape[:2]
     _check_images(dA, "dA")
     if dA.shape[:1] + dA.shape[2:] != (B, Ho, Wo):
         raise ValueError(f"dA must have the output's shape (B, F, Ho, Wo) = (B, F, {Ho}, {Wo}) "
@@ -290,9 +296,8 @@ def conv2d_input_grad(dA, W, input_size, stride=1, padding=0):
     """
     _check_images(W, "W")
     Hi, Wi = _check_size(input_size, "input_size")
-    stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
-    F, C, kh, kw = W.shape
-    Ho, Wo = conv_output_size(Hi, kh, stride, padding), conv_output_size(Wi, kw, stride, padding)
+    (kh, kw), stride, padding, (Ho, Wo) = _geometry(W.shape[2:], (Hi, Wi), stride, padding)
+    F, C = W.shape[:2]
     _check_images(dA, "dA")
     if dA.shape[1:] != (F, Ho, Wo):
         raise ValueError(f"dA must have the output's shape (B, {F}, {Ho}, {Wo}) for W of shape "

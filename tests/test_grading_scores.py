@@ -164,3 +164,22 @@ def test_a_float32_e_step_is_told_its_dtype_and_the_output_by_name():
     assert failed, "float32 values pass the 1e-10 value check?"
     assert "log γ (the first output)" in failed[0].reason
     assert "float32" in failed[0].reason and "item 0" not in failed[0].reason
+
+
+def test_the_loop_detector_counts_calls_not_the_elements_of_a_generator(tmp_path):
+    """A generator expression resumes once per element, and each resume is a "call" event
+    of the profiler; only real calls of the build's functions count."""
+    import importlib.util
+    from npae.assignments.worker import Observer
+    (tmp_path / "m.py").write_text(
+        "def helper(v):\n    return v\n\n"
+        "def by_generator(xs):\n    return tuple(v + 1 for v in xs)\n\n"
+        "def by_calls(xs):\n    return [helper(v) for v in xs]\n")
+    spec = importlib.util.spec_from_file_location("m_observed", tmp_path / "m.py")
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    for fn, expected in ((m.by_generator, {}), (m.by_calls, {"helper": 20})):
+        with Observer(tmp_path, fn, (list(range(20)),)) as watcher:
+            fn(list(range(20)))
+        counts = {code.co_name: n for code, n in watcher.counts.items() if n > 1}
+        assert counts == expected, fn.__name__

@@ -804,29 +804,24 @@ _CONV_LATEX = (r"A_{nfij} = \sum_{c,u,v} \bar X_{n,c,si+u,sj+v} W_{fcuv} + b_f "
                r"\ (\bar X = X \text{ zero-padded by } p); \qquad \text{given } "
                r"\frac{\partial \mathcal{L}}{\partial A}, \text{ derive } ")
 
-exercise(
-    id="npae.conv:conv2d_input_grad", equations="conv (C8)-(C12)",
-    summary="∂L/∂X of the convolution A = conv2d(X; W) + b (stride s, padding p), given dA "
-            "and W",
-    cases=_CONV_CASES,
-    oracle=lambda c: _conv_forward_of(c, "X"),
-    call=lambda c, G: Call("npae.conv:conv2d_input_grad",
-                           (G, c["W"], tuple(c["X"].shape[2:]), c["stride"], c["padding"])),
-    grads=lambda out, c, G: (out,),
-    tags=("C8", "C9", "C10", "C11", "C12", "T3", "T4", "T5"), also_stub=("_col2im",),
-    latex=_CONV_LATEX + r"\frac{\partial \mathcal{L}}{\partial X}")
+def _conv_gradient(wrt, name, equations, tags, also_stub=()):
+    """conv2d's gradient with respect to ``wrt`` (X or W), given dA and the other one."""
+    other = "W" if wrt == "X" else "X"
+    exercise(
+        id=f"npae.conv:{name}", equations=equations,
+        summary=f"∂L/∂{wrt} of the convolution A = conv2d(X; W) + b (stride s, padding p), "
+                f"given dA and {other}",
+        cases=_CONV_CASES,
+        oracle=lambda c: _conv_forward_of(c, wrt),
+        call=lambda c, G: Call(f"npae.conv:{name}", (G, c[other], tuple(c[wrt].shape[2:]),
+                                                     c["stride"], c["padding"])),
+        grads=lambda out, c, G: (out,), tags=tags, also_stub=also_stub,
+        latex=_CONV_LATEX + rf"\frac{{\partial \mathcal{{L}}}}{{\partial {wrt}}}")
 
-exercise(
-    id="npae.conv:conv2d_weight_grad", equations="conv (C4), (C7)",
-    summary="∂L/∂W of the convolution A = conv2d(X; W) + b (stride s, padding p), given dA "
-            "and X",
-    cases=_CONV_CASES,
-    oracle=lambda c: _conv_forward_of(c, "W"),
-    call=lambda c, G: Call("npae.conv:conv2d_weight_grad",
-                           (G, c["X"], tuple(c["W"].shape[2:]), c["stride"], c["padding"])),
-    grads=lambda out, c, G: (out,),
-    tags=("C7", "T7"),
-    latex=_CONV_LATEX + r"\frac{\partial \mathcal{L}}{\partial W}")
+
+_conv_gradient("X", "conv2d_input_grad", "conv (C8)-(C12)",
+               ("C8", "C9", "C10", "C11", "C12", "T3", "T4", "T5"), also_stub=("_col2im",))
+_conv_gradient("W", "conv2d_weight_grad", "conv (C4), (C7)", ("C7", "T7"))
 
 
 def _tconv_case(rng, shape=(2, 3, 3, 4), c_out=2, kernel=(3, 3), stride=2, padding=1, q=1):

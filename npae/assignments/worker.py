@@ -205,10 +205,15 @@ class Observer:
         self.before = [(i, names[i] if i < len(names) else f"argument {i + 1}", _copy(a))
                        for i, a in enumerate(args) if i not in returns_args]
 
+    # a generator reports a "call" each time it resumes: one per element of a generator
+    # expression, which is a loop inside one call, not a call of npae
+    _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
     def _profile(self, frame, event, arg):
         if event == "call":
             code = frame.f_code
-            if code is not self.target and code.co_filename.startswith(self.root):
+            if code is not self.target and code.co_filename.startswith(self.root) \
+                    and not code.co_flags & self._RESUMABLE:
                 self.counts[code] = self.counts.get(code, 0) + 1
 
     def __enter__(self):
