@@ -232,6 +232,7 @@ def torch_worker(conn, n_train, batch_size, threads, init):
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     bce = nn.BCEWithLogitsLoss(reduction="sum")
     rng = np.random.default_rng(0)
+    conn.send("ready")                                    # set up: the timed epochs may start
     while True:
         cmd = conn.recv()
         if cmd == "epoch":
@@ -277,6 +278,7 @@ def main(argv=None):
     pt = ctx.Process(target=torch_worker, args=(b_child, args.n_train, args.batch_size,
                                                 args.threads, init))
     pt.start()
+    b.recv()            # "ready": torch's import and set-up must not overlap npae's first epoch
     print(f"threads {args.threads}, {args.n_train} training digits, batch {args.batch_size}, "
           f"load at start {_loadavg()}")
     print(f"{'epoch':>5} {'framework':>9} {'seconds':>8} {'cpu s':>7} {'train BCE':>9}  load before → after")
