@@ -109,6 +109,14 @@ class Stage:
         :meth:`ConvAutoencoder._run` computes as a transposed convolution (see _flipped)."""
         return not self.transposed and self.stride == 1 and self.n_out < self.n_in
 
+    @property
+    def full_dX(self):
+        """A stride-1 convolution to as many channels as it reads (n_out = n_in), whose input
+        gradient :meth:`ConvAutoencoder._backprop` computes as the full convolution of conv
+        (C11): the patches of dA (n_out·k² rows) copied, instead of dP (n_in·k² rows, as many
+        here) scattered by col2im (C9); about 2× faster for 8 → 8 at 4-14 pixels."""
+        return not self.transposed and self.stride == 1 and self.n_out == self.n_in
+
 
 @dataclass
 class StageCache:
@@ -436,8 +444,11 @@ class ConvAutoencoder(BaseModel):
                 dW = np.ascontiguousarray(_flipped(dW))                 # back to (F, C, k, k)
             else:
                 dh, dW, db = conv2d_backward(da, cache.inp, W, st.stride, st.padding,
-                                             need_dX=need_dX or i > 0,
+                                             need_dX=(need_dX or i > 0) and not st.full_dX,
                                              cols=cache.cols)           # (B2), (B3), (B5)
+                if st.full_dX and (need_dX or i > 0):
+                    dh = conv2d_forward(da, _flipped(W), None, 1,
+                                        _flipped_padding(W, st.padding))   # conv (C11)
             grads[f"{st.name}.W"] = dW
             grads[f"{st.name}.b"] = db
         return dh
