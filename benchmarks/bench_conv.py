@@ -165,7 +165,7 @@ GROUPS = [  # (label, functions whose own time counts) — matched on the functi
     ("col2im strided adds", ("_col2im",)),
     ("NCHW ↔ column layout copies", ("ascontiguousarray", "_columns", "_images")),
     ("max pooling forward/backward", ("maxpool2d_forward", "maxpool2d_backward",
-                                      "_pool_input")),
+                                      "_maxpool_backward", "_pool_input")),
     ("upsampling forward/backward", ("upsample2d_forward", "upsample2d_backward")),
     ("zero padding and buffers", ("_pad", "full", "zeros")),
     ("activations (ReLU)", ("positive_part", "backward", "forward", "by_rows", "elementwise")),
