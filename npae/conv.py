@@ -427,8 +427,9 @@ def _maxpool_backward(dA, X, A, size, padding):
     taken = np.zeros(A.shape, dtype=bool)                             # block's switch found
     switch = np.empty(A.shape, dtype=bool)
     for u, v in _offsets(k):                                          # row-major: first max wins
-        np.equal(Xk[:, :, u::k, v::k], A, out=switch)                 # a maximum of its block,
-        np.greater(switch, taken, out=switch)                         # (M3) and the first: 1[(u, v) = (u*, v*)]
+        np.equal(Xk[:, :, u::k, v::k], A, out=switch)                 # a maximum of its block
+        np.greater(switch, taken, out=switch)                         # and the first: (M3)'s
+                                                                      # 1[(u, v) = (u*, v*)]
         np.multiply(dA, switch, out=dXk[:, :, u::k, v::k])            # (M3)
         taken |= switch
     Hi, Wi = X.shape[2:]

@@ -440,7 +440,7 @@ class ConvAutoencoder(BaseModel):
             elif st.narrow:
                 dh, dW, db = conv_transpose2d_backward(
                     da, cache.inp, _flipped(W), 1, _flipped_padding(W, st.padding),
-                    need_dX=need_dX or i > 0)                           # (B2), (B5) (T6)-(T8)
+                    need_dX=need_dX or i > 0)                           # (B2), (B5) conv (T6)-(T8)
                 dW = np.ascontiguousarray(_flipped(dW))                 # back to (F, C, k, k)
             else:
                 dh, dW, db = conv2d_backward(da, cache.inp, W, st.stride, st.padding,
@@ -608,24 +608,24 @@ def _flipped(W):
     """The kernel W (F, C, kh, kw) rotated by 180° with its channel axes swapped, (C, F, kh, kw);
     flipping twice gives W back.
 
-    A stride-1 convolution with kernel W and padding p is the transposed convolution with
-    kernel _flipped(W) and padding kh − 1 − p: conv (C11) says the adjoint of each is the
-    other's correlation with the flipped kernel, so the two maps agree (and so do their
-    gradients, with dW = _flipped(dW of the transposed one), conv (T7)). The model runs a
-    narrowing convolution (n_out < n_in, see Stage.narrow) this way because its patch
-    matrices then have n_out·k² rows instead of n_in·k²: the forward's GEMM writes
-    Q (n_out·k², B·Hi·Wi) and scatters it (conv (T3)-(T4)) instead of copying the patches P
-    (n_in·k², B·Ho·Wo) of (C4), and the backward copies the patches of dA (T6)-(T7) instead of
-    scattering dP (C8)-(C9). For the output layer conv3×3(16→1) at 28×28 that is 9 rows
-    instead of 144 (58 MB per batch of 128): its forward and backward went from 38 ms to
-    6 ms, and conv3×3(16→8) at 14×14 from 14 ms to 8 ms (one thread).
+    By conv (C11)-(C12) the adjoint of conv(·; W, stride 1, padding p) is the convolution
+    with kernel _flipped(W) and padding kh − 1 − p (square kernels, as the model's); taking
+    adjoints again (conv (T2)), conv(·; W, 1, p) is the transposed convolution with kernel
+    _flipped(W) and padding kh − 1 − p, and its gradients are that one's (conv (T6)-(T8)),
+    dW flipped back. The model runs a narrowing convolution (n_out < n_in, Stage.narrow)
+    this way because its patch matrices then have n_out·k² rows instead of n_in·k²: the
+    forward's GEMM writes Q (n_out·k², B·Hi·Wi) and scatters it (conv (T3)-(T4)) instead of
+    copying the patches P (n_in·k², B·Ho·Wo) of (C4), and the backward copies the patches of
+    dA (T6)-(T7) instead of scattering dP (C8)-(C9). For the output layer conv3×3(16→1) at
+    28×28 that is 9 rows instead of 144 (58 MB per batch of 128): its forward and backward
+    went from 38 ms to 6 ms, and conv3×3(16→8) at 14×14 from 14 ms to 8 ms (one thread).
     """
     return W.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
 
 
 def _flipped_padding(W, padding):
-    """kh − 1 − p: the padding of the transposed convolution that equals conv(·; W, 1, p)
-    (conv (T1) then gives (Hi − 1) − 2(kh − 1 − p) + kh = Hi + 2p − kh + 1 = Ho, conv (C1))."""
+    """kh − 1 − p, the padding of the transposed convolution equal to conv(·; W, 1, p):
+    conv (T1) gives (Hi − 1) − 2(kh − 1 − p) + kh = Hi + 2p − kh + 1, conv (C1)'s Ho."""
     return W.shape[2] - 1 - padding
 
 
