@@ -43,7 +43,7 @@ run on main's npae (commit 6bf7f89) just before, for comparison):
     output layer 16 → 1, whose 144 × 100,352 patch matrix and its col2im were a third of
     a step) run as transposed convolutions of the flipped kernel (conv (C11); patch
     matrices of n_out·k² rows), the 8 → 8 input gradients by the full convolution, max
-    pooling's backward reuses the cached maxima, upsampling is k² strided copies. The
+    pooling's backward allocates less, upsampling is k² strided copies. The
     GEMM line above times main's shapes (W₂P, GPᵀ, W₂ᵀG per convolution); the narrow
     layers now multiply the same numbers in other shapes. About a fifth of a step is
     page faults (glibc returns the step's ~40 MB to the kernel and faults it in again
@@ -175,7 +175,7 @@ GROUPS = [  # (label, functions whose own time counts) — matched on the functi
     ("col2im strided adds", ("_col2im",)),
     ("NCHW ↔ column layout copies", ("ascontiguousarray", "_columns", "_images")),
     ("max pooling forward/backward", ("maxpool2d_forward", "maxpool2d_backward",
-                                      "_maxpool_backward", "_pool_input")),
+                                      "_pool_input")),
     ("upsampling forward/backward", ("upsample2d_forward", "upsample2d_backward")),
     ("zero padding and buffers", ("_pad", "full", "zeros")),
     ("activations (ReLU)", ("positive_part", "backward", "forward", "by_rows", "elementwise")),

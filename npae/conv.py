@@ -412,13 +412,7 @@ def maxpool2d_forward(X, size=2, padding="valid"):
 
 def maxpool2d_backward(dA, X, size=2, padding="valid"):
     """(M3): dX (B, C, Hi, Wi); each block's gradient goes to its first maximum (row-major)."""
-    return _maxpool_backward(dA, X, maxpool2d_forward(X, size, padding), size,
-                             padding)                                 # (M2) recomputed
-
-
-def _maxpool_backward(dA, X, A, size, padding):
-    """(M3) given the block maxima A = maxpool2d_forward(X, size, padding), which a model
-    has cached from its forward pass."""
+    A = maxpool2d_forward(X, size, padding)                           # (M2) recomputed
     Xk, k = _pool_input(X, size, padding)
     _check_images(dA, "dA")
     if dA.shape != A.shape:

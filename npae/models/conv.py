@@ -77,8 +77,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_array, check_layer_sizes, check_positive_int, check_scalar
-from ..conv import (_maxpool_backward, conv2d_backward, conv2d_forward,
-                    conv_transpose2d_backward, conv_transpose2d_forward, maxpool2d_forward,
+from ..conv import (conv2d_backward, conv2d_forward, conv_transpose2d_backward,
+                    conv_transpose2d_forward, maxpool2d_backward, maxpool2d_forward,
                     upsample2d_backward, upsample2d_forward)
 from ..layers import get_activation
 from ..losses import get_loss
@@ -427,8 +427,7 @@ class ConvAutoencoder(BaseModel):
         for i in range(len(stages) - 1, -1, -1):
             st, cache = stages[i], caches[i]
             if st.after == "pool":
-                dh = _maxpool_backward(dh, cache.act, cache.out, 2,
-                                       "same")                          # (B5) to the switch
+                dh = maxpool2d_backward(dh, cache.act, 2, "same")       # (B5) to the switch
             elif st.after == "upsample":
                 dh = upsample2d_backward(dh, 2)                         # (B3) block sums
             da = st.activation.backward(dh, cache.pre, cache.act) if st.activation else dh
