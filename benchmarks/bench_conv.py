@@ -25,29 +25,30 @@ recorded beside every epoch. Then it reports
 PyTorch is a benchmark-only tool here: npae and its tests never import it.
 
 Last run (branch issue25-perf, torch 2.13.0+cpu, ``--threads 1 --epochs 2 --n-train 30000``,
-the 2-core machine shared with other jobs at a load average of 0.6-1.1; the same script
-run on main's npae (commit 6bf7f89) just before, for comparison):
+the 2-core machine shared with other jobs at a load average of 0.8-1.1; the same script
+run on main's npae (commit 6bf7f89) shortly before, for comparison):
 
     epoch  framework  wall s  CPU s  train BCE       main's npae: wall s  train BCE
-      1    npae        15.6   15.6   165.54                       26.9      165.49
-      1    torch       13.6   13.6   165.08   (12.6 beside main's npae)
-      2    torch       12.1   12.1   121.40   (14.0)
-      2    npae        15.8   15.8   121.80                       29.3      121.63
-    npae / PyTorch: 1.15, 1.31 (target 1.5: met; main's npae 2.13, 2.09). Test BCE after
-    2 epochs: npae 113.30, PyTorch 113.20 nats (difference +0.10: met). npae peak RSS
-    318 MiB (met; main's 441). The GEMMs alone: 6.5 s an epoch, so an npae epoch is 2.4×
-    its GEMMs (main's 4.8×). A profiled step (91 ms under the profiler, main's 119):
-    GEMMs 28 ms, im2col copies 14 ms, col2im 7 ms, pooling 9 ms, layout copies 7 ms,
-    ReLU 7 ms, upsampling 5 ms, padding and buffers 2 ms, BCE 2 ms, bias sums 1 ms, the
-    rest 9 ms. What changed: the two convolutions to fewer channels (16 → 8, and the
-    output layer 16 → 1, whose 144 × 100,352 patch matrix and its col2im were a third of
-    a step) run as transposed convolutions of the flipped kernel (conv (C11); patch
-    matrices of n_out·k² rows), the 8 → 8 input gradients by the full convolution, max
-    pooling's backward allocates less, upsampling is k² strided copies. The
-    GEMM line above times main's shapes (W₂P, GPᵀ, W₂ᵀG per convolution); the narrow
-    layers now multiply the same numbers in other shapes. About a fifth of a step is
-    page faults (glibc returns the step's ~40 MB to the kernel and faults it in again
-    each step: user 48 ms + sys 15 ms a step in a separate measurement).
+      1    npae        17.0   17.0   165.54                       26.9      165.49
+      1    torch       15.1   15.1   165.08   (12.6 beside main's npae)
+      2    torch       12.5   12.5   121.40   (14.0)
+      2    npae        17.4   17.4   121.80                       29.3      121.63
+    npae / PyTorch: 1.13, 1.40 (target 1.5: met; main's npae 2.13, 2.09; an earlier run
+    of this branch gave 1.15, 1.31). Test BCE after 2 epochs: npae 113.30, PyTorch 113.20
+    nats (difference +0.10: met). npae peak RSS 319 MiB (met; main's 441). The GEMMs
+    alone: 5.9 s an epoch, so an npae epoch is 2.9× its GEMMs (main's 4.8×). A profiled
+    step (71 ms under the profiler, main's 119): GEMMs 18 ms, im2col copies 13 ms, col2im
+    6 ms, pooling 7 ms, layout copies 6 ms, ReLU 5 ms, upsampling 5 ms, padding and
+    buffers 2 ms, BCE 1 ms, bias sums 1 ms, the rest 7 ms. What changed: the two
+    convolutions to fewer channels (16 → 8, and the output layer 16 → 1, whose
+    144 × 100,352 patch matrix and its col2im were a third of a step) run as transposed
+    convolutions of the flipped kernel (conv (C11); patch matrices of n_out·k² rows), the
+    8 → 8 input gradients by the full convolution, max pooling's backward allocates less,
+    upsampling is k² strided copies. The GEMM line above times main's shapes (W₂P, GPᵀ,
+    W₂ᵀG per convolution); the narrow layers now multiply the same numbers in other
+    shapes. About a fifth of a step is page faults (glibc returns the step's ~40 MB to
+    the kernel and faults it in again each step: user 48 ms + sys 15 ms a step in a
+    separate measurement).
 
 The torch worker reports "ready" before the first epoch: its import and set-up used to
 run during npae's first timed epoch (on 12,000 digits that added about 4 s of wall time
