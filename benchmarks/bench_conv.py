@@ -24,24 +24,35 @@ recorded beside every epoch. Then it reports
 
 PyTorch is a benchmark-only tool here: npae and its tests never import it.
 
-Last run (commit of this file's addition, torch 2.13.0+cpu, ``--threads 1``, the 2-core
-machine shared with other jobs at a load average of 12-18 throughout, so each process got
-a small and varying share of a core; CPU seconds are the steadier measure):
+Last run (branch issue25-perf, torch 2.13.0+cpu, ``--threads 1 --epochs 2 --n-train 30000``,
+the 2-core machine shared with other jobs at a load average of 0.8-1.1; the same script
+run on main's npae (commit 6bf7f89) shortly before, for comparison):
 
-    epoch  framework  wall s  CPU s  train BCE
-      1    npae       1008.7   93.9   144.10
-      1    torch       389.8   43.6   144.26
-      2    torch       287.7   41.8   106.35
-      2    npae        754.7   84.6   106.49
-      3    npae        763.5   86.7    97.03
-      3    torch        90.0   44.1    97.52
-    npae / PyTorch: 2.59, 2.62, 8.48 in wall time; 2.15, 2.02, 1.97 in CPU time
-    (target 1.5: NOT met). Test BCE after 3 epochs: npae 93.04, PyTorch 94.39 nats
-    (difference −1.35: met). npae peak RSS 436 MiB (met). A profiled step (285 ms under
-    the profiler): GEMMs 97 ms, im2col copies 61 ms, col2im 63 ms, pooling 19 ms, padding
-    and buffers 10 ms, ReLU 8 ms, layout copies 6 ms, upsampling 4 ms, BCE 4 ms, bias
-    sums 2 ms, Adam 1 ms, the rest 10 ms: the GEMMs are a third of a step, the patch
-    copies in and out (im2col, col2im) almost half.
+    epoch  framework  wall s  CPU s  train BCE       main's npae: wall s  train BCE
+      1    npae        17.0   17.0   165.54                       26.9      165.49
+      1    torch       15.1   15.1   165.08   (12.6 beside main's npae)
+      2    torch       12.5   12.5   121.40   (14.0)
+      2    npae        17.4   17.4   121.80                       29.3      121.63
+    npae / PyTorch: 1.13, 1.40 (target 1.5: met; main's npae 2.13, 2.09; an earlier run
+    of this branch gave 1.15, 1.31). Test BCE after 2 epochs: npae 113.30, PyTorch 113.20
+    nats (difference +0.10: met). npae peak RSS 319 MiB (met; main's 441). The GEMMs
+    alone: 5.9 s an epoch, so an npae epoch is 2.9× its GEMMs (main's 4.8×). A profiled
+    step (71 ms under the profiler, main's 119): GEMMs 18 ms, im2col copies 13 ms, col2im
+    6 ms, pooling 7 ms, layout copies 6 ms, ReLU 5 ms, upsampling 5 ms, padding and
+    buffers 2 ms, BCE 1 ms, bias sums 1 ms, the rest 7 ms. What changed: the two
+    convolutions to fewer channels (16 → 8, and the output layer 16 → 1, whose
+    144 × 100,352 patch matrix and its col2im were a third of a step) run as transposed
+    convolutions of the flipped kernel (conv (C11); patch matrices of n_out·k² rows), the
+    8 → 8 input gradients by the full convolution, max pooling's backward allocates less,
+    upsampling is k² strided copies. The GEMM line above times main's shapes (W₂P, GPᵀ,
+    W₂ᵀG per convolution); the narrow layers now multiply the same numbers in other
+    shapes. About a fifth of a step is page faults (glibc returns the step's ~40 MB to
+    the kernel and faults it in again each step: user 48 ms + sys 15 ms a step in a
+    separate measurement).
+
+The torch worker reports "ready" before the first epoch: its import and set-up used to
+run during npae's first timed epoch (on 12,000 digits that added about 4 s of wall time
+to npae's epoch 1).
 
 Run from the repository root (MNIST found through NPAE_DATA):
 
@@ -232,6 +243,7 @@ def torch_worker(conn, n_train, batch_size, threads, init):
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     bce = nn.BCEWithLogitsLoss(reduction="sum")
     rng = np.random.default_rng(0)
+    conn.send("ready")                                    # set up: the timed epochs may start
     while True:
         cmd = conn.recv()
         if cmd == "epoch":
@@ -277,6 +289,7 @@ def main(argv=None):
     pt = ctx.Process(target=torch_worker, args=(b_child, args.n_train, args.batch_size,
                                                 args.threads, init))
     pt.start()
+    b.recv()            # "ready": torch's import and set-up must not overlap npae's first epoch
     print(f"threads {args.threads}, {args.n_train} training digits, batch {args.batch_size}, "
           f"load at start {_loadavg()}")
     print(f"{'epoch':>5} {'framework':>9} {'seconds':>8} {'cpu s':>7} {'train BCE':>9}  load before → after")

@@ -424,10 +424,13 @@ def maxpool2d_backward(dA, X, size=2, padding="valid"):
     _check_images(dA, "dA")
     if dA.shape != A.shape:
         raise ValueError(f"dA must have the output's shape {A.shape}, got {dA.shape}")
-    dXk = np.zeros(Xk.shape, dtype=dA.dtype)
+    dXk = np.empty(Xk.shape, dtype=dA.dtype)                          # every entry written below
     taken = np.zeros(A.shape, dtype=bool)                             # block's switch found
+    switch = np.empty(A.shape, dtype=bool)
     for u, v in _offsets(k):                                          # row-major: first max wins
-        switch = (Xk[:, :, u::k, v::k] == A) & ~taken                 # (M3) 1[(u, v) = (u*, v*)]
+        np.equal(Xk[:, :, u::k, v::k], A, out=switch)                 # a maximum of its block
+        np.greater(switch, taken, out=switch)                         # and the first: (M3)'s
+                                                                      # 1[(u, v) = (u*, v*)]
         np.multiply(dA, switch, out=dXk[:, :, u::k, v::k])            # (M3)
         taken |= switch
     Hi, Wi = X.shape[2:]
@@ -444,8 +447,10 @@ def upsample2d_forward(X, size=2):
     _check_images(X, "X")
     k = _check_int(size, "size", 1)
     B, C, Hi, Wi = X.shape
-    return np.broadcast_to(X[:, :, :, None, :, None],
-                           (B, C, Hi, k, Wi, k)).reshape(B, C, Hi * k, Wi * k)   # (U1)
+    A = np.empty((B, C, Hi * k, Wi * k), dtype=X.dtype)
+    for u, v in _offsets(k):                                          # block offsets only
+        A[:, :, u::k, v::k] = X                                       # (U1) strided copies
+    return A
 
 
 def upsample2d_backward(dA, size=2):

@@ -332,3 +332,19 @@ def test_the_two_gradients_of_conv2d_stand_alone():
         conv.conv2d_weight_grad(dA, X, (0, 3), 2, 0)
     with pytest.raises(ValueError, match=r"dA must have the output's shape \(B, F, Ho, Wo\)"):
         conv.conv2d_weight_grad(dA[:, :, :2], X, (3, 3), 2, 0)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_maxpool2d_backward_equals_the_block_loop_with_ties(padding):
+    """(M3) with many tied blocks (ReLU zeros, as in a model), ragged edges included; the
+    loop is inside the test, so that an assignment build removing this test (it names
+    maxpool2d_backward) leaves no answer behind in a helper."""
+    rng = np.random.default_rng(12)
+    X = np.maximum(rng.standard_normal((3, 2, 7, 6)), 0)             # many all-zero blocks
+    dA = rng.standard_normal(conv.maxpool2d_forward(X, 2, padding).shape)
+    expected = np.zeros(X.shape)
+    for n, c, i, j in np.ndindex(dA.shape):     # np.argmax of a block: its first maximum
+        block = X[n, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2]            # ragged at a "same" edge
+        u, v = np.unravel_index(np.argmax(block), block.shape)
+        expected[n, c, 2 * i + u, 2 * j + v] = dA[n, c, i, j]
+    np.testing.assert_array_equal(conv.maxpool2d_backward(dA, X, 2, padding), expected)

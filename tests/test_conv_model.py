@@ -161,6 +161,50 @@ def test_forward_matches_the_composition_of_the_primitives():
     assert m.loss(X)[0] == pytest.approx(bce, rel=1e-12)
 
 
+@pytest.mark.parametrize("k,p", [(3, 1), (3, 0), (5, 2), (5, 0), (1, 0)])
+def test_a_narrowing_convolution_is_the_transposed_convolution_of_the_flipped_kernel(k, p):
+    """conv (C11): conv2d(X; W, 1, p) = convᵀ(X; flip(W), 1, k − 1 − p), gradients included
+    (dW flipped back); the model computes a stride-1 convolution to fewer channels this way."""
+    from npae.models.conv import _flipped, _flipped_padding
+    rng = np.random.default_rng(10 * k + p)
+    X, W, b = (rng.standard_normal((2, 5, 7, 6)), rng.standard_normal((2, 5, k, k)),
+               rng.standard_normal(2))
+    A = conv.conv2d_forward(X, W, b, 1, p)
+    q = _flipped_padding(W, p)
+    np.testing.assert_allclose(conv.conv_transpose2d_forward(X, _flipped(W), b, 1, q), A,
+                               rtol=1e-12, atol=1e-12)
+    dA = rng.standard_normal(A.shape)
+    for want, got, flip in zip(conv.conv2d_backward(dA, X, W, 1, p),
+                               conv.conv_transpose2d_backward(dA, X, _flipped(W), 1, q),
+                               (False, True, False)):
+        np.testing.assert_allclose(_flipped(got) if flip else got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(_flipped(_flipped(W)), W)
+
+
+@pytest.mark.parametrize("decoder", ["upsample", "transposed"])
+def test_the_narrow_and_square_stages_give_what_the_im2col_path_gives(decoder, monkeypatch):
+    """The default model's narrowing stages (16 → 8 and the output 16 → 1) run as transposed
+    convolutions, and its 8 → 8 stages take their input gradient by the full convolution
+    (conv (C11)); the loss and every gradient equal those of conv2d_forward/conv2d_backward
+    (Stage.narrow and Stage.full_dX switched off) to rounding, in float64."""
+    m = npae.ConvAutoencoder(decoder=decoder, dtype="float64", random_state=0,
+                             weight_decay=0.01).initialize(12 * 12)
+    enc, dec = m._stages(m.image_shape_)
+    assert [s.name for s in enc + dec if s.narrow] == ["enc.1", "dec.3"]
+    assert [s.name for s in enc + dec if s.full_dX] == (
+        ["enc.2", "dec.0", "dec.1"] if decoder == "upsample" else ["enc.2"])
+    X = np.random.default_rng(1).uniform(size=(3, 144))
+    loss, _, grads, dX = m._forward_backward(m.params_, X, None, None, True, True)
+    monkeypatch.setattr(type(enc[0]), "narrow", property(lambda self: False))
+    monkeypatch.setattr(type(enc[0]), "full_dX", property(lambda self: False))
+    loss0, _, grads0, dX0 = m._forward_backward(m.params_, X, None, None, True, True)
+    assert loss == pytest.approx(loss0, rel=1e-12)
+    for k in grads0:
+        assert grads[k].shape == grads0[k].shape and grads[k].flags.c_contiguous
+        np.testing.assert_allclose(grads[k], grads0[k], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dX, dX0, rtol=1e-10, atol=1e-12)
+
+
 def test_blog_denoising_clips_the_corrupted_input_and_trains_on_the_clean_target():
     m = npae.ConvAutoencoder(noise="gaussian", noise_level=0.5, noise_clip=(0, 1),
                              dtype="float64", random_state=0).initialize(64)
