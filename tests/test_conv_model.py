@@ -186,17 +186,19 @@ def test_the_narrow_and_square_stages_give_what_the_im2col_path_gives(decoder, m
     """The default model's narrowing stages (16 → 8 and the output 16 → 1) run as transposed
     convolutions, and its 8 → 8 stages take their input gradient by the full convolution
     (conv (C11)); the loss and every gradient equal those of conv2d_forward/conv2d_backward
-    (Stage.narrow and Stage.full_dX switched off) to rounding, in float64."""
+    (_via_flipped switched off) to rounding, in float64."""
+    from npae.models import conv as conv_model
     m = npae.ConvAutoencoder(decoder=decoder, dtype="float64", random_state=0,
                              weight_decay=0.01).initialize(12 * 12)
     enc, dec = m._stages(m.image_shape_)
-    assert [s.name for s in enc + dec if s.narrow] == ["enc.1", "dec.3"]
-    assert [s.name for s in enc + dec if s.full_dX] == (
+    routes = {s.name: conv_model._via_flipped(m.params_[f"{s.name}.W"], s)
+              for s in enc + dec if not s.transposed}
+    assert [n for n, r in routes.items() if r == "forward and backward"] == ["enc.1", "dec.3"]
+    assert [n for n, r in routes.items() if r == "input gradient"] == (
         ["enc.2", "dec.0", "dec.1"] if decoder == "upsample" else ["enc.2"])
     X = np.random.default_rng(1).uniform(size=(3, 144))
     loss, _, grads, dX = m._forward_backward(m.params_, X, None, None, True, True)
-    monkeypatch.setattr(type(enc[0]), "narrow", property(lambda self: False))
-    monkeypatch.setattr(type(enc[0]), "full_dX", property(lambda self: False))
+    monkeypatch.setattr(conv_model, "_via_flipped", lambda W, st: None)
     loss0, _, grads0, dX0 = m._forward_backward(m.params_, X, None, None, True, True)
     assert loss == pytest.approx(loss0, rel=1e-12)
     for k in grads0:

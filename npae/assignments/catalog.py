@@ -804,7 +804,7 @@ _CONV_LATEX = (r"A_{nfij} = \sum_{c,u,v} \bar X_{n,c,si+u,sj+v} W_{fcuv} + b_f "
                r"\ (\bar X = X \text{ zero-padded by } p); \qquad \text{given } "
                r"\frac{\partial \mathcal{L}}{\partial A}, \text{ derive } ")
 
-def _conv_gradient(wrt, name, equations, tags, also_stub=()):
+def _conv_gradient(wrt, name, equations, tags, also_stub=(), same_as=()):
     """conv2d's gradient with respect to ``wrt`` (X or W), given dA and the other one."""
     other = "W" if wrt == "X" else "X"
     exercise(
@@ -815,12 +815,23 @@ def _conv_gradient(wrt, name, equations, tags, also_stub=()):
         oracle=lambda c: _conv_forward_of(c, wrt),
         call=lambda c, G: Call(f"npae.conv:{name}", (G, c[other], tuple(c[wrt].shape[2:]),
                                                      c["stride"], c["padding"])),
-        grads=lambda out, c, G: (out,), tags=tags, also_stub=also_stub,
+        grads=lambda out, c, G: (out,), tags=tags, also_stub=also_stub, same_as=same_as,
         latex=_CONV_LATEX + rf"\frac{{\partial \mathcal{{L}}}}{{\partial {wrt}}}")
 
 
+# the model's second route through the flipped kernel states (C11) for stride 1: in a
+# build that asks for dX or convᵀ, its stages take the first route (conv2d's own functions)
+_MODEL_ROUTE = (
+    ("npae.models.conv:_conv2d_forward",
+     "return conv2d_forward(h, W, b, st.stride, st.padding, return_cols=True)"),
+    ("npae.models.conv:_conv2d_backward",
+     "return conv2d_backward(da, inp, W, st.stride, st.padding, need_dX=need_dX, cols=cols)"),
+    ("npae.models.conv:_via_flipped", "return None"),
+    "npae.models.conv:_flipped", "npae.models.conv:_flipped_padding")
+
 _conv_gradient("X", "conv2d_input_grad", "conv (C8)-(C12)",
-               ("C8", "C9", "C10", "C11", "C12", "T3", "T4", "T5"), also_stub=("_col2im",))
+               ("C8", "C9", "C10", "C11", "C12", "T3", "T4", "T5"), also_stub=("_col2im",),
+               same_as=_MODEL_ROUTE)
 _conv_gradient("W", "conv2d_weight_grad", "conv (C4), (C7)", ("C7", "T7"))
 
 
@@ -862,7 +873,8 @@ exercise(
     same_as=(("conv2d_input_grad",
               "Hi, Wi = _check_size(input_size, 'input_size')\n"
               "q = tuple((n + 2 * padding - k) % stride for n, k in zip((Hi, Wi), W.shape[2:]))\n"
-              "return conv_transpose2d_forward(dA, W, None, stride, padding, q)"),),
+              "return conv_transpose2d_forward(dA, W, None, stride, padding, q)"),)
+    + _MODEL_ROUTE,
     latex=r"A - b = \operatorname{conv}^\top(X; W): \ \langle \operatorname{conv2d}(Y; W), "
           r"X \rangle = \langle Y, A - b \rangle \text{ for every } Y; \qquad \text{derive } A "
           r"\text{ (stride } s\text{, padding } p\text{, output padding } q)")

@@ -103,20 +103,6 @@ class Stage:
     activation: object        # an activation class from npae.layers, or None (the logits)
     after: str | None         # "pool", "upsample" or None
 
-    @property
-    def narrow(self):
-        """A stride-1 convolution to fewer channels than it reads (n_out < n_in), which
-        :meth:`ConvAutoencoder._run` computes as a transposed convolution (see _flipped)."""
-        return not self.transposed and self.stride == 1 and self.n_out < self.n_in
-
-    @property
-    def full_dX(self):
-        """A stride-1 convolution to as many channels as it reads (n_out = n_in), whose input
-        gradient :meth:`ConvAutoencoder._backprop` computes as the full convolution of conv
-        (C11): the patches of dA (n_out·k² rows) copied, instead of dP (n_in·k² rows, as many
-        here) scattered by col2im (C9); about 2× faster for 8 → 8 at 4-14 pixels."""
-        return not self.transposed and self.stride == 1 and self.n_out == self.n_in
-
 
 @dataclass
 class StageCache:
@@ -404,12 +390,8 @@ class ConvAutoencoder(BaseModel):
             if st.transposed:
                 a = conv_transpose2d_forward(h, W, b, st.stride, st.padding,
                                              st.output_padding)         # (F4) convᵀ
-            elif st.narrow:
-                a = conv_transpose2d_forward(h, _flipped(W), b, 1,
-                                             _flipped_padding(W, st.padding))   # (F1), (F5)
             else:
-                a, cols = conv2d_forward(h, W, b, st.stride, st.padding,
-                                         return_cols=True)              # (F1), (F4), (F5)
+                a, cols = _conv2d_forward(h, W, b, st)                  # (F1), (F4), (F5)
             r = st.activation.forward(a) if st.activation else a        # (F2), (F4) f, g
             if st.after == "pool":
                 out = maxpool2d_forward(r, 2, "same")                   # (F3)
@@ -436,18 +418,9 @@ class ConvAutoencoder(BaseModel):
                 dh, dW, db = conv_transpose2d_backward(
                     da, cache.inp, W, st.stride, st.padding, st.output_padding,
                     need_dX=need_dX or i > 0)                           # (B3) conv (T6)-(T8)
-            elif st.narrow:
-                dh, dW, db = conv_transpose2d_backward(
-                    da, cache.inp, _flipped(W), 1, _flipped_padding(W, st.padding),
-                    need_dX=need_dX or i > 0)                           # (B2), (B5) conv (T6)-(T8)
-                dW = np.ascontiguousarray(_flipped(dW))                 # back to (F, C, k, k)
             else:
-                dh, dW, db = conv2d_backward(da, cache.inp, W, st.stride, st.padding,
-                                             need_dX=(need_dX or i > 0) and not st.full_dX,
-                                             cols=cache.cols)           # (B2), (B3), (B5)
-                if st.full_dX and (need_dX or i > 0):
-                    dh = conv2d_forward(da, _flipped(W), None, 1,
-                                        _flipped_padding(W, st.padding))   # conv (C11)
+                dh, dW, db = _conv2d_backward(da, cache.inp, W, st, cache.cols,
+                                              need_dX or i > 0)         # (B2), (B3), (B5)
             grads[f"{st.name}.W"] = dW
             grads[f"{st.name}.b"] = db
         return dh
@@ -603,27 +576,74 @@ def _upsample_paddings(code_hw, target_hw, k, L):
                      f"any size")
 
 
+def _conv2d_forward(h, W, b, st):
+    """(F1), (F5): a conv2d stage's A = conv(h; W) + b, and its patch matrix P (C4).
+
+    P is what the stage's backward reuses (None when it has none); see _flipped for the
+    route taken."""
+    if _via_flipped(W, st) == "forward and backward":
+        return conv_transpose2d_forward(h, _flipped(W), b, 1,
+                                        _flipped_padding(W, st.padding)), None
+    return conv2d_forward(h, W, b, st.stride, st.padding, return_cols=True)
+
+
+def _conv2d_backward(da, inp, W, st, cols, need_dX):
+    """(B2), (B5): (dh, dW, db) of a conv2d stage given da = ∂ℒ/∂a.
+
+    dh is None when ``need_dX`` is false; see _flipped for the route taken."""
+    route = _via_flipped(W, st)
+    if route == "forward and backward":
+        dh, dW, db = conv_transpose2d_backward(da, inp, _flipped(W), 1,
+                                               _flipped_padding(W, st.padding), need_dX=need_dX)
+        return dh, np.ascontiguousarray(_flipped(dW)), db              # dW back to (F, C, k, k)
+    by_flip = need_dX and route == "input gradient"
+    dh, dW, db = conv2d_backward(da, inp, W, st.stride, st.padding,
+                                 need_dX=need_dX and not by_flip, cols=cols)
+    if by_flip:
+        dh = conv2d_forward(da, _flipped(W), None, 1, _flipped_padding(W, st.padding))
+    return dh, dW, db
+
+
+def _via_flipped(W, st):
+    """Which part of a conv2d stage takes the second route (see _flipped), or None.
+
+    "forward and backward" for a stride-1 convolution to fewer channels than it reads,
+    "input gradient" for one to as many, None otherwise (and for any stride, padding or
+    kernel shape where the identity does not hold as used here)."""
+    F, C, kh, kw = W.shape
+    if st.stride != 1 or kh != kw or st.padding > kh - 1:
+        return None
+    return "forward and backward" if F < C else "input gradient" if F == C else None
+
+
 def _flipped(W):
-    """The kernel W (F, C, kh, kw) rotated by 180° with its channel axes swapped, (C, F, kh, kw);
-    flipping twice gives W back.
+    """The kernel (C, F, kh, kw) of the second route some conv2d stages take (below).
+
+    It is W (F, C, kh, kw) rotated by 180° with its channel axes swapped; flipping twice
+    gives W back.
 
     By conv (C11)-(C12) the adjoint of conv(·; W, stride 1, padding p) is the convolution
     with kernel _flipped(W) and padding kh − 1 − p (square kernels, as the model's); taking
     adjoints again (conv (T2)), conv(·; W, 1, p) is the transposed convolution with kernel
     _flipped(W) and padding kh − 1 − p, and its gradients are that one's (conv (T6)-(T8)),
-    dW flipped back. The model runs a narrowing convolution (n_out < n_in, Stage.narrow)
-    this way because its patch matrices then have n_out·k² rows instead of n_in·k²: the
-    forward's GEMM writes Q (n_out·k², B·Hi·Wi) and scatters it (conv (T3)-(T4)) instead of
-    copying the patches P (n_in·k², B·Ho·Wo) of (C4), and the backward copies the patches of
-    dA (T6)-(T7) instead of scattering dP (C8)-(C9). For the output layer conv3×3(16→1) at
+    dW flipped back. The model runs a narrowing convolution (n_out < n_in) this way because
+    its patch matrices then have n_out·k² rows instead of n_in·k²: the forward's GEMM
+    writes Q (n_out·k², B·Hi·Wi) and scatters it (conv (T3)-(T4)) instead of copying the
+    patches P (n_in·k², B·Ho·Wo) of (C4), and the backward copies the patches of dA
+    (T6)-(T7) instead of scattering dP (C8)-(C9). For the output layer conv3×3(16→1) at
     28×28 that is 9 rows instead of 144 (58 MB per batch of 128): its forward and backward
     went from 38 ms to 6 ms, and conv3×3(16→8) at 14×14 from 14 ms to 8 ms (one thread).
+    For n_out = n_in only the input gradient goes this way: conv2d of dA with _flipped(W)
+    copies the patches of dA (n_out·k² rows) instead of scattering dP (n_in·k² rows, as
+    many) by col2im (C9), about 2× faster for 8 → 8 at 4-14 pixels.
     """
     return W.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]
 
 
 def _flipped_padding(W, padding):
-    """kh − 1 − p, the padding of the transposed convolution equal to conv(·; W, 1, p):
+    """The padding that goes with _flipped(W).
+
+    kh − 1 − p, the padding of the transposed convolution equal to conv(·; W, 1, p):
     conv (T1) gives (Hi − 1) − 2(kh − 1 − p) + kh = Hi + 2p − kh + 1, conv (C1)'s Ho."""
     return W.shape[2] - 1 - padding
 
