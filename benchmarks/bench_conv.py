@@ -24,31 +24,40 @@ recorded beside every epoch. Then it reports
 
 PyTorch is a benchmark-only tool here: npae and its tests never import it.
 
-Last run (branch issue25-perf, torch 2.13.0+cpu, ``--threads 1 --epochs 2 --n-train 30000``,
-the 2-core machine shared with other jobs at a load average of 0.8-1.1; the same script
-run on main's npae (commit 6bf7f89) shortly before, for comparison):
+Last run (main after the speed branch's merge, torch 2.13.0+cpu, all 60,000 digits, 3
+epochs, the quiet 2-core machine, load average 0.2-1.8):
 
-    epoch  framework  wall s  CPU s  train BCE       main's npae: wall s  train BCE
-      1    npae        17.0   17.0   165.54                       26.9      165.49
-      1    torch       15.1   15.1   165.08   (12.6 beside main's npae)
-      2    torch       12.5   12.5   121.40   (14.0)
-      2    npae        17.4   17.4   121.80                       29.3      121.63
-    npae / PyTorch: 1.13, 1.40 (target 1.5: met; main's npae 2.13, 2.09; an earlier run
-    of this branch gave 1.15, 1.31). Test BCE after 2 epochs: npae 113.30, PyTorch 113.20
-    nats (difference +0.10: met). npae peak RSS 319 MiB (met; main's 441). The GEMMs
-    alone: 5.9 s an epoch, so an npae epoch is 2.9× its GEMMs (main's 4.8×). A profiled
-    step (71 ms under the profiler, main's 119): GEMMs 18 ms, im2col copies 13 ms, col2im
-    6 ms, pooling 7 ms, layout copies 6 ms, ReLU 5 ms, upsampling 5 ms, padding and
-    buffers 2 ms, BCE 1 ms, bias sums 1 ms, the rest 7 ms. What changed: the two
-    convolutions to fewer channels (16 → 8, and the output layer 16 → 1, whose
-    144 × 100,352 patch matrix and its col2im were a third of a step) run as transposed
-    convolutions of the flipped kernel (conv (C11); patch matrices of n_out·k² rows), the
-    8 → 8 input gradients by the full convolution, max pooling's backward allocates less,
-    upsampling is k² strided copies. The GEMM line above times main's shapes (W₂P, GPᵀ,
-    W₂ᵀG per convolution); the narrow layers now multiply the same numbers in other
-    shapes. About a fifth of a step is page faults (glibc returns the step's ~40 MB to
-    the kernel and faults it in again each step: user 48 ms + sys 15 ms a step in a
-    separate measurement).
+    --threads 1                                  --threads 2 --profile-steps 0
+    epoch  framework  wall s  train BCE          epoch  framework  wall s  train BCE
+      1    npae        37.5    144.12              1    npae        29.8    144.13
+      1    torch       26.9    144.26              1    torch       31.9    144.23
+      2    torch       37.6    106.35              2    torch       18.6    106.34
+      2    npae        32.8    106.47              2    npae        23.9    106.53
+      3    npae        35.4     97.07              3    npae        24.6     97.10
+      3    torch       38.2     97.52              3    torch       18.4     97.51
+
+    1 thread: npae / PyTorch per epoch pair 1.39, 0.87, 0.93; medians 35.4 s and 37.6 s
+    (target 1.5: met). 2 threads: 0.93, 1.29, 1.33; medians 24.6 s and 18.6 s, 1.32
+    (met). PyTorch's own epochs vary by 40% between epochs on this machine (26.9 to
+    38.2 s with 1 thread), so a single pair says little; the medians are the measure.
+    Test BCE after 3 epochs: npae 93.16, PyTorch 94.39 nats (difference −1.23: met);
+    with 2 threads 93.12 and 94.31. npae peak RSS 319 MiB (met). The GEMMs alone: 14.1 s
+    an epoch (1 thread), so an npae epoch is 2.5× its GEMMs. A profiled step (91 ms
+    under the profiler, 1 thread): GEMMs 25 ms, im2col copies 18 ms, max pooling 9 ms,
+    layout copies 7 ms, ReLU 6.5 ms, col2im 6 ms, upsampling 5 ms, padding and buffers
+    2 ms, BCE and bias sums 2.5 ms, the rest 10 ms.
+
+Before the speed branch (main at 6bf7f89, the same script, 30,000 digits, 2 epochs, 1
+thread) npae / PyTorch was 2.13 and 2.09 and a profiled step 119 ms, a third of it the
+output layer conv3×3(16→1): its 144 × 100,352 patch matrix and that matrix's col2im.
+What changed: the two convolutions to fewer channels (16 → 8, and the output layer)
+run as transposed convolutions of the flipped kernel (conv (C11); patch matrices of
+n_out·k² rows, see npae/models/conv.py's _flipped), the 8 → 8 input gradients by the
+full convolution, max pooling's backward allocates less, upsampling is k² strided
+copies. The GEMM line times the plain route's shapes (W₂P, GPᵀ, W₂ᵀG per
+convolution); the narrow layers now multiply the same numbers in other shapes. About a
+fifth of a step is page faults (glibc returns the step's ~40 MB to the kernel and
+faults it in again each step: user 48 ms + sys 15 ms a step in a separate measurement).
 
 The torch worker reports "ready" before the first epoch: its import and set-up used to
 run during npae's first timed epoch (on 12,000 digits that added about 4 s of wall time
@@ -275,9 +284,15 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--n-train", type=int, default=60000)
     ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--profile-steps", type=int, default=20)
+    ap.add_argument("--profile-steps", type=int, default=20,
+                    help="training steps to profile (0: no profile)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
+    for name in ("epochs", "n_train", "batch_size"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.profile_steps < 0:
+        ap.error("--profile-steps must be at least 0")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)              # inherited by both workers
     ctx = mp.get_context("spawn")
@@ -312,8 +327,10 @@ def main(argv=None):
     a.send("gemm")
     load = _loadavg()
     gemm = a.recv()
-    a.send(("profile", args.profile_steps))
-    prof = a.recv()
+    prof = None
+    if args.profile_steps:
+        a.send(("profile", args.profile_steps))
+        prof = a.recv()
     a.send("stop")
     pn.join()
 
@@ -330,10 +347,11 @@ def main(argv=None):
           f"(target < 1024)")
     print(f"the same GEMMs alone, one epoch: {gemm:.1f} s (load {load}); an npae epoch is "
           f"{med['npae'] / gemm:.2f}× its GEMMs")
-    print(f"\nwhere a training step goes (own time per step, {prof['n_steps']} steps profiled, "
-          f"{prof['total_per_step'] * 1e3:.0f} ms per step under the profiler):")
-    for label, t in prof["rows"]:
-        print(f"  {t * 1e3:8.1f} ms  {label}")
+    if prof is not None:
+        print(f"\nwhere a training step goes (own time per step, {prof['n_steps']} steps "
+              f"profiled, {prof['total_per_step'] * 1e3:.0f} ms per step under the profiler):")
+        for label, t in prof["rows"]:
+            print(f"  {t * 1e3:8.1f} ms  {label}")
     if args.json:
         args.json.write_text(json.dumps(dict(args={k: str(v) for k, v in vars(args).items()},
                                              epochs=results, test_bce=test, rss_mib=rss,
