@@ -120,18 +120,18 @@ from ..layers import get_activation
 from ..losses import get_loss
 from ..missing import check_observed, masked_target_grad, masked_value_and_grad
 from ..network import Layer, backprop_layers, run_layers
-from ..noise import NOISES, check_noise, get_noise
+from ..noise import NOISES, check_noise
 from ..normalization import check_normalization, l2_normalize, l2_normalize_backward
 from ..penalties import (contractive, contractive_grad, kl_sparsity, kl_sparsity_grad,
                          l1_activity, l1_activity_grad, TOP_K_BY, top_k_mask, weight_decay,
                          weight_decay_grad)
 from ..sparse import CSRRows
-from .base import BaseModel, NotFittedError
+from .base import CorruptibleModel
 
 SPARSITIES = ("l1", "kl")
 
 
-class Autoencoder(BaseModel):
+class Autoencoder(CorruptibleModel):
     """Deep autoencoder with any number of layers, tied or untied weights.
 
     Parameters
@@ -361,47 +361,9 @@ class Autoencoder(BaseModel):
             params[layer.b] = np.zeros(n_out, dtype=self._dtype)
         return params
 
-    def initialize(self, n_features, random_state=None, data_range=(0.0, 1.0)):
-        """Set fresh ``params_`` for ``n_features`` inputs without training (for checks and teaching).
-
-        ``data_range`` = (lo, hi) stands in for the range ``fit`` would learn from the
-        data (the salt-and-pepper values).
-        """
-        lo = check_scalar(data_range[0], "data_range[0]")
-        hi = check_scalar(data_range[1], "data_range[1]", lo, None)
-        super().initialize(n_features, random_state)
-        self.data_range_ = (lo, hi)
-        return self
-
     def _prepare(self, X):
-        """Learn the data range (lo, hi) of the training data: the salt-and-pepper values."""
-        if isinstance(X, CSRRows):                      # the stored values, and the zeros
-            X = np.append(X.data, 0.0)
-        self.data_range_ = (float(np.min(X)), float(np.max(X)))
-
-    def _extra_state(self):
-        extra = super()._extra_state()
-        extra["data_range"] = list(getattr(self, "data_range_", (0.0, 1.0)))
-        return extra
-
-    def _restore_extra_state(self, extra):
-        super()._restore_extra_state(extra)
-        self.data_range_ = tuple(float(v) for v in extra.get("data_range", (0.0, 1.0)))
-
-    def sample_noise(self, X, rng):
-        """The step's corruption ν for batch X (npae.noise), or None when ``noise`` is None."""
-        self._validate_hyperparameters()
-        if self.noise is None:
-            return None
-        cls = get_noise(self.noise)
-        if self.noise == "salt_and_pepper":
-            if getattr(self, "data_range_", None) is None:
-                raise NotFittedError("salt-and-pepper noise replaces entries by the training "
-                                     "data's minimum and maximum, learned by fit(X); call fit "
-                                     "or initialize(n_features, data_range=(lo, hi)) first")
-            lo, hi = self.data_range_
-            return cls.sample(X, self.noise_level, rng, low=lo, high=hi)
-        return cls.sample(X, self.noise_level, rng)
+        """The data range (lo, hi), over the stored values and the zeros of a sparse X."""
+        super()._prepare(np.append(X.data, 0.0) if isinstance(X, CSRRows) else X)
 
     def _check_targets(self, X, name):
         self._validate_hyperparameters()

@@ -37,6 +37,7 @@ from .._validation import (check_array, check_choice, check_float_dtype, check_p
                            check_scalar)
 from ..estimator import Estimator
 from ..missing import check_observed
+from ..noise import get_noise
 from ..optim import OPTIMIZERS, make_optimizer
 from ..persistence import jsonable, load_model, register_model_class, save_model
 from ..recsys import BestEpochByNDCG, recommend_top_k
@@ -332,6 +333,52 @@ class BaseModel(Estimator):
     def _restore_extra_state(self, extra):
         self.n_features_in_ = int(extra["n_features"])
 
+
+
+class CorruptibleModel(BaseModel):
+    """A model whose input npae.noise may corrupt (``noise``, ``noise_level``): it learns
+    the training data's range (lo, hi) in fit, the values salt-and-pepper noise writes,
+    and saves it with the parameters."""
+
+    def initialize(self, n_features, random_state=None, data_range=(0.0, 1.0)):
+        """Set fresh ``params_`` for ``n_features`` inputs without training (checks, teaching).
+
+        ``data_range`` = (lo, hi) stands in for the range ``fit`` would learn from the
+        data (the salt-and-pepper values).
+        """
+        lo = check_scalar(data_range[0], "data_range[0]")
+        hi = check_scalar(data_range[1], "data_range[1]", lo, None)
+        super().initialize(n_features, random_state)
+        self.data_range_ = (lo, hi)
+        return self
+
+    def _prepare(self, X):
+        """Learn the data range (lo, hi) of the training data: the salt-and-pepper values."""
+        self.data_range_ = (float(np.min(X)), float(np.max(X)))
+
+    def _extra_state(self):
+        extra = super()._extra_state()
+        extra["data_range"] = list(getattr(self, "data_range_", (0.0, 1.0)))
+        return extra
+
+    def _restore_extra_state(self, extra):
+        super()._restore_extra_state(extra)
+        self.data_range_ = tuple(float(v) for v in extra.get("data_range", (0.0, 1.0)))
+
+    def sample_noise(self, X, rng):
+        """The step's corruption ν for batch X (npae.noise), or None when ``noise`` is None."""
+        self._validate_hyperparameters()
+        if self.noise is None:
+            return None
+        cls = get_noise(self.noise)
+        if self.noise == "salt_and_pepper":
+            if getattr(self, "data_range_", None) is None:
+                raise NotFittedError("salt-and-pepper noise replaces entries by the training "
+                                     "data's minimum and maximum, learned by fit(X); call fit "
+                                     "or initialize(n_features, data_range=(lo, hi)) first")
+            lo, hi = self.data_range_
+            return cls.sample(X, self.noise_level, rng, low=lo, high=hi)
+        return cls.sample(X, self.noise_level, rng)
 
 
 def _check_ignored_y(y, X):

@@ -82,9 +82,9 @@ from ..conv import (conv2d_backward, conv2d_forward, conv_transpose2d_backward,
                     upsample2d_backward, upsample2d_forward)
 from ..layers import get_activation
 from ..losses import get_loss
-from ..noise import NOISES, get_noise
+from ..noise import NOISES, check_noise
 from ..penalties import l1_activity, l1_activity_grad, weight_decay, weight_decay_grad
-from .base import BaseModel, NotFittedError
+from .base import CorruptibleModel, NotFittedError
 
 DECODERS = ("upsample", "transposed")
 
@@ -115,7 +115,7 @@ class StageCache:
     cols: np.ndarray | None   # the patch matrix P of a convolution's input (conv (C4))
 
 
-class ConvAutoencoder(BaseModel):
+class ConvAutoencoder(CorruptibleModel):
     """Convolutional autoencoder; the default is the Keras blog's (see the module docstring).
 
     Parameters
@@ -195,17 +195,9 @@ class ConvAutoencoder(BaseModel):
         if self.sparsity is None and self.sparsity_weight > 0:
             raise ValueError(f"sparsity_weight={self.sparsity_weight} has no effect without a "
                              f"penalty: set sparsity='l1'")
-        if self.noise is None:
-            check_scalar(self.noise_level, "noise_level", 0, None)
-            if self.noise_level > 0:
-                raise ValueError(f"noise_level={self.noise_level} has no effect with "
-                                 f"noise=None: set noise to one of {sorted(NOISES)}")
-            if self.noise_clip is not None:
-                raise ValueError("noise_clip clips the corrupted input: it needs a noise")
-        else:
-            get_noise(self.noise)
-            check_scalar(self.noise_level, "noise_level", 0,
-                         None if self.noise == "gaussian" else 1)
+        check_noise(self.noise, self.noise_level)
+        if self.noise is None and self.noise_clip is not None:
+            raise ValueError("noise_clip clips the corrupted input: it needs a noise")
         if self.noise_clip is not None:
             if not isinstance(self.noise_clip, (tuple, list)) or len(self.noise_clip) != 2:
                 raise ValueError(f"noise_clip must be None or a pair (lo, hi), got "
@@ -340,44 +332,14 @@ class ConvAutoencoder(BaseModel):
         self._validate_hyperparameters()
         return self._loss.check_targets(X, name)
 
-    def initialize(self, n_features, random_state=None, data_range=(0.0, 1.0)):
-        """Fresh ``params_`` for ``n_features`` = C·H·W inputs without training (checks,
-        teaching); ``data_range`` stands in for the salt-and-pepper values fit would learn."""
-        lo = check_scalar(data_range[0], "data_range[0]")
-        hi = check_scalar(data_range[1], "data_range[1]", lo, None)
-        super().initialize(n_features, random_state)
-        self.data_range_ = (lo, hi)
-        return self
-
-    def _prepare(self, X):
-        """Learn the data range (lo, hi) of the training data: the salt-and-pepper values."""
-        self.data_range_ = (float(np.min(X)), float(np.max(X)))
-
     def _extra_state(self):
         extra = super()._extra_state()
         extra["image_shape"] = list(self.image_shape_)
-        extra["data_range"] = list(getattr(self, "data_range_", (0.0, 1.0)))
         return extra
 
     def _restore_extra_state(self, extra):
         super()._restore_extra_state(extra)
         self.image_shape_ = tuple(int(v) for v in extra["image_shape"])
-        self.data_range_ = tuple(float(v) for v in extra.get("data_range", (0.0, 1.0)))
-
-    def sample_noise(self, X, rng):
-        """The step's corruption ν for rows X (npae.noise), or None when ``noise`` is None."""
-        self._validate_hyperparameters()
-        if self.noise is None:
-            return None
-        cls = get_noise(self.noise)
-        if self.noise == "salt_and_pepper":
-            if getattr(self, "data_range_", None) is None:
-                raise NotFittedError("salt-and-pepper noise replaces entries by the training "
-                                     "data's minimum and maximum, learned by fit(X); call fit "
-                                     "or initialize(n_features, data_range=(lo, hi)) first")
-            lo, hi = self.data_range_
-            return cls.sample(X, self.noise_level, rng, low=lo, high=hi)
-        return cls.sample(X, self.noise_level, rng)
 
     # -- forward and backward --------------------------------------------------------------
     @staticmethod
