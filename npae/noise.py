@@ -181,7 +181,7 @@ def get_noise(name, argument="noise"):
                          f"got {name!r}") from None
 
 
-def check_noise(noise, noise_level, model="this model"):
+def check_noise(noise, noise_level):
     """A model's ``noise`` and ``noise_level``: a kind of npae's (or None, with level 0),
     s >= 0 for "gaussian", a probability p in [0, 1] for the others. Returns the class."""
     if noise is None:

@@ -204,6 +204,9 @@ def test_every_tutorial_runs_as_a_notebook_with_each_figure_inline_once(tutorial
     figures = tmp_path / "figures"
     monkeypatch.setenv("NPAE_FAST", "1")
     monkeypatch.setenv("NPAE_TUTORIAL_OUT", str(figures))
+    if os.environ.get("NPAE_DATA"):      # a relative path names a folder from here, and the
+        monkeypatch.setenv("NPAE_DATA",  # kernel starts in tmp_path: the data would vanish
+                           str(Path(os.environ["NPAE_DATA"]).expanduser().resolve()))
     assert main(["notebooks", "--out", str(tmp_path), tutorial.stem]) == 0
     nb = _execute(tmp_path / f"{tutorial.stem}.ipynb", tmp_path)
     code = [c for c in nb.cells if c.cell_type == "code"]
