@@ -317,14 +317,13 @@ def conv2d_backward(dA, X, W, stride=1, padding=0, need_dX=True, cols=None):
     """
     _check_images(X, "X")
     _check_kernel(X, W, None, channels_axis=1)
-    stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
-    F, C, kh, kw = W.shape
-    shape = (X.shape[0], F) + tuple(conv_output_size(n, k, stride, padding)
-                                    for n, k in zip(X.shape[2:], (kh, kw)))
-    _check_output(dA, shape)
+    kernel, stride, padding, out = _geometry(W.shape[2:], X.shape[2:], stride, padding)
+    _check_output(dA, (X.shape[0], W.shape[0]) + out)
     db = dA.sum(axis=(0, 2, 3))                                       # (C6) (F,)
-    dW = conv2d_weight_grad(dA, X, (kh, kw), stride, padding, cols)  # (C7)
-    dX = conv2d_input_grad(dA, W, X.shape[2:], stride, padding) if need_dX else None  # (C8)-(C10)
+    dW = conv2d_weight_grad(dA, X, kernel, stride, padding, cols)     # (C7)
+    dX = None
+    if need_dX:
+        dX = conv2d_input_grad(dA, W, X.shape[2:], stride, padding)   # (C8)-(C10)
     return dX, dW, db
 
 
@@ -344,10 +343,10 @@ def _check_output_padding(output_padding, stride):
     return q
 
 
-def _transposed_size(X, W, stride, padding, output_padding):
+def _transposed_size(X, W, b, stride, padding, output_padding):
     """(T1) for both sides, the arguments checked: (Ho, Wo)."""
     _check_images(X, "X")
-    _check_kernel(X, W, None, channels_axis=0)
+    _check_kernel(X, W, b, channels_axis=0)
     stride, padding = _check_int(stride, "stride", 1), _check_int(padding, "padding", 0)
     q = _check_output_padding(output_padding, stride)
     return tuple(conv_transpose2d_output_size(n, k, stride, padding, qi)
@@ -358,8 +357,7 @@ def conv_transpose2d_forward(X, W, b, stride=1, padding=0, output_padding=0):
     """(T1)-(T5): X (B, C_in, Hi, Wi), W (C_in, C_out, kh, kw), b (C_out,) or None
     -> A (B, C_out, Ho, Wo), Ho = (Hi − 1)s − 2p + kh + q; ``output_padding`` q is an
     integer or a pair (rows, columns)."""
-    size = _transposed_size(X, W, stride, padding, output_padding)   # (T1)
-    _check_kernel(X, W, b, channels_axis=0)
+    size = _transposed_size(X, W, b, stride, padding, output_padding)   # (T1)
     A = conv2d_input_grad(X, W, size, stride, padding)                # (T2)-(T5): conv2d's dX
     if b is not None:
         A += b[:, None, None]                                         # (T5) + b
@@ -372,7 +370,7 @@ def conv_transpose2d_backward(dA, X, W, stride=1, padding=0, output_padding=0, n
     The adjoint's gradients are the convolution's own functions with the roles of input
     and output exchanged: dX is conv2d's forward of dA, dW its weight gradient with X in
     the place of dA (their patch matrix of dA built once)."""
-    size = _transposed_size(X, W, stride, padding, output_padding)   # (T1)
+    size = _transposed_size(X, W, None, stride, padding, output_padding)   # (T1)
     _check_output(dA, (X.shape[0], W.shape[1]) + size)
     dX, P_dA = None, None
     if need_dX:
